@@ -1,0 +1,1 @@
+//! CPython bytecode rules (STUB).

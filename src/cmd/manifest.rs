@@ -1,0 +1,55 @@
+//! `pyvet manifest`: print what the package databases say is installed.
+
+use crate::cli::{DbChoice, Format, ManifestArgs};
+use crate::cmd::{report_error, ExitCode};
+use crate::db::{self, DbSelect, LoadOptions};
+use crate::manifest::Manifest;
+use crate::render;
+
+pub fn run(args: &ManifestArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
+    let opts = LoadOptions {
+        skip_gpg_pubkey: args.skip_gpg_pubkey,
+    };
+    let mut manifest = Manifest::default();
+    let mut failed = false;
+    let select = select(args.db);
+    if select != DbSelect::None {
+        match db::load_root(&args.root, select, opts) {
+            Ok(m) => manifest.extend(m),
+            Err(e) => {
+                report_error(&e);
+                failed = true;
+            }
+        }
+    }
+    for input in &args.inputs {
+        match db::load_input(input, &args.root, opts) {
+            Ok(m) => manifest.extend(m),
+            Err(e) => {
+                report_error(&e);
+                failed = true;
+            }
+        }
+    }
+    let text = match args.format {
+        Format::Json => render::json::manifest(&manifest),
+        Format::Text => render::text::manifest(&manifest),
+    };
+    render::write_out(out, &text)?;
+    Ok(if failed {
+        ExitCode::Error
+    } else {
+        ExitCode::Clean
+    })
+}
+
+fn select(c: DbChoice) -> DbSelect {
+    match c {
+        DbChoice::Auto => DbSelect::Auto,
+        DbChoice::Rpm => DbSelect::Rpm,
+        DbChoice::Dpkg => DbSelect::Dpkg,
+        DbChoice::Apk => DbSelect::Apk,
+        DbChoice::Pip => DbSelect::Pip,
+        DbChoice::None => DbSelect::None,
+    }
+}

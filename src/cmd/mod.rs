@@ -1,0 +1,31 @@
+//! The subcommands. Each returns an [`ExitCode`]; errors that stop the whole
+//! command are returned as [`crate::Error`] and become exit code 2 in `main`.
+
+pub mod manifest;
+pub mod pyc;
+
+use crate::cli::{Cli, Command};
+
+/// pyvet's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Nothing at or above the failing severity.
+    Clean = 0,
+    /// Findings at or above the failing severity.
+    Findings = 1,
+    /// Usage or input errors.
+    Error = 2,
+}
+
+/// Runs one parsed command line, writing its report to `out`.
+pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
+    match cli.command {
+        Command::Manifest(a) => manifest::run(&a, out),
+        Command::Pyc(a) => pyc::run(&a, out),
+    }
+}
+
+/// Prints a non-fatal error the way every subcommand does.
+pub(crate) fn report_error(e: &crate::Error) {
+    eprintln!("pyvet: error: {e}");
+}

@@ -1,0 +1,338 @@
+//! Finding package data on disk and turning it into a [`Manifest`].
+//!
+//! Inputs are recognised by content, never by name: a file called `Packages`
+//! may be a BerkeleyDB hash, a Btree index renamed by mistake, or anything
+//! else. [`detect`] looks at magic numbers and structure and says which
+//! reader applies; [`load_input`] and [`load_root`] dispatch to it.
+
+pub mod apk;
+pub mod deb;
+pub mod dir;
+pub mod dpkg;
+pub mod record;
+pub mod rpm;
+pub mod rpmdb;
+pub mod rpmfile;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::manifest::Manifest;
+
+/// What an input turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    RpmdbSqlite,
+    RpmdbBdb,
+    RpmdbNdb,
+    /// A single RPM header: with the 8-byte intro, or an rpmdb blob without.
+    RpmHeader,
+    RpmFile,
+    /// A dpkg admin directory (`status`, `info/`, `status.d/`).
+    DpkgAdminDir,
+    /// A dpkg `status` file, or one distroless `status.d/<pkg>` stanza file.
+    DpkgStatus,
+    Deb,
+    ApkInstalled,
+    PipRecord,
+    Directory,
+}
+
+/// Which installed databases `load_root` looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbSelect {
+    Auto,
+    Rpm,
+    Dpkg,
+    Apk,
+    Pip,
+    None,
+}
+
+/// Options that change what the readers keep.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Drop rpm's `gpg-pubkey` pseudo-packages.
+    pub skip_gpg_pubkey: bool,
+}
+
+const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+const RPM_LEAD_MAGIC: &[u8] = &[0xed, 0xab, 0xee, 0xdb];
+const RPM_HEADER_MAGIC: &[u8] = &[0x8e, 0xad, 0xe8, 0x01];
+const NDB_MAGIC: &[u8] = b"RpmP";
+const AR_MAGIC: &[u8] = b"!<arch>\n";
+const BDB_HASH_MAGIC: u32 = 0x0006_1561;
+const BDB_BTREE_MAGIC: u32 = 0x0005_3162;
+
+/// Recognises an input by its content.
+pub fn detect(path: &Path) -> Result<InputKind> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Ok(detect_dir(path));
+    }
+    let (file, _) = fsutil::open_regular(path)?;
+    let mut head = Vec::with_capacity(4096);
+    file.take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    detect_bytes(&head, meta.len()).ok_or_else(|| Error::Unrecognised {
+        path: path.to_path_buf(),
+        why: describe_head(&head),
+    })
+}
+
+fn describe_head(head: &[u8]) -> String {
+    if head.is_empty() {
+        return "the file is empty".into();
+    }
+    let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("unknown content starting with {}", shown.join(" "))
+}
+
+/// Recognises a file from its first bytes (`head`) and its total length.
+pub fn detect_bytes(head: &[u8], len: u64) -> Option<InputKind> {
+    if head.starts_with(SQLITE_MAGIC) {
+        return Some(InputKind::RpmdbSqlite);
+    }
+    if head.starts_with(RPM_LEAD_MAGIC) {
+        return Some(InputKind::RpmFile);
+    }
+    if head.starts_with(RPM_HEADER_MAGIC) {
+        return Some(InputKind::RpmHeader);
+    }
+    if head.starts_with(NDB_MAGIC) {
+        return Some(InputKind::RpmdbNdb);
+    }
+    if head.starts_with(AR_MAGIC) {
+        return Some(InputKind::Deb);
+    }
+    if let Some(m) = head.get(12..16) {
+        let m: [u8; 4] = m.try_into().ok()?;
+        let (le, be) = (u32::from_le_bytes(m), u32::from_be_bytes(m));
+        if [le, be]
+            .iter()
+            .any(|&v| v == BDB_HASH_MAGIC || v == BDB_BTREE_MAGIC)
+        {
+            return Some(InputKind::RpmdbBdb);
+        }
+    }
+    if is_bare_header_blob(head, len) {
+        return Some(InputKind::RpmHeader);
+    }
+    detect_text(head)
+}
+
+/// An rpmdb header blob starts with big-endian index count and data length,
+/// and its size is exactly 8 + 16 * count + length.
+fn is_bare_header_blob(head: &[u8], len: u64) -> bool {
+    let (Some(il), Some(dl)) = (head.get(0..4), head.get(4..8)) else {
+        return false;
+    };
+    let il = u32::from_be_bytes(il.try_into().unwrap()) as u64;
+    let dl = u32::from_be_bytes(dl.try_into().unwrap()) as u64;
+    il > 0 && 8 + 16 * il + dl == len
+}
+
+fn detect_text(head: &[u8]) -> Option<InputKind> {
+    let text = std::str::from_utf8(head).ok().or_else(|| {
+        // The 4 KiB cut may split a UTF-8 sequence; judge the valid prefix.
+        std::str::from_utf8(&head[..head.len().saturating_sub(3)]).ok()
+    })?;
+    let first = text.lines().map(str::trim_end).find(|l| !l.is_empty())?;
+    if first.starts_with("Package:") || first.starts_with("Package :") {
+        return Some(InputKind::DpkgStatus);
+    }
+    if first.len() > 2 && first.as_bytes()[1] == b':' && first.as_bytes()[0].is_ascii_alphabetic() {
+        // apk records are single-letter keys; dpkg stanza keys are words.
+        return Some(InputKind::ApkInstalled);
+    }
+    if looks_like_record(text) {
+        return Some(InputKind::PipRecord);
+    }
+    None
+}
+
+/// A RECORD line is `path,algo=digest,size` or `path,,`.
+fn looks_like_record(text: &str) -> bool {
+    let mut lines = text.lines().filter(|l| !l.is_empty()).peekable();
+    lines.peek().is_some()
+        && lines.take(3).all(|l| {
+            let cols: Vec<&str> = l.rsplitn(3, ',').collect();
+            cols.len() == 3 && (cols[1].is_empty() || cols[1].contains('='))
+        })
+}
+
+fn detect_dir(dir: &Path) -> InputKind {
+    let has = |n: &str| dir.join(n).exists();
+    if has("rpmdb.sqlite") || has("Packages.db") || has("Packages") {
+        // Resolved to the concrete backend in `read_rpmdb_dir`.
+        return InputKind::RpmdbSqlite;
+    }
+    if has("status") || has("status.d") {
+        return InputKind::DpkgAdminDir;
+    }
+    if has("installed") && !has("info") {
+        return InputKind::ApkInstalled;
+    }
+    InputKind::Directory
+}
+
+/// Reads one input given on the command line. `root` is the tree the input
+/// describes (used to place pip RECORD paths).
+pub fn load_input(path: &Path, root: &Path, opts: LoadOptions) -> Result<Manifest> {
+    let kind = detect(path)?;
+    let is_dir = path.is_dir();
+    let m = match kind {
+        _ if is_dir && kind == InputKind::RpmdbSqlite => read_rpmdb_dir(path)?,
+        InputKind::ApkInstalled if is_dir => apk::read(&path.join("installed"))?,
+        InputKind::RpmdbSqlite => rpmdb::read(path, rpmdb::Kind::Sqlite)?,
+        InputKind::RpmdbBdb => rpmdb::read(path, rpmdb::Kind::Bdb)?,
+        InputKind::RpmdbNdb => rpmdb::read(path, rpmdb::Kind::Ndb)?,
+        InputKind::RpmHeader => rpmdb::read_header_file(path)?,
+        InputKind::RpmFile => rpmfile::read(path)?,
+        InputKind::DpkgAdminDir => dpkg::read_admindir(path)?,
+        InputKind::DpkgStatus => dpkg::read_status_file(path)?,
+        InputKind::Deb => deb::read(path)?,
+        InputKind::ApkInstalled => apk::read(path)?,
+        InputKind::PipRecord => record::read(path, root)?,
+        InputKind::Directory => dir::read(path)?,
+    };
+    Ok(filter(m, opts))
+}
+
+fn filter(mut m: Manifest, opts: LoadOptions) -> Manifest {
+    if opts.skip_gpg_pubkey {
+        m.packages.retain(|p| p.name != "gpg-pubkey");
+    }
+    m
+}
+
+/// Reads an rpmdb directory, choosing the backend the way rpm itself
+/// prefers: SQLite, then NDB, then BerkeleyDB.
+pub fn read_rpmdb_dir(dir: &Path) -> Result<Manifest> {
+    for (name, kind) in [
+        ("rpmdb.sqlite", rpmdb::Kind::Sqlite),
+        ("Packages.db", rpmdb::Kind::Ndb),
+        ("Packages", rpmdb::Kind::Bdb),
+    ] {
+        let p = dir.join(name);
+        if p.is_file() {
+            return rpmdb::read(&p, kind);
+        }
+    }
+    Err(Error::Unrecognised {
+        path: dir.to_path_buf(),
+        why: "no rpmdb.sqlite, Packages.db or Packages".into(),
+    })
+}
+
+/// Where each package manager keeps its database, as seen inside a root.
+const RPMDB_DIRS: [&str; 2] = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"];
+const DPKG_DIR: &str = "/var/lib/dpkg";
+const APK_DBS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
+
+/// Reads every installed database found under `root`.
+pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> Result<Manifest> {
+    let mut m = Manifest::default();
+    let want = |s: DbSelect| select == DbSelect::Auto || select == s;
+    if want(DbSelect::Rpm) {
+        for dir in unique_resolved(root, &RPMDB_DIRS) {
+            m.extend(read_rpmdb_dir(&dir)?);
+        }
+    }
+    if want(DbSelect::Dpkg) {
+        if let Some(dir) = fsutil::resolve_in_root(root, Path::new(DPKG_DIR)) {
+            if dir.join("status").is_file() || dir.join("status.d").is_dir() {
+                m.extend(dpkg::read_admindir(&dir)?);
+            }
+        }
+    }
+    if want(DbSelect::Apk) {
+        for db in unique_resolved(root, &APK_DBS) {
+            m.extend(apk::read(&db)?);
+        }
+    }
+    if want(DbSelect::Pip) {
+        for rec in record::find_records(root) {
+            m.extend(record::read(&rec, root)?);
+        }
+    }
+    Ok(filter(m, opts))
+}
+
+/// Resolves candidate locations inside `root`, keeping existing ones once
+/// (`/var/lib/rpm` is often a symlink to `/usr/lib/sysimage/rpm`).
+fn unique_resolved(root: &Path, candidates: &[&str]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for c in candidates {
+        let Some(p) = fsutil::resolve_in_root(root, Path::new(c)) else {
+            continue;
+        };
+        let usable = if p.is_dir() {
+            ["rpmdb.sqlite", "Packages.db", "Packages"]
+                .iter()
+                .any(|n| p.join(n).is_file())
+        } else {
+            p.is_file()
+        };
+        if usable && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_numbers() {
+        assert_eq!(
+            detect_bytes(b"SQLite format 3\0....", 100),
+            Some(InputKind::RpmdbSqlite)
+        );
+        assert_eq!(
+            detect_bytes(&[0xed, 0xab, 0xee, 0xdb, 3, 0], 100),
+            Some(InputKind::RpmFile)
+        );
+        assert_eq!(
+            detect_bytes(b"RpmP\0\0\0\0", 100),
+            Some(InputKind::RpmdbNdb)
+        );
+        assert_eq!(
+            detect_bytes(b"!<arch>\ndebian-binary", 100),
+            Some(InputKind::Deb)
+        );
+        let mut bdb = vec![0u8; 16];
+        bdb[12..16].copy_from_slice(&BDB_HASH_MAGIC.to_be_bytes());
+        assert_eq!(detect_bytes(&bdb, 4096), Some(InputKind::RpmdbBdb));
+    }
+
+    #[test]
+    fn bare_header_blob_needs_exact_length() {
+        let mut b = vec![0, 0, 0, 1, 0, 0, 0, 4];
+        b.extend([0u8; 20]);
+        assert_eq!(detect_bytes(&b, 28), Some(InputKind::RpmHeader));
+        assert_eq!(detect_bytes(&b, 29), None);
+    }
+
+    #[test]
+    fn text_databases() {
+        assert_eq!(
+            detect_bytes(b"\nPackage: bash\nStatus: install ok installed\n", 50),
+            Some(InputKind::DpkgStatus)
+        );
+        assert_eq!(
+            detect_bytes(b"C:Q1abc=\nP:musl\nV:1.2\n", 30),
+            Some(InputKind::ApkInstalled)
+        );
+        assert_eq!(
+            detect_bytes(b"six.py,sha256=abc,123\nsix-1.16.dist-info/RECORD,,\n", 60),
+            Some(InputKind::PipRecord)
+        );
+        assert_eq!(detect_bytes(b"hello world\n", 12), None);
+    }
+}

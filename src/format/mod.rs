@@ -1,0 +1,9 @@
+//! Pure byte parsers: each takes a byte slice and returns typed data or a
+//! typed error. Nothing here touches the file system, so each parser can be
+//! fuzzed on its own.
+
+pub mod ar;
+pub mod deb822;
+pub mod marshal;
+pub mod pyc;
+pub mod rpmheader;

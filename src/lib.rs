@@ -1,0 +1,24 @@
+//! pyvet audits installed Python trees against what the package manager says
+//! should be there.
+//!
+//! The crate is layered so that each layer can be tested and fuzzed alone:
+//! - [`format`] parses bytes into typed data (RPM headers, `.pyc` headers,
+//!   marshal streams, deb822 stanzas, `ar` archives). No I/O.
+//! - [`db`] finds package databases and package files on disk and assembles
+//!   them into a [`manifest::Manifest`].
+//! - [`cmd`] implements the subcommands on top of both; [`render`] turns their
+//!   results into text or JSON. Results are data; rendering is separate.
+
+pub mod bytecode;
+pub mod cli;
+pub mod cmd;
+pub mod db;
+pub mod digest;
+pub mod error;
+pub mod format;
+pub mod fsutil;
+pub mod limits;
+pub mod manifest;
+pub mod render;
+
+pub use error::{Error, Result};

@@ -1,0 +1,14 @@
+//! Renderers: results are data, and these turn them into text or JSON.
+
+pub mod json;
+pub mod text;
+
+/// Writes a rendered report; a closed pipe (`pyvet … | head`) is not an error.
+pub fn write_out(out: &mut dyn std::io::Write, text: &str) -> crate::Result<()> {
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(crate::Error::io("<stdout>", e))
+        }
+        _ => Ok(()),
+    }
+}
