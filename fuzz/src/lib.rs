@@ -1,0 +1,173 @@
+//! What each fuzz target feeds to pyvet, kept in one library so that every
+//! target is a one-line `fuzz_target!` and the chains (database -> header
+//! blob -> package) are written once.
+//!
+//! A target "passes" an input when the parser returns (`Ok` or a typed
+//! error) without panicking, hanging or allocating without bound; libFuzzer
+//! and the sanitizer watch for the rest. Error messages are rendered because
+//! that is what a user sees, and rendering must not panic either.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+use pyvet::format::rpmheader::Header;
+use pyvet::manifest::{Backend, Source};
+
+/// CPython versions the marshal target picks from with its first byte.
+pub const MARSHAL_VERSIONS: [(u8, u8); 10] = [
+    (2, 7),
+    (3, 6),
+    (3, 7),
+    (3, 8),
+    (3, 9),
+    (3, 10),
+    (3, 11),
+    (3, 12),
+    (3, 13),
+    (3, 14),
+];
+
+fn source(backend: Backend) -> Source {
+    Source {
+        backend,
+        file: PathBuf::from("/fuzz/input"),
+    }
+}
+
+/// Renders an outcome the way the CLI would, so `Display` is exercised too.
+fn consume<T, E: std::fmt::Display>(r: Result<T, E>) {
+    match r {
+        Ok(v) => {
+            black_box(v);
+        }
+        Err(e) => {
+            black_box(e.to_string());
+        }
+    }
+}
+
+/// One rpmdb value (no intro), then the package built from it.
+pub fn rpm_header_blob(data: &[u8]) {
+    match Header::parse(data) {
+        Ok(h) => consume(pyvet::db::rpm::package_from_header(&h, source(Backend::RpmHeader))),
+        Err(e) => consume::<(), _>(Err(e)),
+    }
+}
+
+/// A header with the 8-byte intro (as in `.rpm` files), then its package.
+pub fn rpm_header_intro(data: &[u8]) {
+    match Header::parse_with_intro(data) {
+        Ok((h, used)) => {
+            assert!(used <= data.len(), "header claims {used} of {} bytes", data.len());
+            consume(pyvet::db::rpm::package_from_header(&h, source(Backend::RpmHeader)));
+        }
+        Err(e) => consume::<(), _>(Err(e)),
+    }
+}
+
+/// Feeds every blob a database reader returned on to the header parser.
+fn header_blobs<E: std::fmt::Display>(r: Result<Vec<Vec<u8>>, E>) {
+    match r {
+        Ok(blobs) => blobs.iter().for_each(|b| rpm_header_blob(b)),
+        Err(e) => consume::<(), _>(Err(e)),
+    }
+}
+
+/// A `.rpm` package: lead, signature header, main header.
+pub fn rpm_file(data: &[u8]) {
+    consume(pyvet::db::rpmfile::parse(data, source(Backend::RpmFile)));
+}
+
+/// A BerkeleyDB `Packages` hash database and every header in it.
+pub fn bdb(data: &[u8]) {
+    header_blobs(pyvet::db::rpmdb::bdb::blobs(data));
+}
+
+/// An NDB `Packages.db` and every header in it.
+pub fn ndb(data: &[u8]) {
+    header_blobs(pyvet::db::rpmdb::ndb::blobs(data));
+}
+
+/// An `rpmdb.sqlite` (written to a temporary file: SQLite reads paths) and
+/// every header in it.
+pub fn sqlite(data: &[u8]) {
+    let dir = scratch_dir();
+    let path = dir.join("rpmdb.sqlite");
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    header_blobs(pyvet::db::rpmdb::sqlite::blobs(&path));
+}
+
+/// One scratch directory per process, removed when the process exits normally.
+fn scratch_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("cannot create a scratch directory"))
+        .path()
+}
+
+/// A deb822 document split into stanzas.
+pub fn deb822(data: &[u8]) {
+    consume(pyvet::format::deb822::parse(data));
+}
+
+/// A dpkg `status` file or one distroless `status.d/<pkg>` file.
+pub fn dpkg_status(data: &[u8]) {
+    consume(pyvet::db::dpkg::parse_status(data, source(Backend::Dpkg)));
+    consume(pyvet::db::dpkg::parse_status(data, source(Backend::DpkgStatusD)));
+}
+
+/// The per-package files under `info/`: `.list`, `.md5sums`, `.conffiles`.
+pub fn dpkg_info(data: &[u8]) {
+    consume(pyvet::db::dpkg::parse_list(data));
+    consume(pyvet::db::dpkg::parse_md5sums(data));
+    consume(pyvet::db::dpkg::parse_conffiles(data));
+}
+
+/// An `ar` archive; every member range must lie inside the input.
+pub fn ar(data: &[u8]) {
+    match pyvet::format::ar::parse(data) {
+        Ok(members) => {
+            for m in &members {
+                assert!(
+                    m.data.start <= m.data.end && m.data.end <= data.len(),
+                    "member {:?} range {:?} outside {} bytes",
+                    m.name,
+                    m.data,
+                    data.len()
+                );
+            }
+        }
+        Err(e) => consume::<(), _>(Err(e)),
+    }
+}
+
+/// A whole `.deb`: ar, control and data tar members, every decompressor.
+pub fn deb(data: &[u8]) {
+    consume(pyvet::db::deb::parse(data, source(Backend::Deb)));
+}
+
+/// An apk `installed` database.
+pub fn apk(data: &[u8]) {
+    consume(pyvet::db::apk::parse(data, source(Backend::Apk)));
+}
+
+/// A pip `RECORD`, placed in a typical site-packages directory.
+pub fn record(data: &[u8]) {
+    let base = Path::new("/usr/lib/python3/site-packages");
+    consume(pyvet::db::record::parse(data, base, source(Backend::PipRecord)));
+}
+
+/// A `.pyc` header.
+pub fn pyc(data: &[u8]) {
+    consume(pyvet::format::pyc::PycHeader::parse(data));
+}
+
+/// A marshal payload; the first byte picks the CPython version.
+pub fn marshal(data: &[u8]) {
+    let Some((&pick, payload)) = data.split_first() else {
+        return;
+    };
+    let version = MARSHAL_VERSIONS[usize::from(pick) % MARSHAL_VERSIONS.len()];
+    consume(pyvet::format::marshal::read_code_facts(payload, version));
+}
