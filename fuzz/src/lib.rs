@@ -49,7 +49,10 @@ fn consume<T, E: std::fmt::Display>(r: Result<T, E>) {
 /// One rpmdb value (no intro), then the package built from it.
 pub fn rpm_header_blob(data: &[u8]) {
     match Header::parse(data) {
-        Ok(h) => consume(pyvet::db::rpm::package_from_header(&h, source(Backend::RpmHeader))),
+        Ok(h) => consume(pyvet::db::rpm::package_from_header(
+            &h,
+            source(Backend::RpmHeader),
+        )),
         Err(e) => consume::<(), _>(Err(e)),
     }
 }
@@ -58,8 +61,15 @@ pub fn rpm_header_blob(data: &[u8]) {
 pub fn rpm_header_intro(data: &[u8]) {
     match Header::parse_with_intro(data) {
         Ok((h, used)) => {
-            assert!(used <= data.len(), "header claims {used} of {} bytes", data.len());
-            consume(pyvet::db::rpm::package_from_header(&h, source(Backend::RpmHeader)));
+            assert!(
+                used <= data.len(),
+                "header claims {used} of {} bytes",
+                data.len()
+            );
+            consume(pyvet::db::rpm::package_from_header(
+                &h,
+                source(Backend::RpmHeader),
+            ));
         }
         Err(e) => consume::<(), _>(Err(e)),
     }
@@ -114,7 +124,10 @@ pub fn deb822(data: &[u8]) {
 /// A dpkg `status` file or one distroless `status.d/<pkg>` file.
 pub fn dpkg_status(data: &[u8]) {
     consume(pyvet::db::dpkg::parse_status(data, source(Backend::Dpkg)));
-    consume(pyvet::db::dpkg::parse_status(data, source(Backend::DpkgStatusD)));
+    consume(pyvet::db::dpkg::parse_status(
+        data,
+        source(Backend::DpkgStatusD),
+    ));
 }
 
 /// The per-package files under `info/`: `.list`, `.md5sums`, `.conffiles`.
@@ -155,7 +168,11 @@ pub fn apk(data: &[u8]) {
 /// A pip `RECORD`, placed in a typical site-packages directory.
 pub fn record(data: &[u8]) {
     let base = Path::new("/usr/lib/python3/site-packages");
-    consume(pyvet::db::record::parse(data, base, source(Backend::PipRecord)));
+    consume(pyvet::db::record::parse(
+        data,
+        base,
+        source(Backend::PipRecord),
+    ));
 }
 
 /// A `.pyc` header.
