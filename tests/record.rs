@@ -16,6 +16,10 @@ mod common;
 /// digest or size differs from the file on disk.
 const PY_READ: &str = r#"
 import base64, csv, hashlib, json, os, sys
+def unhex_or_b64(algo, v):
+    if len(v) == 2 * hashlib.new(algo).digest_size:  # hex, as some Debian RECORDs have
+        return bytes.fromhex(v).hex()
+    return base64.urlsafe_b64decode(v + "=" * (-len(v) % 4)).hex()
 out = []
 for rec in sys.argv[1:]:
     base = os.path.dirname(os.path.dirname(os.path.abspath(rec)))
@@ -29,11 +33,14 @@ for rec in sys.argv[1:]:
             algo = hexd = None
             if h:
                 algo, v = h.split("=", 1)
-                hexd = base64.urlsafe_b64decode(v + "=" * (-len(v) % 4)).hex()
-                with open(full, "rb") as g:
-                    data = g.read()
-                if hashlib.new(algo, data).hexdigest() != hexd or (s and int(s) != len(data)):
+                hexd = unhex_or_b64(algo, v)
+                if not os.path.isfile(full):
                     differ.append(full)
+                else:
+                    with open(full, "rb") as g:
+                        data = g.read()
+                    if hashlib.new(algo, data).hexdigest() != hexd or (s and int(s) != len(data)):
+                        differ.append(full)
             rows.append([full, algo, hexd, int(s) if s else None])
     out.append({"rows": rows, "differ": differ})
 json.dump(out, sys.stdout)
@@ -78,18 +85,49 @@ fn rows_of(p: &Package) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The entries whose digest or size differs from the file on disk, by pyvet's hashing.
+/// The entries whose file is missing or whose digest or size differs from
+/// the file on disk, by pyvet's hashing.
 fn differing(p: &Package) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for f in &p.files {
         let Some(want) = &f.digest else { continue };
-        let (mut file, meta) = pyvet::fsutil::open_regular(&f.path).unwrap();
-        let got = want.algo.hash_reader(&mut file).unwrap();
-        if &got != want || f.size.is_some_and(|s| s != meta.len()) {
+        let same = pyvet::fsutil::open_regular(&f.path).is_ok_and(|(mut file, meta)| {
+            want.algo.hash_reader(&mut file).unwrap() == *want
+                && f.size.is_none_or(|s| s == meta.len())
+        });
+        if !same {
             out.insert(f.path.to_str().unwrap().to_owned());
         }
     }
     out
+}
+
+/// Reads each RECORD with pyvet (root `/`) and with Python, and requires
+/// the same rows and the same files found differing from the disk.
+/// Returns (rows, rows with digests, files differing).
+fn same_as_python(records: &[PathBuf]) -> (usize, usize, usize) {
+    let reference = python_reading(records);
+    assert_eq!(reference.len(), records.len());
+    let (mut rows, mut with_digest, mut differ) = (0, 0, 0);
+    for (rec, py) in records.iter().zip(&reference) {
+        let m = record::read(rec, Path::new("/")).unwrap();
+        let p = &m.packages[0];
+        assert_eq!(p.source.backend, Backend::PipRecord);
+        assert!(!p.name.is_empty() && !p.version.is_empty(), "{rec:?}");
+        assert_eq!(&rows_of(p), py["rows"].as_array().unwrap(), "{rec:?}");
+        let py_differ: BTreeSet<String> = py["differ"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect();
+        let ours = differing(p);
+        assert_eq!(ours, py_differ, "{rec:?}");
+        rows += p.files.len();
+        with_digest += p.files.iter().filter(|f| f.digest.is_some()).count();
+        differ += ours.len();
+    }
+    (rows, with_digest, differ)
 }
 
 fn pyenv_records() -> Option<Vec<PathBuf>> {
@@ -98,7 +136,10 @@ fn pyenv_records() -> Option<Vec<PathBuf>> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
     let versions = root.join("versions");
     if !versions.is_dir() {
-        eprintln!("PYENV MISSING at {}: pyenv RECORD tests skipped", versions.display());
+        eprintln!(
+            "PYENV MISSING at {}: pyenv RECORD tests skipped",
+            versions.display()
+        );
         return None;
     }
     let mut out = Vec::new();
@@ -123,26 +164,27 @@ fn every_pyenv_record_reads_as_python_reads_it_and_matches_the_disk_the_same_way
     let Some(records) = pyenv_records() else {
         return;
     };
-    assert!(records.len() >= 9, "one pip per interpreter at least: {records:?}");
-    let reference = python_reading(&records);
-    let (mut rows, mut with_digest) = (0, 0);
-    for (rec, py) in records.iter().zip(&reference) {
-        let m = record::read(rec, Path::new("/")).unwrap();
-        let p = &m.packages[0];
-        assert_eq!(p.source.backend, Backend::PipRecord);
-        assert!(!p.name.is_empty() && !p.version.is_empty(), "{rec:?}");
-        assert_eq!(&rows_of(p), py["rows"].as_array().unwrap(), "{rec:?}");
-        let py_differ: BTreeSet<String> = py["differ"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(differing(p), py_differ, "{rec:?}");
-        rows += p.files.len();
-        with_digest += p.files.iter().filter(|f| f.digest.is_some()).count();
-    }
-    eprintln!("{} RECORDs, {rows} rows, {with_digest} with digests", records.len());
+    assert!(
+        records.len() >= 9,
+        "one pip per interpreter at least: {records:?}"
+    );
+    let (rows, with_digest, differ) = same_as_python(&records);
+    eprintln!(
+        "pyenv: {} RECORDs, {rows} rows, {with_digest} with digests, {differ} differing from disk",
+        records.len()
+    );
+}
+
+/// The RECORDs of this host's own Python library directories (Debian's
+/// include hex digests, and scripts recorded where Debian does not put them).
+#[test]
+fn host_records_read_as_python_reads_them() {
+    let records = record::find_records(Path::new("/"));
+    let (rows, with_digest, differ) = same_as_python(&records);
+    eprintln!(
+        "host: {} RECORDs, {rows} rows, {with_digest} with digests, {differ} differing from disk",
+        records.len()
+    );
 }
 
 #[test]
@@ -210,7 +252,12 @@ import csv, json, sys
 with open(sys.argv[1], newline="", encoding="utf-8") as f:
     json.dump([r for r in csv.reader(f) if r], sys.stdout)
 "#;
-    let out = Command::new(python()).arg("-c").arg(script).arg(&rec).output().unwrap();
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(&rec)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let py: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
     let bytes = std::fs::read(&rec).unwrap();
@@ -225,7 +272,10 @@ with open(sys.argv[1], newline="", encoding="utf-8") as f:
         let want = Path::new("/a/b/c").join(&row[0]);
         let want = lexical(&want);
         assert_eq!(f.path, want);
-        assert_eq!(f.size, (!row[2].is_empty()).then(|| row[2].parse().unwrap()));
+        assert_eq!(
+            f.size,
+            (!row[2].is_empty()).then(|| row[2].parse().unwrap())
+        );
         let hash = f.digest.as_ref().map(|d| {
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d.bytes);
@@ -263,7 +313,11 @@ for p in pats:
             found.add(os.path.realpath(rec))
 json.dump(sorted(found), sys.stdout)
 "#;
-    let out = Command::new(python()).arg("-c").arg(script).output().unwrap();
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
     let want: Vec<PathBuf> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(record::find_records(Path::new("/")), want);
 }
@@ -283,7 +337,9 @@ fn find_records_stays_inside_the_root_and_dedupes() {
     mk("usr/local/lib/python3.11/dist-packages/b-2.dist-info");
     mk("opt/site/c-3.dist-info");
     // Outside the root: must never be found.
-    let outside = t.path().join("outside/python3.9/site-packages/evil-1.dist-info");
+    let outside = t
+        .path()
+        .join("outside/python3.9/site-packages/evil-1.dist-info");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("RECORD"), b"x,,\n").unwrap();
     let link = |target: &str, at: &str| {
@@ -327,8 +383,14 @@ fn record_climbing_above_root_is_an_error_naming_the_file() {
     std::fs::write(d.join("RECORD"), b"ok,,\n../../../../x,,\n").unwrap();
     let e = record::read(&d.join("RECORD"), t.path()).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.starts_with(&d.join("RECORD").display().to_string()), "{msg}");
-    assert!(msg.contains("line 2: path \"../../../../x\" climbs above / from \"/site\""), "{msg}");
+    assert!(
+        msg.starts_with(&d.join("RECORD").display().to_string()),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("line 2: path \"../../../../x\" climbs above / from \"/site\""),
+        "{msg}"
+    );
 }
 
 mod peak {
@@ -383,7 +445,13 @@ fn a_100_mb_line_errors_at_the_line_cap_without_being_held() {
     let start = std::time::Instant::now();
     let (r, peak) = peak::measure(|| record::read(&rec, t.path()));
     let msg = r.unwrap_err().to_string();
-    assert!(msg.ends_with(&format!("line 1: longer than the limit of {} bytes", pyvet::limits::MAX_LINE)), "{msg}");
+    assert!(
+        msg.ends_with(&format!(
+            "line 1: longer than the limit of {} bytes",
+            pyvet::limits::MAX_LINE
+        )),
+        "{msg}"
+    );
     assert!(peak < FEW_MB, "read() peaked at {peak} bytes");
     assert!(start.elapsed().as_secs() < 1, "{:?}", start.elapsed());
 
@@ -392,6 +460,9 @@ fn a_100_mb_line_errors_at_the_line_cap_without_being_held() {
         file: rec.clone(),
     };
     let (r, peak) = peak::measure(|| record::parse(&line, Path::new("/"), source));
-    assert!(matches!(r, Err(record::RecordError::LineTooLong { line: 1, .. })));
+    assert!(matches!(
+        r,
+        Err(record::RecordError::LineTooLong { line: 1, .. })
+    ));
     assert!(peak < FEW_MB, "parse() peaked at {peak} bytes");
 }

@@ -6,7 +6,9 @@
 //! `path,algo=urlsafe-base64-nopad,size`, written with Python's `csv`
 //! module (default dialect: `"` quotes, doubled inside, commas and even
 //! newlines allowed inside quotes), usually with `\r\n` line ends. The file
-//! itself and `.pyc` files are listed with empty digest and size.
+//! itself and `.pyc` files are listed with empty digest and size. Digests
+//! written in hex instead of base64, as some Debian packages have them, are
+//! accepted too.
 //!
 //! Paths are relative to the directory holding the `.dist-info` and may climb
 //! out of it (`../../../bin/pip`); they are normalised lexically, and one
@@ -115,8 +117,8 @@ pub fn read(path: &Path, root: &Path) -> Result<Manifest> {
         backend: Backend::PipRecord,
         file: path.to_path_buf(),
     };
-    let (name, version) = metadata_name_version(&root, &record)
-        .unwrap_or_else(|| name_version_from_dir(&record));
+    let (name, version) =
+        metadata_name_version(&root, &record).unwrap_or_else(|| name_version_from_dir(&record));
     Ok(Manifest {
         packages: vec![package(name, version, source, files)],
     })
@@ -154,13 +156,15 @@ fn lexical_absolute(p: &Path) -> Result<PathBuf> {
 /// The RECORD's grandparent directory as seen inside `root`.
 fn base_in_root(record: &Path, root: &Path) -> Result<PathBuf> {
     let site = record.parent().and_then(Path::parent);
-    let rel = site.and_then(|s| s.strip_prefix(root).ok()).ok_or_else(|| {
-        Error::Usage(format!(
-            "{}: a RECORD must be in a .dist-info directory under the root {}",
-            record.display(),
-            root.display()
-        ))
-    })?;
+    let rel = site
+        .and_then(|s| s.strip_prefix(root).ok())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: a RECORD must be in a .dist-info directory under the root {}",
+                record.display(),
+                root.display()
+            ))
+        })?;
     Ok(Path::new("/").join(rel))
 }
 
@@ -190,7 +194,9 @@ fn metadata_name_version(root: &Path, record: &Path) -> Option<(String, String)>
     let mut buf = Vec::new();
     while lines::next_line(&mut r, &mut buf).ok()? {
         lines::check_len(0, &buf).ok()?;
-        let line = std::str::from_utf8(&buf).ok()?.trim_end_matches(['\r', '\n']);
+        let line = std::str::from_utf8(&buf)
+            .ok()?
+            .trim_end_matches(['\r', '\n']);
         if line.is_empty() {
             break; // end of the headers
         }
@@ -408,11 +414,12 @@ impl Parser {
             return Ok(());
         }
         let [path, hash, size]: [Vec<u8>; COLUMNS] =
-            row.try_into().map_err(|r: Vec<Vec<u8>>| RecordError::FieldCount {
-                line,
-                expected: COLUMNS,
-                found: r.len(),
-            })?;
+            row.try_into()
+                .map_err(|r: Vec<Vec<u8>>| RecordError::FieldCount {
+                    line,
+                    expected: COLUMNS,
+                    found: r.len(),
+                })?;
         if self.files.len() >= MAX_TEXT_DB_ENTRIES {
             return Err(RecordError::TooManyEntries {
                 line,
@@ -487,18 +494,33 @@ fn parse_hash(field: &[u8], line: usize) -> Result<Option<Digest>, RecordError> 
         value: text.clone().into_owned(),
         why,
     };
-    let (name, value) = text.split_once('=').ok_or_else(|| bad("expected algo=value"))?;
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| bad("expected algo=value"))?;
     let algo = algo_by_name(name).ok_or_else(|| RecordError::UnsupportedAlgo {
         line,
         algo: name.to_owned(),
     })?;
+    if let Some(d) = hex_digest(algo, value) {
+        return Ok(Some(d));
+    }
     let bytes = DIGEST_BASE64
         .decode(value)
-        .map_err(|_| bad("not URL-safe base64"))?;
+        .map_err(|_| bad("neither URL-safe base64 nor hex"))?;
     if bytes.len() != algo.digest_len() {
         return Err(bad("wrong length for the algorithm"));
     }
     Ok(Some(Digest { algo, bytes }))
+}
+
+/// Some installers write hex instead of base64 (Debian 12's python3-blinker
+/// 1.5 and python3-distro 1.8.0 RECORDs do). Unambiguous: hex of a digest is
+/// `2n` characters, its base64 only `ceil(4n/3)`.
+fn hex_digest(algo: Algo, value: &str) -> Option<Digest> {
+    if value.len() != 2 * algo.digest_len() {
+        return None;
+    }
+    Digest::from_hex(algo, value)
 }
 
 /// `hashlib` names of the algorithms pyvet can compute.
@@ -610,7 +632,10 @@ mod tests {
     fn row_cut_inside_quotes_at_end_of_file_is_kept() {
         // Python's reader (strict=False) yields ['a', '', 'b\n'] here.
         let e = rows(b"a,,\"b\n").unwrap_err();
-        assert_eq!(e.to_string(), "line 1: bad size \"b\\n\": expected a decimal number of bytes");
+        assert_eq!(
+            e.to_string(),
+            "line 1: bad size \"b\\n\": expected a decimal number of bytes"
+        );
     }
 
     #[test]
@@ -620,22 +645,62 @@ mod tests {
             err(b"a,,\n../../../../../../x,,\n"),
             format!("line 2: path \"../../../../../../x\" climbs above / from \"{BASE}\"")
         );
-        assert_eq!(err(b"a,,\nb,,,\n"), "line 2: expected 3 fields (path, hash, size), found 4");
-        assert_eq!(err(b"a,\n"), "line 1: expected 3 fields (path, hash, size), found 2");
-        assert_eq!(err(b"a,blake2b=AAAA,1\n"), "line 1: unsupported digest algorithm \"blake2b\"");
-        assert_eq!(err(b"a,sha256=AAAA,1\n"), "line 1: bad digest \"sha256=AAAA\": wrong length for the algorithm");
-        assert_eq!(err(b"a,sha256,1\n"), "line 1: bad digest \"sha256\": expected algo=value");
-        assert_eq!(err(b"a,sha256=!!,1\n"), "line 1: bad digest \"sha256=!!\": not URL-safe base64");
-        assert_eq!(err(b"a,,-1\n"), "line 1: bad size \"-1\": expected a decimal number of bytes");
-        assert_eq!(err(b"a,,99999999999999999999\n"), "line 1: bad size \"99999999999999999999\": expected a decimal number of bytes");
+        assert_eq!(
+            err(b"a,,\nb,,,\n"),
+            "line 2: expected 3 fields (path, hash, size), found 4"
+        );
+        assert_eq!(
+            err(b"a,\n"),
+            "line 1: expected 3 fields (path, hash, size), found 2"
+        );
+        assert_eq!(
+            err(b"a,blake2b=AAAA,1\n"),
+            "line 1: unsupported digest algorithm \"blake2b\""
+        );
+        assert_eq!(
+            err(b"a,sha256=AAAA,1\n"),
+            "line 1: bad digest \"sha256=AAAA\": wrong length for the algorithm"
+        );
+        assert_eq!(
+            err(b"a,sha256,1\n"),
+            "line 1: bad digest \"sha256\": expected algo=value"
+        );
+        assert_eq!(
+            err(b"a,sha256=!!,1\n"),
+            "line 1: bad digest \"sha256=!!\": neither URL-safe base64 nor hex"
+        );
+        assert_eq!(
+            err(b"a,,-1\n"),
+            "line 1: bad size \"-1\": expected a decimal number of bytes"
+        );
+        assert_eq!(
+            err(b"a,,99999999999999999999\n"),
+            "line 1: bad size \"99999999999999999999\": expected a decimal number of bytes"
+        );
         assert_eq!(err(b",,\n"), "line 1: bad path \"\": empty path");
-        assert_eq!(err(b"a\rb,,\n"), "line 1: new-line character seen in unquoted field");
+        assert_eq!(
+            err(b"a\rb,,\n"),
+            "line 1: new-line character seen in unquoted field"
+        );
     }
 
     #[test]
     fn blank_lines_are_skipped_and_last_line_may_lack_newline() {
         let p = rows(b"\r\na,,\n\nb,,").unwrap();
         assert_eq!(paths(&p), [format!("{BASE}/a"), format!("{BASE}/b")]);
+    }
+
+    #[test]
+    fn hex_digest_is_accepted_where_it_cannot_be_base64() {
+        let hex = Algo::Sha256.hash_bytes(b"abc");
+        let p = rows(format!("a,sha256={},3\n", hex.hex()).as_bytes()).unwrap();
+        assert_eq!(p.files[0].digest.as_ref(), Some(&hex));
+        // 64 characters are base64 for SHA-384 (48 bytes), never hex.
+        let sha384 = Algo::Sha384.hash_bytes(b"abc");
+        let b64 = DIGEST_BASE64.encode(&sha384.bytes);
+        assert_eq!(b64.len(), 64);
+        let p = rows(format!("a,sha384={b64},3\n").as_bytes()).unwrap();
+        assert_eq!(p.files[0].digest, Some(sha384));
     }
 
     #[test]
@@ -647,8 +712,14 @@ mod tests {
     #[test]
     fn name_from_odd_directories() {
         let n = |p: &str| name_version_from_dir(Path::new(p));
-        assert_eq!(n("/x/zope.interface-5.4.0.dist-info/RECORD"), ("zope.interface".into(), "5.4.0".into()));
-        assert_eq!(n("/x/weird.dist-info/RECORD"), ("weird".into(), String::new()));
+        assert_eq!(
+            n("/x/zope.interface-5.4.0.dist-info/RECORD"),
+            ("zope.interface".into(), "5.4.0".into())
+        );
+        assert_eq!(
+            n("/x/weird.dist-info/RECORD"),
+            ("weird".into(), String::new())
+        );
         assert_eq!(n("/x/RECORD"), ("x".into(), String::new()));
     }
 
@@ -657,7 +728,10 @@ mod tests {
         let mut t = b"\"".to_vec();
         t.extend(vec![b'a'; RECORD_MAX_FIELD + 1]);
         let e = rows(&t).unwrap_err();
-        assert!(matches!(e, RecordError::FieldTooLong { line: 1, .. }), "{e}");
+        assert!(
+            matches!(e, RecordError::FieldTooLong { line: 1, .. }),
+            "{e}"
+        );
         let mut t = b"\"".to_vec();
         for _ in 0..(RECORD_MAX_FIELD / 100 + 1) {
             t.extend([b'a'; 99]);
@@ -686,7 +760,11 @@ mod tests {
                 state ^= state >> 7;
                 state ^= state << 17;
                 let i = (state >> 8) as usize % alphabet.len();
-                buf.push(if state & 3 == 0 { (state >> 16) as u8 } else { alphabet[i] });
+                buf.push(if state & 3 == 0 {
+                    (state >> 16) as u8
+                } else {
+                    alphabet[i]
+                });
             }
             let _ = rows(&buf);
         }
