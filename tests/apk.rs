@@ -147,11 +147,19 @@ fn every_file_mode_and_checksum_matches_the_raw_lines() {
             assert_eq!(p.name, r.name);
             assert_eq!(without_arch(p), format!("{}-{}", r.name, r.version));
             assert_eq!(p.arch, r.arch);
-            let paths: Vec<String> = p.files.iter().map(|f| f.path.to_str().unwrap().to_owned()).collect();
+            let paths: Vec<String> = p
+                .files
+                .iter()
+                .map(|f| f.path.to_str().unwrap().to_owned())
+                .collect();
             assert_eq!(paths, r.paths, "{rel} {}", p.name);
             for f in &p.files {
                 let path = f.path.to_str().unwrap();
-                let default = if f.kind == FileKind::Dir { "0:0:755" } else { "0:0:644" };
+                let default = if f.kind == FileKind::Dir {
+                    "0:0:755"
+                } else {
+                    "0:0:644"
+                };
                 let acl = r.acls.get(path).map_or(default, String::as_str);
                 let shown = format!(
                     "{}:{}:{:o}",
@@ -162,7 +170,10 @@ fn every_file_mode_and_checksum_matches_the_raw_lines() {
                 assert_eq!(shown, acl, "{rel} {path}");
                 let sum = f.digest.as_ref().map(|d| {
                     assert_eq!(d.algo, Algo::Sha1);
-                    format!("Q1{}", base64::engine::general_purpose::STANDARD.encode(&d.bytes))
+                    format!(
+                        "Q1{}",
+                        base64::engine::general_purpose::STANDARD.encode(&d.bytes)
+                    )
                 });
                 assert_eq!(sum.as_ref(), r.sums.get(path), "{rel} {path}");
                 checked += 1;
@@ -264,17 +275,36 @@ fn grype_fixture_is_refused_where_apk_refuses_it() {
     let path = corpus.join("apk/grype/installed");
     let e = apk::read(&path).unwrap_err();
     assert!(
-        matches!(&e, pyvet::Error::Format { source: pyvet::error::FormatError::Apk(apk::ApkError::Orphan { line: 40, key: 'R', needs: 'F' }), .. }),
+        matches!(
+            &e,
+            pyvet::Error::Format {
+                source: pyvet::error::FormatError::Apk(apk::ApkError::Orphan {
+                    line: 40,
+                    key: 'R',
+                    needs: 'F'
+                }),
+                ..
+            }
+        ),
         "{e}"
     );
     assert_eq!(
         e.to_string(),
-        format!("{}: apk: line 40: `R:` line before any `F:` line", path.display())
+        format!(
+            "{}: apk: line 40: `R:` line before any `F:` line",
+            path.display()
+        )
     );
     let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text.matches("\nP:").count() + usize::from(text.starts_with("P:")), 3);
+    assert_eq!(
+        text.matches("\nP:").count() + usize::from(text.starts_with("P:")),
+        3
+    );
     let first: String = text.lines().take(30).map(|l| format!("{l}\n")).collect();
-    let source = Source { backend: Backend::Apk, file: path.clone() };
+    let source = Source {
+        backend: Backend::Apk,
+        file: path.clone(),
+    };
     let pkgs = apk::parse(first.as_bytes(), source).unwrap();
     assert_eq!(pkgs.len(), 1);
     assert_eq!(pkgs[0].nevra(), "libvncserver-0.9.9.x86_64");

@@ -50,7 +50,11 @@ fn awkward_tree(root: &Path) {
     symlink("d", root.join("linkdir")).unwrap();
     assert!(mknod(&root.join("fifo"), libc::S_IFIFO | 0o644, 0));
     // A character device (1,3 = /dev/null) where the container allows it.
-    if !mknod(&root.join("null"), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) {
+    if !mknod(
+        &root.join("null"),
+        libc::S_IFCHR | 0o666,
+        libc::makedev(1, 3),
+    ) {
         eprintln!("mknod of a device refused here: tree has no device node");
     }
 }
@@ -144,7 +148,10 @@ fn every_entry_matches_find_and_sha256sum() {
     let mut sorted = ours_paths.clone();
     sorted.sort();
     assert_eq!(sorted, found_paths, "same entries as find");
-    assert!(!ours_paths.iter().any(|p| p.starts_with(b"/linkdir/")), "symlink followed");
+    assert!(
+        !ours_paths.iter().any(|p| p.starts_with(b"/linkdir/")),
+        "symlink followed"
+    );
 
     let mut hashed = 0;
     for f in &ours {
@@ -185,7 +192,11 @@ fn command_line_reads_the_tree_without_hanging() {
         .timeout(NO_HANG)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let files = doc["packages"][0]["files"].as_array().unwrap();
     assert_eq!(files.len(), find(t.path()).len());
@@ -206,7 +217,10 @@ fn unreadable_file_is_an_error_naming_it() {
     let is_root = unsafe { libc::geteuid() } == 0;
     if !is_root {
         let e = dir::read(root).unwrap_err().to_string();
-        assert!(e.contains("secret") && e.contains("Permission denied"), "{e}");
+        assert!(
+            e.contains("secret") && e.contains("Permission denied"),
+            "{e}"
+        );
         return;
     }
     std::os::unix::fs::chown(root.join("secret"), Some(0), Some(0)).unwrap();

@@ -62,7 +62,11 @@ pub enum ApkError {
         why: &'static str,
     },
     #[error("line {line}: bad `{key}:` value {value:?}: expected uid:gid:octal-mode (mode at most 7777)")]
-    BadAcl { line: usize, key: char, value: String },
+    BadAcl {
+        line: usize,
+        key: char,
+        value: String,
+    },
     #[error("line {line}: bad path {path:?}: {why}")]
     BadPath {
         line: usize,
@@ -506,7 +510,10 @@ mod tests {
         assert_eq!(d, Algo::Sha1.hash_bytes(b"ld-musl-x86_64.so.1"));
         let sha256 = Algo::Sha256.hash_bytes(b"abc");
         let b64 = base64::engine::general_purpose::STANDARD.encode(&sha256.bytes);
-        assert_eq!(parse_checksum(format!("Q2{b64}").as_bytes()).unwrap(), sha256);
+        assert_eq!(
+            parse_checksum(format!("Q2{b64}").as_bytes()).unwrap(),
+            sha256
+        );
         assert_eq!(
             parse_checksum(format!("X2{}", sha256.hex()).as_bytes()).unwrap(),
             sha256
@@ -517,7 +524,11 @@ mod tests {
         );
         // apk's Q1 form of a SHA-256: the first 20 bytes, then the last 12.
         let e = base64::engine::general_purpose::STANDARD;
-        let q1 = format!("Q1{}{}", e.encode(&sha256.bytes[..20]), e.encode(&sha256.bytes[20..]));
+        let q1 = format!(
+            "Q1{}{}",
+            e.encode(&sha256.bytes[..20]),
+            e.encode(&sha256.bytes[20..])
+        );
         assert_eq!(parse_checksum(q1.as_bytes()).unwrap(), sha256);
         let md5 = Algo::Md5.hash_bytes(b"");
         assert_eq!(parse_checksum(md5.hex().as_bytes()).unwrap(), md5);
@@ -527,7 +538,16 @@ mod tests {
     fn bad_checksums_are_refused() {
         let q1_multibyte = format!("Q1{}é{}", "A".repeat(27), "A".repeat(15));
         assert!(parse_checksum(q1_multibyte.as_bytes()).is_err());
-        for bad in ["", "Q", "Q1", "Q1abc", "Q3AAAA", "Z1AAAA", "d41d8cd9", "Q1!!!!!!!!!!!!!!!!!!!!!!!!!!!!"] {
+        for bad in [
+            "",
+            "Q",
+            "Q1",
+            "Q1abc",
+            "Q3AAAA",
+            "Z1AAAA",
+            "d41d8cd9",
+            "Q1!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+        ] {
             assert!(parse_checksum(bad.as_bytes()).is_err(), "{bad:?}");
         }
     }
@@ -575,7 +595,10 @@ mod tests {
     #[test]
     fn acl_with_xattr_checksum_and_other_owners() {
         let p = one("P:x\nV:1\nF:var/mail\nM:0:12:2775\nR:f\na:1000:1001:4755:Q1AAAAAAAAAAAAAAAAAAAAAAAAA=\n");
-        assert_eq!((p.files[0].gid, p.files[0].mode), (Some(12), Some(0o042775)));
+        assert_eq!(
+            (p.files[0].gid, p.files[0].mode),
+            (Some(12), Some(0o042775))
+        );
         assert_eq!(
             (p.files[1].uid, p.files[1].gid, p.files[1].mode),
             (Some(1000), Some(1001), Some(0o104755))
@@ -601,11 +624,23 @@ mod tests {
 
     #[test]
     fn typed_errors_with_line_numbers() {
-        assert_eq!(err("P:x\nV:1\nR:f\n"), "line 3: `R:` line before any `F:` line");
-        assert_eq!(err("P:x\nV:1\nF:a\nZ:Q1\n"), "line 4: `Z:` line before any `R:` line");
-        assert_eq!(err("P:x\nV:1\nF:a\nR:b\nF:c\na:0:0:644\n"), "line 6: `a:` line before any `R:` line");
+        assert_eq!(
+            err("P:x\nV:1\nR:f\n"),
+            "line 3: `R:` line before any `F:` line"
+        );
+        assert_eq!(
+            err("P:x\nV:1\nF:a\nZ:Q1\n"),
+            "line 4: `Z:` line before any `R:` line"
+        );
+        assert_eq!(
+            err("P:x\nV:1\nF:a\nR:b\nF:c\na:0:0:644\n"),
+            "line 6: `a:` line before any `R:` line"
+        );
         assert_eq!(err("F:a\n"), "line 1: `F:` line before any `P:` line");
-        assert_eq!(err("P:x\nV:1\nM:0:0:755\n"), "line 3: `M:` line before any `F:` line");
+        assert_eq!(
+            err("P:x\nV:1\nM:0:0:755\n"),
+            "line 3: `M:` line before any `F:` line"
+        );
         assert!(err("P:x\nV:1\nF:a\nR:b\nZ:Q1abc\n").starts_with("line 5: bad checksum \"Q1abc\""));
         assert!(err("P:x\nV:1\nF:a\nM:0:0:8\n").starts_with("line 4: bad `M:` value \"0:0:8\""));
         assert!(err("P:x\nV:1\nF:a\nM:0:0:17777\n").starts_with("line 4: bad `M:`"));
@@ -613,9 +648,18 @@ mod tests {
         assert!(err("P:x\nV:1\nF:a/../etc\n").starts_with("line 3: bad path \"a/../etc\""));
         assert!(err("P:x\nV:1\nF:a\nR:../b\n").starts_with("line 4: bad path"));
         assert!(err("P:x\nV:1\nF:a\nR:..\n").starts_with("line 4: bad path"));
-        assert_eq!(err("P:x\nV:1\nPx\n"), "line 3: expected `K:value`, found \"Px\"");
-        assert_eq!(err("P:x\n\nV:1\n"), "the record starting at line 1 has no `V:` line");
-        assert_eq!(err("P:x\nV:1\n\nV:2\nA:y\n"), "the record starting at line 4 has no `P:` line");
+        assert_eq!(
+            err("P:x\nV:1\nPx\n"),
+            "line 3: expected `K:value`, found \"Px\""
+        );
+        assert_eq!(
+            err("P:x\n\nV:1\n"),
+            "the record starting at line 1 has no `V:` line"
+        );
+        assert_eq!(
+            err("P:x\nV:1\n\nV:2\nA:y\n"),
+            "the record starting at line 4 has no `P:` line"
+        );
     }
 
     #[test]
@@ -633,7 +677,10 @@ mod tests {
         let e = parse(&db, src()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("line 3: longer than the limit of {} bytes", crate::limits::MAX_LINE)
+            format!(
+                "line 3: longer than the limit of {} bytes",
+                crate::limits::MAX_LINE
+            )
         );
     }
 
@@ -652,7 +699,11 @@ mod tests {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                buf.push(if state & 1 == 0 { alphabet[(state >> 8) as usize % alphabet.len()] } else { (state >> 16) as u8 });
+                buf.push(if state & 1 == 0 {
+                    alphabet[(state >> 8) as usize % alphabet.len()]
+                } else {
+                    (state >> 16) as u8
+                });
             }
             let _ = parse(&buf, src());
         }

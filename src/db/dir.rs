@@ -76,9 +76,7 @@ fn walk(dir: &Path) -> Result<Vec<Walked>> {
             Error::io(path, e.into())
         })?;
         let host = item.path().to_path_buf();
-        let meta = item
-            .metadata()
-            .map_err(|e| Error::io(&host, e.into()))?;
+        let meta = item.metadata().map_err(|e| Error::io(&host, e.into()))?;
         let rel = host.strip_prefix(dir).unwrap_or(Path::new(""));
         let mut entry = FileEntry::new(Path::new("/").join(rel), FileKind::from_mode(meta.mode()));
         entry.mode = Some(meta.mode());
@@ -167,6 +165,9 @@ mod tests {
     #[test]
     fn missing_directory_is_an_io_error_naming_it() {
         let e = read(Path::new("/nonexistent/pyvet-test")).unwrap_err();
-        assert!(matches!(e, Error::Io { ref path, .. } if path == Path::new("/nonexistent/pyvet-test")), "{e}");
+        assert!(
+            matches!(e, Error::Io { ref path, .. } if path == Path::new("/nonexistent/pyvet-test")),
+            "{e}"
+        );
     }
 }

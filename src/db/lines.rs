@@ -124,7 +124,9 @@ mod tests {
         }
     }
 
-    fn both(bytes: &[u8]) -> (Result<Vec<(usize, Vec<u8>)>, Long>, Result<Vec<(usize, Vec<u8>)>, Long>) {
+    type Lines = Result<Vec<(usize, Vec<u8>)>, Long>;
+
+    fn both(bytes: &[u8]) -> (Lines, Lines) {
         let mut a = Collect::default();
         let ra = feed_slice(bytes, &mut a).map(|()| a.0);
         let mut b = Collect::default();
@@ -161,7 +163,10 @@ mod tests {
         let mut long = b"first\n".to_vec();
         long.extend(vec![b'x'; MAX_LINE + 1]);
         let (a, b) = both(&long);
-        let want = Long(TooLong { line: 2, max: MAX_LINE });
+        let want = Long(TooLong {
+            line: 2,
+            max: MAX_LINE,
+        });
         assert_eq!(a.unwrap_err(), want);
         assert_eq!(b.unwrap_err(), want);
     }
