@@ -453,6 +453,10 @@ fn a_100_mb_line_errors_at_the_line_cap_without_being_held() {
         "{msg}"
     );
     assert!(peak < FEW_MB, "read() peaked at {peak} bytes");
+    eprintln!(
+        "100 MB line: read() peaked at {peak} bytes in {:?}",
+        start.elapsed()
+    );
     assert!(start.elapsed().as_secs() < 1, "{:?}", start.elapsed());
 
     let source = Source {
@@ -465,4 +469,5 @@ fn a_100_mb_line_errors_at_the_line_cap_without_being_held() {
         Err(record::RecordError::LineTooLong { line: 1, .. })
     ));
     assert!(peak < FEW_MB, "parse() peaked at {peak} bytes");
+    eprintln!("100 MB line: parse() peaked at {peak} bytes beyond its input");
 }

@@ -12,6 +12,10 @@
 //! different inode) is an error, as is any entry that cannot be read: a
 //! manifest with silently missing digests would let changed content pass.
 //! Owner *names* are left out: the host's user database is not the tree's.
+//!
+//! The walk itself is sequential (`walkdir`): on a warm cache it costs what
+//! `find` costs, and the `ignore` crate's parallel walker measured no faster
+//! on `/usr` here; only the hashing runs in parallel.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
