@@ -22,3 +22,9 @@ pub const MAX_PATH: usize = 4096;
 pub const MARSHAL_MAX_DEPTH: usize = 2000;
 /// Most objects in one marshal stream.
 pub const MARSHAL_MAX_OBJECTS: usize = 1 << 20;
+/// Most file entries one text database (apk `installed`, one pip `RECORD`)
+/// may describe; a generous bound on a whole distribution (~10^5–10^6 files)
+/// that keeps a hostile file from turning each short line into a 200-byte entry.
+pub const MAX_TEXT_DB_ENTRIES: usize = 1 << 21;
+/// Longest field in a pip `RECORD` (Python's `csv.field_size_limit()` default).
+pub const RECORD_MAX_FIELD: usize = 128 << 10;

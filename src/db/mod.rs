@@ -9,6 +9,7 @@ pub mod apk;
 pub mod deb;
 pub mod dir;
 pub mod dpkg;
+pub(crate) mod lines;
 pub mod record;
 pub mod rpm;
 pub mod rpmdb;
