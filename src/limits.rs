@@ -22,3 +22,7 @@ pub const MAX_PATH: usize = 4096;
 pub const MARSHAL_MAX_DEPTH: usize = 2000;
 /// Most objects in one marshal stream.
 pub const MARSHAL_MAX_OBJECTS: usize = 1 << 20;
+/// Most index entries in an RPM signature header (rpm's `hdrblobVerifyLengths`).
+pub const RPM_SIGNATURE_MAX_TAGS: u32 = 32;
+/// Largest data store of an RPM signature header (rpm's `hdrblobVerifyLengths`: 64 MiB).
+pub const RPM_SIGNATURE_MAX_DATA: u32 = 64 << 20;
