@@ -219,3 +219,259 @@ fn at<T: Copy>(v: &Option<Vec<T>>, i: usize) -> Option<T> {
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::rpmheader::synth::Build;
+    use crate::format::rpmheader::DataType;
+    use crate::manifest::Backend;
+
+    fn source() -> Source {
+        Source {
+            backend: Backend::RpmHeader,
+            file: "synthetic".into(),
+        }
+    }
+
+    fn nevr() -> Build {
+        Build::default()
+            .string(Tag::NAME, "demo")
+            .string(Tag::VERSION, "1.0")
+            .string(Tag::RELEASE, "2")
+    }
+
+    /// Two files, /d/ (dir) and /d/x.py, with every per-file array.
+    fn two_files() -> Build {
+        nevr()
+            .string(Tag::ARCH, "x86_64")
+            .u32s(Tag::INSTALLTIME, &[1_700_000_123])
+            .u32s(Tag::FILESIZES, &[4096, 5])
+            .chars(Tag::FILESTATES, &[0, 2])
+            .u16s(Tag::FILEMODES, &[0o40755, 0o100644])
+            .u32s(Tag::FILEMTIMES, &[10, 20])
+            .strings(Tag::FILEDIGESTS, &["", "900150983cd24fb0d6963f7d28e17f72"])
+            .strings(Tag::FILELINKTOS, &["", ""])
+            .u32s(Tag::FILEFLAGS, &[0, 1 | 16])
+            .strings(Tag::FILEUSERNAME, &["root", "app"])
+            .strings(Tag::FILEGROUPNAME, &["root", "app"])
+            .u32s(Tag::DIRINDEXES, &[0, 1])
+            .strings(Tag::BASENAMES, &["d", "x.py"])
+            .strings(Tag::DIRNAMES, &["/", "/d/"])
+    }
+
+    fn package(b: &Build) -> Result<Package, HeaderError> {
+        package_from_header(&Header::parse(&b.region()).unwrap(), source())
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let p = package(&two_files()).unwrap();
+        assert_eq!(p.nevra(), "demo-1.0-2.x86_64");
+        assert_eq!(p.install_time, Some(1_700_000_123));
+        let [d, x] = &p.files[..] else {
+            panic!("{:?}", p.files)
+        };
+        assert_eq!(d.path, PathBuf::from("/d"));
+        assert_eq!(
+            (d.kind, d.digest.as_ref(), d.size),
+            (FileKind::Dir, None, Some(4096))
+        );
+        assert_eq!(x.path, PathBuf::from("/d/x.py"));
+        assert_eq!(x.kind, FileKind::File);
+        assert_eq!(
+            x.digest,
+            Some(Algo::Md5.hash_bytes(b"abc")),
+            "absent algo = md5"
+        );
+        assert_eq!(
+            (x.mode, x.mtime, x.size),
+            (Some(0o100644), Some(20), Some(5))
+        );
+        assert_eq!(
+            (x.user.as_deref(), x.group.as_deref()),
+            (Some("app"), Some("app"))
+        );
+        assert_eq!(x.flags, FileFlags::CONFIG | FileFlags::NOREPLACE);
+        assert_eq!(x.state, Some(FileState::NotInstalled));
+        assert_eq!(x.link, None);
+    }
+
+    #[test]
+    fn per_file_array_of_the_wrong_length_is_refused() {
+        let b = two_files()
+            .u32s(Tag::FILEINODES, &[1])
+            .u16s(Tag::FILERDEVS, &[0]);
+        assert!(
+            package(&b).is_ok(),
+            "arrays pyvet does not use are not checked"
+        );
+        let short = nevr()
+            .u32s(Tag::DIRINDEXES, &[0, 0])
+            .strings(Tag::BASENAMES, &["a", "b"])
+            .strings(Tag::DIRNAMES, &["/"])
+            .u16s(Tag::FILEMODES, &[0o100644]);
+        let e = package(&short).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::ArrayLength {
+                    tag: Tag::FILEMODES,
+                    expected: 2,
+                    actual: 1
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn dir_index_must_name_a_directory() {
+        let b = nevr()
+            .u32s(Tag::DIRINDEXES, &[1])
+            .strings(Tag::BASENAMES, &["a"])
+            .strings(Tag::DIRNAMES, &["/"]);
+        let e = package(&b).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::DirIndexOutOfRange {
+                    file: 0,
+                    index: 1,
+                    dirs: 1
+                }
+            ),
+            "{e:?}"
+        );
+        let missing = nevr()
+            .strings(Tag::BASENAMES, &["a"])
+            .strings(Tag::DIRNAMES, &["/"]);
+        let e = package(&missing).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::MissingTag {
+                    tag: Tag::DIRINDEXES,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn digests_by_algorithm() {
+        let sha256 = Algo::Sha256.hash_bytes(b"abc").hex();
+        let b = nevr()
+            .u32s(Tag::DIRINDEXES, &[0])
+            .strings(Tag::BASENAMES, &["a"])
+            .strings(Tag::DIRNAMES, &["/"])
+            .strings(Tag::FILEDIGESTS, &[&sha256])
+            .u32s(Tag::FILEDIGESTALGO, &[8]);
+        let f = &package(&b).unwrap().files[0];
+        assert_eq!(f.digest, Some(Algo::Sha256.hash_bytes(b"abc")));
+
+        let unknown = nevr()
+            .u32s(Tag::DIRINDEXES, &[0])
+            .strings(Tag::BASENAMES, &["a"])
+            .strings(Tag::DIRNAMES, &["/"])
+            .strings(Tag::FILEDIGESTS, &["00ff"])
+            .u32s(Tag::FILEDIGESTALGO, &[99]);
+        let files = package(&unknown).unwrap().files;
+        assert_eq!(
+            (files.len(), files[0].digest.as_ref()),
+            (1, None),
+            "file kept, no digest"
+        );
+
+        let bad = nevr()
+            .u32s(Tag::DIRINDEXES, &[0])
+            .strings(Tag::BASENAMES, &["a"])
+            .strings(Tag::DIRNAMES, &["/"])
+            .strings(Tag::FILEDIGESTS, &["zz"]);
+        let e = package(&bad).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::BadDigest {
+                    file: 0,
+                    algo: "md5",
+                    hex_len: 32,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn legacy_oldfilenames_and_long_sizes() {
+        let b = nevr()
+            .strings(Tag::OLDFILENAMES, &["/etc/a", "/etc/b"])
+            .u32s(Tag::FILESIZES, &[1, 2])
+            .u64s(Tag::LONGFILESIZES, &[5 << 32, 7]);
+        let files = package(&b).unwrap().files;
+        let got: Vec<_> = files.iter().map(|f| (f.path.clone(), f.size)).collect();
+        assert_eq!(
+            got,
+            [
+                (PathBuf::from("/etc/a"), Some(5 << 32)),
+                (PathBuf::from("/etc/b"), Some(7))
+            ]
+        );
+        assert_eq!(files[0].kind, FileKind::Unknown, "no FILEMODES");
+    }
+
+    #[test]
+    fn gpg_pubkey_has_no_files_and_no_arch() {
+        let b = Build::default()
+            .string(Tag::NAME, "gpg-pubkey")
+            .string(Tag::VERSION, "fd431d51")
+            .string(Tag::RELEASE, "4ae0493b");
+        let p = package(&b).unwrap();
+        assert_eq!(p.nevra(), "gpg-pubkey-fd431d51-4ae0493b");
+        assert!(p.files.is_empty());
+        assert_eq!(p.arch, None);
+    }
+
+    #[test]
+    fn name_version_release_are_required() {
+        let b = Build::default()
+            .string(Tag::NAME, "x")
+            .string(Tag::VERSION, "1");
+        let e = package(&b).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::MissingTag {
+                    tag: Tag::RELEASE,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let b = nevr().raw(Tag::EPOCH, DataType::INT16, 1, vec![0, 1]);
+        assert!(Header::parse(&b.region()).is_err(), "EPOCH must be INT32");
+    }
+
+    #[test]
+    fn overlong_path_is_refused() {
+        let long = "x".repeat(MAX_PATH);
+        let b = nevr()
+            .u32s(Tag::DIRINDEXES, &[0])
+            .strings(Tag::BASENAMES, &[&long])
+            .strings(Tag::DIRNAMES, &["/"]);
+        let e = package(&b).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::PathTooLong {
+                    file: 0,
+                    len: 4097,
+                    max: 4096
+                }
+            ),
+            "{e:?}"
+        );
+    }
+}

@@ -168,3 +168,116 @@ impl Bounded<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    const FIXTURE: &[u8] = include_bytes!("../../tests/fixtures/rpm/pyvet-fixture-digest10.rpm");
+
+    fn source() -> Source {
+        Source {
+            backend: Backend::RpmFile,
+            file: PathBuf::from("fixture.rpm"),
+        }
+    }
+
+    #[test]
+    fn fixture_parses() {
+        let p = parse(FIXTURE, source()).unwrap();
+        assert_eq!(p.nevra(), "pyvet-fixture-3:1.2-4.noarch");
+        assert_eq!(p.files.len(), 15);
+    }
+
+    #[test]
+    fn lead_is_checked() {
+        let mut b = FIXTURE.to_vec();
+        b[0] = 0;
+        let e = parse(&b, source()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RpmFileError::BadLeadMagic {
+                    found: [0, 0xab, 0xee, 0xdb]
+                }
+            ),
+            "{e:?}"
+        );
+        let mut b = FIXTURE.to_vec();
+        b[4] = 5;
+        let e = parse(&b, source()).unwrap_err();
+        assert!(
+            matches!(e, RpmFileError::UnsupportedVersion { major: 5, minor: 0 }),
+            "{e:?}"
+        );
+        let mut b = FIXTURE.to_vec();
+        b[SIGNATURE_TYPE_AT + 1] = 1;
+        let e = parse(&b, source()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RpmFileError::BadSignatureType {
+                    found: 1,
+                    expected: 5
+                }
+            ),
+            "{e:?}"
+        );
+        let e = parse(&FIXTURE[..50], source()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RpmFileError::Truncated {
+                    needed: 96,
+                    available: 50,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn signature_and_main_header_errors_say_which() {
+        let mut b = FIXTURE.to_vec();
+        b[LEAD_SIZE] = 0;
+        let e = parse(&b, source()).unwrap_err();
+        assert!(
+            matches!(e, RpmFileError::Signature(HeaderError::BadMagic { .. })),
+            "{e:?}"
+        );
+        let (_, sig) = Header::parse_signature(&FIXTURE[LEAD_SIZE..]).unwrap();
+        let mut b = FIXTURE.to_vec();
+        b[LEAD_SIZE + padded(sig)] = 0;
+        let e = parse(&b, source()).unwrap_err();
+        assert!(
+            matches!(e, RpmFileError::Header(HeaderError::BadMagic { .. })),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn every_prefix_up_to_the_main_header_end_errors() {
+        let (_, sig) = Header::parse_signature(&FIXTURE[LEAD_SIZE..]).unwrap();
+        let main_at = LEAD_SIZE + padded(sig);
+        let (_, main) = Header::parse_package_main(&FIXTURE[main_at..]).unwrap();
+        for len in 0..main_at + main {
+            assert!(parse(&FIXTURE[..len], source()).is_err(), "prefix {len}");
+        }
+        assert!(parse(&FIXTURE[..main_at + main], source()).is_ok());
+    }
+
+    #[test]
+    fn read_refuses_a_fifo_and_names_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("pkg.rpm");
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let e = read(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("pkg.rpm") && e.contains("not a regular file"),
+            "{e}"
+        );
+    }
+}

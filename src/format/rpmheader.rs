@@ -952,3 +952,706 @@ fn check_accounting(blob: &Blob, entries: &[Entry]) -> Result<usize, HeaderError
     }
     Ok(dribbles_from)
 }
+
+/// Builds small synthetic headers for unit tests (never claimed to be rpm's output).
+#[cfg(test)]
+pub(crate) mod synth {
+    use super::{DataType, Tag, ENTRY_SIZE};
+
+    /// One entry to lay out: tag, type, count, big-endian data.
+    type Item = (u32, u32, u32, Vec<u8>);
+
+    #[derive(Default, Clone)]
+    pub struct Build {
+        items: Vec<Item>,
+    }
+
+    impl Build {
+        pub fn raw(mut self, tag: u32, ty: u32, count: u32, data: Vec<u8>) -> Self {
+            self.items.push((tag, ty, count, data));
+            self
+        }
+        pub fn string(self, tag: u32, s: &str) -> Self {
+            let mut d = s.as_bytes().to_vec();
+            d.push(0);
+            self.raw(tag, DataType::STRING, 1, d)
+        }
+        pub fn strings(self, tag: u32, v: &[&str]) -> Self {
+            let d = v.iter().flat_map(|s| s.bytes().chain([0])).collect();
+            self.raw(tag, DataType::STRING_ARRAY, v.len() as u32, d)
+        }
+        pub fn u16s(self, tag: u32, v: &[u16]) -> Self {
+            let d = v.iter().flat_map(|x| x.to_be_bytes()).collect();
+            self.raw(tag, DataType::INT16, v.len() as u32, d)
+        }
+        pub fn u32s(self, tag: u32, v: &[u32]) -> Self {
+            let d = v.iter().flat_map(|x| x.to_be_bytes()).collect();
+            self.raw(tag, DataType::INT32, v.len() as u32, d)
+        }
+        pub fn u64s(self, tag: u32, v: &[u64]) -> Self {
+            let d = v.iter().flat_map(|x| x.to_be_bytes()).collect();
+            self.raw(tag, DataType::INT64, v.len() as u32, d)
+        }
+        pub fn chars(self, tag: u32, v: &[u8]) -> Self {
+            self.raw(tag, DataType::CHAR, v.len() as u32, v.to_vec())
+        }
+
+        /// Index entries and data, each item aligned for its type.
+        fn layout(&self) -> (Vec<[u32; 4]>, Vec<u8>) {
+            let mut index = Vec::new();
+            let mut data = Vec::new();
+            for (tag, ty, count, bytes) in &self.items {
+                let align = DataType::item_size(*ty).unwrap_or(1).max(1) as usize;
+                while data.len() % align != 0 {
+                    data.push(0);
+                }
+                index.push([*tag, *ty, data.len() as u32, *count]);
+                data.extend_from_slice(bytes);
+            }
+            (index, data)
+        }
+
+        /// A header whose first entry is an immutable region covering everything.
+        pub fn region(&self) -> Vec<u8> {
+            self.region_tagged(Tag::HEADERIMMUTABLE)
+        }
+
+        pub fn region_tagged(&self, region: u32) -> Vec<u8> {
+            let (mut index, mut data) = self.layout();
+            let il = index.len() as u32 + 1;
+            index.insert(0, [region, DataType::BIN, data.len() as u32, 16]);
+            let trailer = [
+                region,
+                DataType::BIN,
+                (-(il as i32 * ENTRY_SIZE as i32)) as u32,
+                16,
+            ];
+            data.extend(trailer.iter().flat_map(|w| w.to_be_bytes()));
+            assemble(&index, &data)
+        }
+
+        /// A legacy header without a region.
+        pub fn legacy(&self) -> Vec<u8> {
+            let (index, data) = self.layout();
+            assemble(&index, &data)
+        }
+    }
+
+    pub fn assemble(index: &[[u32; 4]], data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend((index.len() as u32).to_be_bytes());
+        out.extend((data.len() as u32).to_be_bytes());
+        out.extend(index.iter().flatten().flat_map(|w| w.to_be_bytes()));
+        out.extend_from_slice(data);
+        out
+    }
+
+    /// Overwrites word `field` (0 tag, 1 type, 2 offset, 3 count) of index entry `entry`.
+    pub fn set_word(blob: &mut [u8], entry: usize, field: usize, v: u32) {
+        let at = 8 + ENTRY_SIZE * entry + 4 * field;
+        blob[at..at + 4].copy_from_slice(&v.to_be_bytes());
+    }
+
+    /// Start of the data store of a blob.
+    pub fn data_start(blob: &[u8]) -> usize {
+        let il = u32::from_be_bytes(blob[0..4].try_into().unwrap()) as usize;
+        8 + ENTRY_SIZE * il
+    }
+
+    pub fn with_intro(blob: &[u8]) -> Vec<u8> {
+        let mut v = super::HEADER_INTRO.to_vec();
+        v.extend_from_slice(blob);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::synth::{assemble, data_start, set_word, with_intro, Build};
+    use super::*;
+
+    /// A real package built by tests/fixtures/rpm/make.sh.
+    const FIXTURE_RPM: &[u8] = include_bytes!("../../tests/fixtures/rpm/pyvet-fixture-digest8.rpm");
+    const LEAD: usize = 96;
+
+    /// The main header of the fixture, intro included.
+    fn real_main_header() -> &'static [u8] {
+        let (_, sig_len) = Header::parse_signature(&FIXTURE_RPM[LEAD..]).unwrap();
+        let at = LEAD + sig_len.div_ceil(8) * 8;
+        let (_, len) = Header::parse_package_main(&FIXTURE_RPM[at..]).unwrap();
+        &FIXTURE_RPM[at..at + len]
+    }
+
+    fn sample() -> Build {
+        Build::default()
+            .string(Tag::NAME, "pkg")
+            .u32s(Tag::EPOCH, &[7])
+            .u16s(Tag::FILEMODES, &[0o100644, 0o40755])
+            .strings(Tag::BASENAMES, &["a", "b"])
+    }
+
+    fn entry_problem(r: Result<Header, HeaderError>) -> (u32, u32, EntryProblem) {
+        match r {
+            Err(HeaderError::Entry {
+                index,
+                tag,
+                problem,
+            }) => (index, tag, problem),
+            other => panic!("expected an entry error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn synthetic_header_reads_back_typed_values() {
+        let h = Header::parse(&sample().region()).unwrap();
+        assert_eq!(h.region_tag(), Some(Tag::HEADERIMMUTABLE));
+        assert_eq!(h.string(Tag::NAME).unwrap().as_deref(), Some("pkg"));
+        assert_eq!(h.u32(Tag::EPOCH).unwrap(), Some(7));
+        assert_eq!(
+            h.u16_array(Tag::FILEMODES).unwrap(),
+            Some(vec![0o100644, 0o40755])
+        );
+        let names = h.string_array(Tag::BASENAMES).unwrap().unwrap();
+        assert_eq!(names, [b"a".as_slice(), b"b"]);
+        assert_eq!(h.string(Tag::VERSION).unwrap(), None);
+    }
+
+    #[test]
+    fn accessor_of_the_wrong_type_is_an_error() {
+        let h = Header::parse(&sample().region()).unwrap();
+        let e = h.u32_array(Tag::NAME).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::WrongType {
+                    tag: Tag::NAME,
+                    actual: DataType::STRING,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(h.string(Tag::EPOCH).is_err());
+        assert!(h.u64_array(Tag::FILEMODES).is_err());
+    }
+
+    #[test]
+    fn i18n_string_gives_the_first_and_u64_and_chars_read() {
+        let summary = b"hello\0bonjour\0".to_vec();
+        let b = Build::default()
+            .raw(Tag::SUMMARY, DataType::I18NSTRING, 2, summary)
+            .chars(Tag::FILESTATES, &[0, 2])
+            .u64s(Tag::LONGFILESIZES, &[1 << 40, 3]);
+        let h = Header::parse(&b.region()).unwrap();
+        assert_eq!(h.string(Tag::SUMMARY).unwrap().as_deref(), Some("hello"));
+        assert_eq!(
+            h.u8_array(Tag::FILESTATES).unwrap(),
+            Some([0u8, 2].as_slice())
+        );
+        assert_eq!(
+            h.u64_array(Tag::LONGFILESIZES).unwrap(),
+            Some(vec![1 << 40, 3])
+        );
+    }
+
+    #[test]
+    fn bad_type_is_refused() {
+        let mut blob = sample().region();
+        set_word(&mut blob, 2, 1, 12);
+        let (index, tag, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(
+            (index, tag, p),
+            (2, Tag::EPOCH, EntryProblem::BadType { ty: 12 })
+        );
+    }
+
+    #[test]
+    fn zero_count_is_refused() {
+        let mut blob = sample().region();
+        set_word(&mut blob, 3, 3, 0);
+        let (_, tag, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(
+            (tag, p),
+            (Tag::FILEMODES, EntryProblem::BadCount { count: 0, dl: 32 })
+        );
+    }
+
+    #[test]
+    fn misaligned_int32_is_refused() {
+        let mut blob = sample().region();
+        set_word(&mut blob, 2, 2, 5);
+        let (_, _, p) = entry_problem(Header::parse(&blob));
+        let expected = EntryProblem::Misaligned {
+            ty: DataType::INT32,
+            offset: 5,
+            align: 4,
+        };
+        assert_eq!(p, expected);
+    }
+
+    #[test]
+    fn offset_outside_the_data_is_refused() {
+        let mut blob = sample().region();
+        set_word(&mut blob, 4, 2, 40);
+        let (_, _, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(p, EntryProblem::OffsetOutOfRange { offset: 40, dl: 32 });
+        set_word(&mut blob, 4, 2, (-4i32) as u32);
+        let (_, _, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(p, EntryProblem::OffsetOutOfRange { offset: -4, dl: 32 });
+    }
+
+    #[test]
+    fn unterminated_strings_are_refused() {
+        let blob = Build::default()
+            .raw(Tag::NAME, DataType::STRING, 1, b"abc".to_vec())
+            .legacy();
+        let (_, _, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(
+            p,
+            EntryProblem::Unterminated {
+                offset: 0,
+                count: 1
+            }
+        );
+        let blob = Build::default()
+            .raw(
+                Tag::BASENAMES,
+                DataType::STRING_ARRAY,
+                3,
+                b"a\0b\0".to_vec(),
+            )
+            .legacy();
+        let (_, _, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(
+            p,
+            EntryProblem::Unterminated {
+                offset: 0,
+                count: 3
+            }
+        );
+    }
+
+    #[test]
+    fn string_with_count_above_one_is_refused() {
+        let blob = Build::default()
+            .raw(Tag::NAME, DataType::STRING, 2, b"a\0b\0".to_vec())
+            .legacy();
+        let (_, _, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(p, EntryProblem::StringCount { count: 2 });
+    }
+
+    #[test]
+    fn fixed_size_data_past_the_end_is_refused() {
+        let blob = Build::default()
+            .raw(Tag::EPOCH, DataType::INT32, 3, vec![0; 8])
+            .legacy();
+        let (_, _, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(
+            p,
+            EntryProblem::DataOutOfRange {
+                offset: 0,
+                len: 12,
+                dl: 8
+            }
+        );
+    }
+
+    #[test]
+    fn null_type_entry_is_refused() {
+        let blob = Build::default()
+            .raw(5000, DataType::NULL, 1, vec![0; 4])
+            .legacy();
+        let (_, _, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(p, EntryProblem::NoData);
+    }
+
+    #[test]
+    fn overlapping_entries_are_refused() {
+        let mut blob = sample().region();
+        set_word(&mut blob, 3, 2, 0);
+        let (index, _, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(index, 3);
+        assert_eq!(
+            p,
+            EntryProblem::Overlap {
+                previous_end: 8,
+                offset: 0
+            }
+        );
+    }
+
+    #[test]
+    fn ordinary_tag_below_100_is_refused() {
+        let blob = Build::default().string(99, "x").legacy();
+        let (_, tag, p) = entry_problem(Header::parse(&blob));
+        assert_eq!((tag, p), (99, EntryProblem::TagBelowMinimum { min: 100 }));
+    }
+
+    #[test]
+    fn known_tag_with_another_type_class_is_refused_in_immutable_region() {
+        let b = Build::default().u32s(Tag::NAME, &[1]);
+        let (_, _, p) = entry_problem(Header::parse(&b.region()));
+        let expected = EntryProblem::TypeMismatch {
+            expected: DataType::STRING,
+            actual: DataType::INT32,
+        };
+        assert_eq!(p, expected);
+        // String tags may use any string type, as in rpm.
+        let b = Build::default().raw(Tag::NAME, DataType::I18NSTRING, 1, b"n\0".to_vec());
+        assert!(Header::parse(&b.region()).is_ok());
+        // Signature headers are not type-checked (rpm cannot either).
+        let b = Build::default().u32s(Tag::NAME, &[1]);
+        assert!(Header::parse(&b.region_tagged(Tag::HEADERSIGNATURES)).is_ok());
+    }
+
+    #[test]
+    fn array_count_cap_applies_except_to_bin() {
+        let n = MAX_ARRAY_COUNT + 1;
+        let chars = Build::default().raw(5000, DataType::INT8, n, vec![1; n as usize]);
+        let (_, _, p) = entry_problem(Header::parse(&chars.legacy()));
+        assert_eq!(
+            p,
+            EntryProblem::ArrayTooLong {
+                count: n,
+                max: MAX_ARRAY_COUNT
+            }
+        );
+        let bin = Build::default().raw(5000, DataType::BIN, n, vec![1; n as usize]);
+        assert!(Header::parse(&bin.legacy()).is_ok());
+    }
+
+    #[test]
+    fn entry_into_the_region_trailer_is_refused() {
+        // 4 data bytes, then the trailer; a BIN of 8 bytes runs into it.
+        let mut blob = Build::default()
+            .raw(5000, DataType::BIN, 4, vec![1; 4])
+            .region();
+        set_word(&mut blob, 1, 3, 8);
+        let (_, _, p) = entry_problem(Header::parse(&blob));
+        assert_eq!(p, EntryProblem::OverlapsTrailer { end: 8, trailer: 4 });
+    }
+
+    #[test]
+    fn tag_and_data_caps() {
+        let mut blob = vec![0u8; 8];
+        blob[0..4].copy_from_slice(&(RPM_HEADER_MAX_TAGS + 1).to_be_bytes());
+        let e = Header::parse(&blob).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::TooManyTags {
+                    il: 0x10000,
+                    max: 0xffff
+                }
+            ),
+            "{e:?}"
+        );
+        blob[0..4].copy_from_slice(&1u32.to_be_bytes());
+        blob[4..8].copy_from_slice(&RPM_HEADER_MAX_DATA.to_be_bytes());
+        let e = Header::parse(&blob).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::DataTooLarge {
+                    dl: 0x1000_0000,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        blob[0..4].copy_from_slice(&RPM_HEADER_MAX_TAGS.to_be_bytes());
+        blob[4..8].copy_from_slice(&(RPM_HEADER_MAX_DATA - 1).to_be_bytes());
+        let e = Header::parse(&blob).unwrap_err();
+        assert!(matches!(e, HeaderError::HeaderTooLarge { .. }), "{e:?}");
+        // A signature header has rpm's tighter caps.
+        let sig = with_intro(&Build::default().u32s(1000, &[1; 33]).legacy());
+        let mut sig = sig.clone();
+        sig[8..12].copy_from_slice(&33u32.to_be_bytes());
+        let e = Header::parse_signature(&sig).unwrap_err();
+        assert!(
+            matches!(e, HeaderError::TooManyTags { il: 33, max: 32 }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn sizes_must_match_the_blob() {
+        let blob = sample().region();
+        let mut longer = blob.clone();
+        longer.push(0);
+        let e = Header::parse(&longer).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::SizeMismatch {
+                    declared: 120,
+                    actual: 121
+                }
+            ),
+            "{e:?}"
+        );
+        let e = Header::parse(&blob[..blob.len() - 1]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::Truncated {
+                    needed: 120,
+                    available: 119,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(matches!(Header::parse(&[0u8; 8]), Err(HeaderError::NoTags)));
+    }
+
+    #[test]
+    fn intro_must_be_rpms_magic() {
+        let mut h = with_intro(&sample().region());
+        let (_, used) = Header::parse_with_intro(&h).unwrap();
+        assert_eq!(used, h.len());
+        h[3] = 0x02;
+        let e = Header::parse_with_intro(&h).unwrap_err();
+        assert!(
+            matches!(e, HeaderError::BadMagic { found } if found[3] == 2),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn region_tag_and_trailer_are_checked() {
+        let blob = sample().region();
+        let trailer = data_start(&blob) + 16;
+        let mut bad = blob.clone();
+        set_word(&mut bad, 0, 1, DataType::INT32);
+        let e = Header::parse(&bad).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::BadRegionTag {
+                    tag: 63,
+                    ty: 4,
+                    count: 16
+                }
+            ),
+            "{e:?}"
+        );
+
+        let mut bad = blob.clone();
+        set_word(&mut bad, 0, 2, 20);
+        let e = Header::parse(&bad).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::RegionOffsetOutOfRange {
+                    offset: 20,
+                    dl: 32,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+
+        let mut bad = blob.clone();
+        bad[trailer..trailer + 4].copy_from_slice(&62u32.to_be_bytes());
+        let e = Header::parse(&bad).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::BadRegionTrailer {
+                    expected_tag: 63,
+                    tag: 62,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+
+        let mut bad = blob.clone();
+        bad[trailer + 12..trailer + 16].copy_from_slice(&15u32.to_be_bytes());
+        let e = Header::parse(&bad).unwrap_err();
+        assert!(
+            matches!(e, HeaderError::BadRegionTrailer { count: 15, .. }),
+            "{e:?}"
+        );
+
+        let mut bad = blob.clone();
+        bad[trailer + 8..trailer + 12].copy_from_slice(&(-88i32).to_be_bytes());
+        let e = Header::parse(&bad).unwrap_err();
+        assert!(matches!(e, HeaderError::BadRegionSize { .. }), "{e:?}");
+
+        let mut bad = blob;
+        bad[trailer + 8..trailer + 12].copy_from_slice(&(-96i32).to_be_bytes());
+        let e = Header::parse(&bad).unwrap_err();
+        assert!(
+            matches!(e, HeaderError::BadRegionSize { ril: 6, il: 5, .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn signature_trailer_may_say_headerimage() {
+        let mut blob = sample().region_tagged(Tag::HEADERSIGNATURES);
+        let trailer = data_start(&blob) + 16;
+        blob[trailer..trailer + 4].copy_from_slice(&Tag::HEADERIMAGE.to_be_bytes());
+        let (h, _) = Header::parse_signature(&with_intro(&blob)).unwrap();
+        assert_eq!(h.region_tag(), Some(Tag::HEADERSIGNATURES));
+        // The fix-up is tied to the signature region tag, not to the entry point.
+        assert!(Header::parse(&blob).is_ok());
+        let mut main = sample().region();
+        let trailer = data_start(&main) + 16;
+        main[trailer..trailer + 4].copy_from_slice(&Tag::HEADERIMAGE.to_be_bytes());
+        assert!(matches!(
+            Header::parse(&main),
+            Err(HeaderError::BadRegionTrailer {
+                expected_tag: 63,
+                tag: 61,
+                ..
+            })
+        ));
+    }
+
+    /// Region `NAME old`, then a dribble `NAME new` after the trailer, as an
+    /// rpmdb may store after rpm modified an installed header.
+    fn with_dribble() -> Vec<u8> {
+        let index = [
+            [Tag::HEADERIMMUTABLE, DataType::BIN, 4, 16],
+            [Tag::NAME, DataType::STRING, 0, 1],
+            [Tag::NAME, DataType::STRING, 20, 1],
+        ];
+        let mut data = b"old\0".to_vec();
+        for w in [Tag::HEADERIMMUTABLE, DataType::BIN, (-32i32) as u32, 16] {
+            data.extend(w.to_be_bytes());
+        }
+        data.extend(b"new\0");
+        assemble(&index, &data)
+    }
+
+    #[test]
+    fn dribble_overrides_the_region_entry() {
+        let h = Header::parse(&with_dribble()).unwrap();
+        assert_eq!(h.string(Tag::NAME).unwrap().as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn package_header_region_must_cover_everything() {
+        let e = Header::parse_package_main(&with_intro(&with_dribble())).unwrap_err();
+        let expected = (2, 3, 20, 24);
+        assert!(
+            matches!(e, HeaderError::RegionNotWholeHeader { ril, il, rdl, dl } if (ril, il, rdl, dl) == expected),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn unaccounted_data_bytes_are_refused() {
+        let mut data = b"a\0".to_vec();
+        data.extend([0xee; 4]);
+        let blob = assemble(&[[Tag::NAME, DataType::STRING, 0, 1]], &data);
+        let e = Header::parse(&blob).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HeaderError::DataNotAccounted {
+                    accounted: 2,
+                    dl: 6
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn real_header_parses_with_every_entry_checked() {
+        let (h, used) = Header::parse_package_main(real_main_header()).unwrap();
+        assert_eq!(used, real_main_header().len());
+        assert_eq!(h.region_tag(), Some(Tag::HEADERIMMUTABLE));
+        assert_eq!(
+            h.string(Tag::NAME).unwrap().as_deref(),
+            Some("pyvet-fixture")
+        );
+        assert_eq!(h.u32(Tag::FILEDIGESTALGO).unwrap(), Some(8));
+        assert!(h.entries().len() > 20);
+    }
+
+    /// Every prefix of a real header fails, both as it is (declared size too
+    /// large) and with `dl` rewritten to fit the prefix, so that the entry
+    /// checks run on data that really was cut.
+    #[test]
+    fn every_prefix_of_a_real_header_is_an_error() {
+        let full = &real_main_header()[HEADER_INTRO.len()..];
+        let index_end = data_start(full);
+        for len in 0..full.len() {
+            let cut = &full[..len];
+            assert!(Header::parse(cut).is_err(), "prefix {len} parsed");
+            assert!(Header::parse_with_intro(&with_intro(cut)).is_err());
+            if len >= index_end {
+                let mut refit = cut.to_vec();
+                refit[4..8].copy_from_slice(&((len - index_end) as u32).to_be_bytes());
+                assert!(Header::parse(&refit).is_err(), "refit prefix {len} parsed");
+            }
+        }
+    }
+
+    /// xorshift64: a small deterministic PRNG for the robustness loops.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..20_000 {
+            let il = rng.below(6) as u32;
+            let dl = rng.below(64) as u32;
+            let mut blob = assemble(&[], &[]);
+            blob[0..4].copy_from_slice(&il.to_be_bytes());
+            blob[4..8].copy_from_slice(&dl.to_be_bytes());
+            blob.extend((0..16 * il + dl).map(|_| rng.next() as u8));
+            // Small types and offsets make deeper checks reachable.
+            for i in 0..il as usize {
+                set_word(&mut blob, i, 1, rng.below(11) as u32);
+                set_word(&mut blob, i, 2, rng.below(dl as usize + 2) as u32);
+                set_word(&mut blob, i, 3, rng.below(5) as u32);
+            }
+            if let Ok(h) = Header::parse(&blob) {
+                exercise(&h);
+            }
+        }
+    }
+
+    #[test]
+    fn flipped_bytes_of_a_real_header_never_panic() {
+        let real = real_main_header();
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..3_000 {
+            let mut h = real.to_vec();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(h.len());
+                h[at] = rng.next() as u8;
+            }
+            if let Ok((h, _)) = Header::parse_with_intro(&h) {
+                exercise(&h);
+            }
+        }
+    }
+
+    /// Calls every accessor on every tag; results may be errors, never panics.
+    fn exercise(h: &Header) {
+        for e in h.entries() {
+            let t = e.tag;
+            let _ = (h.string(t), h.string_array(t), h.bin(t), h.u8_array(t));
+            let _ = (h.u16_array(t), h.u32_array(t), h.u64_array(t));
+        }
+        let _ = crate::db::rpm::files(h);
+    }
+}
