@@ -53,7 +53,9 @@ pub fn files(h: &Header) -> Result<Vec<FileEntry>, HeaderError> {
         .collect()
 }
 
-/// Full paths from BASENAMES/DIRNAMES/DIRINDEXES, or legacy OLDFILENAMES.
+/// Full paths from BASENAMES/DIRNAMES/DIRINDEXES, or legacy OLDFILENAMES,
+/// byte for byte as rpm joins them. Source rpms have one empty DIRNAME, so
+/// their "paths" are bare names (`foo.spec`), as `rpm -qpl` prints them.
 fn paths(h: &Header) -> Result<Vec<PathBuf>, HeaderError> {
     let Some(basenames) = h.string_array(Tag::BASENAMES)? else {
         let old = h.string_array(Tag::OLDFILENAMES)?.unwrap_or_default();

@@ -268,6 +268,37 @@ mod tests {
         assert!(parse(&FIXTURE[..main_at + main], source()).is_ok());
     }
 
+    /// A signature header that claims 64 MiB of data in a small file is
+    /// refused from its declared size, before anything that large is read.
+    #[test]
+    fn read_refuses_declared_sizes_the_file_cannot_hold() {
+        let mut b = FIXTURE[..LEAD_SIZE + HEADER_PREFIX].to_vec();
+        let dl_at = LEAD_SIZE + 12;
+        b[dl_at..dl_at + 4].copy_from_slice(&(64u32 << 20).to_be_bytes());
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("big.rpm");
+        std::fs::write(&p, &b).unwrap();
+        let e = read(&p).unwrap_err();
+        let Error::Format { source, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            matches!(
+                source,
+                crate::error::FormatError::RpmFile(RpmFileError::Truncated {
+                    what: "signature header",
+                    available: 112,
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        b[dl_at..dl_at + 4].copy_from_slice(&((64u32 << 20) + 1).to_be_bytes());
+        std::fs::write(&p, &b).unwrap();
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("more than the limit"), "{e}");
+    }
+
     #[test]
     fn read_refuses_a_fifo_and_names_the_file() {
         let d = tempfile::tempdir().unwrap();

@@ -799,58 +799,17 @@ fn verify_entry(
     end: u32,
     typecheck: bool,
 ) -> Result<Entry, EntryProblem> {
-    let dl = blob.dl;
-    if end > e.offset as u32 {
-        return Err(EntryProblem::Overlap {
-            previous_end: end,
-            offset: e.offset,
-        });
-    }
-    if e.tag < Tag::HEADERI18NTABLE {
-        return Err(EntryProblem::TagBelowMinimum {
-            min: Tag::HEADERI18NTABLE,
-        });
-    }
-    if e.ty > DataType::I18NSTRING {
-        return Err(EntryProblem::BadType { ty: e.ty });
-    }
-    if e.count < 1 || e.count > dl {
-        return Err(EntryProblem::BadCount { count: e.count, dl });
-    }
-    let align = DataType::item_size(e.ty).unwrap_or(1).max(1);
-    if e.offset.rem_euclid(align as i32) != 0 {
-        return Err(EntryProblem::Misaligned {
-            ty: e.ty,
-            offset: e.offset,
-            align,
-        });
-    }
-    if e.offset < 0 || e.offset as u32 > dl {
-        return Err(EntryProblem::OffsetOutOfRange {
-            offset: e.offset,
-            dl,
-        });
-    }
-    if e.ty != DataType::BIN && e.count > MAX_ARRAY_COUNT {
-        return Err(EntryProblem::ArrayTooLong {
-            count: e.count,
-            max: MAX_ARRAY_COUNT,
-        });
-    }
-    if typecheck && !tag_type_ok(e.tag, e.ty) {
-        return Err(EntryProblem::TypeMismatch {
-            expected: declared_type(e.tag).unwrap_or(DataType::NULL),
-            actual: e.ty,
-        });
-    }
+    check_identity(e, end, blob.dl)?;
+    check_placement(e, blob.dl, typecheck)?;
     let offset = e.offset as u32;
     let len = data_length(blob.data, e.ty, offset, e.count)?;
     let entry_end = offset + len;
     if let Some(r) = blob.region {
-        if entry_end > r.rdl - REGION_TRAILER_SIZE && offset < r.rdl {
+        let trailer = r.rdl - REGION_TRAILER_SIZE;
+        if entry_end > trailer && offset < r.rdl {
             return Err(EntryProblem::OverlapsTrailer {
                 end: entry_end,
-                trailer: r.rdl - REGION_TRAILER_SIZE,
+                trailer,
             });
         }
     }
@@ -861,6 +820,52 @@ fn verify_entry(
         count: e.count,
         len,
     })
+}
+
+/// The first half of rpm's per-entry checks: ordering, tag, type, count.
+fn check_identity(e: &RawEntry, end: u32, dl: u32) -> Result<(), EntryProblem> {
+    // rpm compares the previous end with the offset as unsigned.
+    if end > e.offset as u32 {
+        return Err(EntryProblem::Overlap {
+            previous_end: end,
+            offset: e.offset,
+        });
+    }
+    if e.tag < Tag::HEADERI18NTABLE {
+        let min = Tag::HEADERI18NTABLE;
+        return Err(EntryProblem::TagBelowMinimum { min });
+    }
+    if e.ty > DataType::I18NSTRING {
+        return Err(EntryProblem::BadType { ty: e.ty });
+    }
+    if e.count < 1 || e.count > dl {
+        return Err(EntryProblem::BadCount { count: e.count, dl });
+    }
+    Ok(())
+}
+
+/// The second half: alignment, offset range, array cap, declared tag type.
+fn check_placement(e: &RawEntry, dl: u32, typecheck: bool) -> Result<(), EntryProblem> {
+    let (ty, offset, count) = (e.ty, e.offset, e.count);
+    let align = DataType::item_size(ty).unwrap_or(1).max(1);
+    if offset.rem_euclid(align as i32) != 0 {
+        return Err(EntryProblem::Misaligned { ty, offset, align });
+    }
+    if offset < 0 || offset as u32 > dl {
+        return Err(EntryProblem::OffsetOutOfRange { offset, dl });
+    }
+    if ty != DataType::BIN && count > MAX_ARRAY_COUNT {
+        let max = MAX_ARRAY_COUNT;
+        return Err(EntryProblem::ArrayTooLong { count, max });
+    }
+    if typecheck && !tag_type_ok(e.tag, ty) {
+        let expected = declared_type(e.tag).unwrap_or(DataType::NULL);
+        return Err(EntryProblem::TypeMismatch {
+            expected,
+            actual: ty,
+        });
+    }
+    Ok(())
 }
 
 /// rpm's `dataLength` on disk data: the bytes the entry covers, proven to lie
