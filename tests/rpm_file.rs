@@ -181,7 +181,7 @@ fn fixtures_carry_what_the_spec_declares() {
         // A package file is not installed: no install time, no file states.
         assert_eq!(pkg.install_time, None);
         assert!(pkg.files.iter().all(|f| f.state.is_none()));
-        assert_eq!(pkg.files.len(), 15);
+        assert_eq!(pkg.files.len(), 16);
 
         let py = file(&pkg, "/usr/lib/pyvet-fixture/pkg/mod.py");
         assert_eq!(py.kind, FileKind::File);
@@ -226,6 +226,11 @@ fn fixtures_carry_what_the_spec_declares() {
         assert_eq!(ghost.flags, FileFlags::GHOST);
         assert_eq!(ghost.digest, None);
         assert_eq!(ghost.kind, FileKind::File);
+
+        // Above 4 GiB rpm stores LONGFILESIZES (INT64) instead of FILESIZES.
+        let big = file(&pkg, "/var/lib/pyvet-fixture/big.img");
+        assert_eq!(big.size, Some(5 << 30));
+        assert_eq!(big.flags, FileFlags::GHOST);
     }
 }
 
@@ -250,7 +255,7 @@ fn read_needs_exactly_the_headers() {
     let dir = tempfile::tempdir().unwrap();
     let cut = dir.path().join("cut.rpm");
     std::fs::write(&cut, &bytes[..header_end]).unwrap();
-    assert_eq!(read_one(&cut).files.len(), 15);
+    assert_eq!(read_one(&cut).files.len(), 16);
     for len in [0, 10, 96, 100, 112, header_end / 2, header_end - 1] {
         std::fs::write(&cut, &bytes[..len]).unwrap();
         let err = rpmfile::read(&cut).unwrap_err().to_string();

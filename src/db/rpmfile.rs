@@ -187,7 +187,7 @@ mod tests {
     fn fixture_parses() {
         let p = parse(FIXTURE, source()).unwrap();
         assert_eq!(p.nevra(), "pyvet-fixture-3:1.2-4.noarch");
-        assert_eq!(p.files.len(), 15);
+        assert_eq!(p.files.len(), 16);
     }
 
     #[test]
