@@ -326,7 +326,7 @@ pub struct Header {
 /// How strictly one header is checked; mirrors the arguments of `hdrblobRead`.
 #[derive(Debug, Clone, Copy)]
 struct Rules {
-    /// Region tag the caller expects (0: whichever region tag comes first).
+    /// Region tag the caller expects, or [`ANY_REGION`].
     region_tag: u32,
     /// Package files: the region must cover every entry and byte.
     exact_region: bool,
@@ -334,11 +334,31 @@ struct Rules {
     max_data: u32,
 }
 
+/// `region_tag` value meaning "whichever region tag the first entry has".
+const ANY_REGION: u32 = 0;
+
+/// rpmdb blobs and `headerRead`: any region, or none.
 const DB_RULES: Rules = Rules {
-    region_tag: 0,
+    region_tag: ANY_REGION,
     exact_region: false,
     max_tags: RPM_HEADER_MAX_TAGS,
+    // rpm's HEADER_DATA_MAX is 0x0fffffff: one below the 256 MiB limit.
     max_data: RPM_HEADER_MAX_DATA - 1,
+};
+
+/// A package's main header (`hdrblobRead(fd, 1, 1, RPMTAG_HEADERIMMUTABLE)`).
+const MAIN_RULES: Rules = Rules {
+    region_tag: Tag::HEADERIMMUTABLE,
+    exact_region: true,
+    ..DB_RULES
+};
+
+/// A package's signature header (`hdrblobRead(fd, 1, 0, RPMTAG_HEADERSIGNATURES)`).
+const SIGNATURE_RULES: Rules = Rules {
+    region_tag: Tag::HEADERSIGNATURES,
+    exact_region: false,
+    max_tags: RPM_SIGNATURE_MAX_TAGS,
+    max_data: RPM_SIGNATURE_MAX_DATA,
 };
 
 impl Header {
@@ -364,24 +384,13 @@ impl Header {
     /// Parses a package's main header (with intro) the way rpm reads one from
     /// a `.rpm`: an immutable region, when present, must cover the whole header.
     pub fn parse_package_main(bytes: &[u8]) -> Result<(Header, usize), HeaderError> {
-        let rules = Rules {
-            region_tag: Tag::HEADERIMMUTABLE,
-            exact_region: true,
-            ..DB_RULES
-        };
-        parse_with_intro_rules(bytes, rules)
+        parse_with_intro_rules(bytes, MAIN_RULES)
     }
 
     /// Parses a package's signature header (with intro), with rpm's tighter
     /// limits for signature headers. The caller skips the padding to 8 bytes.
     pub fn parse_signature(bytes: &[u8]) -> Result<(Header, usize), HeaderError> {
-        let rules = Rules {
-            region_tag: Tag::HEADERSIGNATURES,
-            exact_region: false,
-            max_tags: RPM_SIGNATURE_MAX_TAGS,
-            max_data: RPM_SIGNATURE_MAX_DATA,
-        };
-        parse_with_intro_rules(bytes, rules)
+        parse_with_intro_rules(bytes, SIGNATURE_RULES)
     }
 
     /// The size of a header with intro from its first 16 bytes, checked against
@@ -392,12 +401,7 @@ impl Header {
 
     /// Like [`Header::size_with_intro`] with the limits of a signature header.
     pub fn signature_size_with_intro(first16: &[u8]) -> Result<usize, HeaderError> {
-        let rules = Rules {
-            max_tags: RPM_SIGNATURE_MAX_TAGS,
-            max_data: RPM_SIGNATURE_MAX_DATA,
-            ..DB_RULES
-        };
-        size_from_intro(first16, rules)
+        size_from_intro(first16, SIGNATURE_RULES)
     }
 
     /// The region tag, or `None` for a legacy header without a region.
@@ -682,7 +686,7 @@ fn is_region_tag(tag: u32) -> bool {
 fn verify_region(blob: &Blob, rules: Rules) -> Result<Option<Region>, HeaderError> {
     let first = *blob.raw.first().ok_or(HeaderError::NoTags)?;
     let mut tag = rules.region_tag;
-    if tag == 0 && is_region_tag(first.tag) {
+    if tag == ANY_REGION && is_region_tag(first.tag) {
         tag = first.tag;
     }
     if first.tag != tag {
