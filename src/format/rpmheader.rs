@@ -492,18 +492,21 @@ impl Header {
             .map(|e| self.bytes_of(e)))
     }
 
+    /// The values of an INT16 entry.
     pub fn u16_array(&self, tag: u32) -> Result<Option<Vec<u16>>, HeaderError> {
         let ok = [DataType::INT16];
         let e = self.typed(tag, &ok, "INT16")?;
         Ok(e.map(|e| self.numbers(e, |c: [u8; 2]| u16::from_be_bytes(c))))
     }
 
+    /// The values of an INT32 entry.
     pub fn u32_array(&self, tag: u32) -> Result<Option<Vec<u32>>, HeaderError> {
         let ok = [DataType::INT32];
         let e = self.typed(tag, &ok, "INT32")?;
         Ok(e.map(|e| self.numbers(e, |c: [u8; 4]| u32::from_be_bytes(c))))
     }
 
+    /// The values of an INT64 entry.
     pub fn u64_array(&self, tag: u32) -> Result<Option<Vec<u64>>, HeaderError> {
         let ok = [DataType::INT64];
         let e = self.typed(tag, &ok, "INT64")?;
