@@ -10,6 +10,12 @@ pub fn run(args: &ManifestArgs, out: &mut dyn std::io::Write) -> crate::Result<E
     let opts = LoadOptions {
         skip_gpg_pubkey: args.skip_gpg_pubkey,
     };
+    if !args.root.is_dir() {
+        return Err(crate::Error::Usage(format!(
+            "--root {}: not a directory",
+            args.root.display()
+        )));
+    }
     let mut manifest = Manifest::default();
     let mut failed = false;
     let select = select(args.db);
