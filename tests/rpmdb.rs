@@ -334,3 +334,311 @@ fn fifo_named_like_a_database_is_refused_without_blocking() {
         assert!(e.to_string().contains("not a regular file"), "{e}");
     }
 }
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rpmdb")
+        .join(rel)
+}
+
+/// Fixtures made by `tests/fixtures/rpmdb/make.sh`: rpm's own SQLite db and
+/// the same header blobs stored by libdb in both byte orders.
+const FIXTURE_DBS: [(&str, Kind); 3] = [
+    ("sqlite/rpmdb.sqlite", Kind::Sqlite),
+    ("bdb-le-512/Packages", Kind::Bdb),
+    ("bdb-be-1024/Packages", Kind::Bdb),
+];
+
+#[test]
+fn libdb_written_hashes_hold_rpms_blobs_in_both_byte_orders() {
+    let rows: BTreeMap<i64, Vec<u8>> = sqlite::records(&fixture("sqlite/rpmdb.sqlite"))
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.hnum, r.blob.unwrap()))
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for rel in ["bdb-le-512/Packages", "bdb-be-1024/Packages"] {
+        let recs = bdb::records(&std::fs::read(fixture(rel)).unwrap()).unwrap();
+        let got: BTreeMap<i64, Vec<u8>> = recs
+            .into_iter()
+            .map(|r| (i64::from(r.key), r.blob.unwrap()))
+            .collect();
+        assert_eq!(got, rows, "{rel}");
+    }
+}
+
+#[test]
+fn fixture_order_and_nevras_equal_rpm_qa() {
+    for (rel, kind) in FIXTURE_DBS {
+        let path = fixture(rel);
+        let ours: Vec<String> = blobs_of(&path, kind).iter().map(|b| nvra(b)).collect();
+        assert_eq!(ours, rpm_qa(&path, kind, QF_NVRA), "{rel}");
+    }
+}
+
+/// One package as `rpm -qa --qf` reports it (the fields of `--dump`, plus
+/// NEVRA, install time, file flags and file states), tab-separated so that
+/// paths with spaces survive.
+#[derive(Debug, PartialEq)]
+struct RpmView {
+    nevra: (String, Option<u32>, String, Option<String>, Option<String>),
+    install_time: Option<i64>,
+    files: Vec<FileView>,
+}
+
+/// path, size, mtime, digest, mode, user, group, flags, link, state.
+type FileView = (
+    String,
+    Option<u64>,
+    Option<i64>,
+    Option<String>,
+    Option<u32>,
+    Option<String>,
+    Option<String>,
+    u32,
+    Option<String>,
+    Option<u8>,
+);
+
+const QF_FULL: &str = concat!(
+    "@\\t%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\n",
+    "[%{FILENAMES}\\t%{FILESIZES}\\t%{FILEMTIMES}\\t%{FILEDIGESTS}\\t%{FILEMODES:octal}",
+    "\\t%{FILEUSERNAME}\\t%{FILEGROUPNAME}\\t%{FILEFLAGS}\\t%{FILELINKTOS}\\t%{FILESTATES}\\n]"
+);
+
+fn none_if(s: &str, none: &str) -> Option<String> {
+    (s != none).then(|| s.to_string())
+}
+
+fn rpm_view(db: &Path, kind: Kind) -> Vec<RpmView> {
+    let mut out: Vec<RpmView> = Vec::new();
+    for line in rpm_qa(db, kind, QF_FULL) {
+        let c: Vec<&str> = line.split('\t').collect();
+        if c[0] == "@" {
+            out.push(RpmView {
+                nevra: (
+                    c[1].into(),
+                    c[2].parse().ok(),
+                    c[3].into(),
+                    none_if(c[4], "(none)"),
+                    none_if(c[5], "(none)"),
+                ),
+                install_time: c[6].parse().ok(),
+                files: Vec::new(),
+            });
+            continue;
+        }
+        let flags = pyvet::manifest::FileFlags::from_rpm(c[7].parse().unwrap()).bits();
+        out.last_mut().unwrap().files.push((
+            c[0].into(),
+            c[1].parse().ok(),
+            c[2].parse().ok(),
+            none_if(c[3], ""),
+            u32::from_str_radix(c[4], 8).ok(),
+            Some(c[5].into()),
+            Some(c[6].into()),
+            flags,
+            none_if(c[8], ""),
+            c[9].parse().ok(),
+        ));
+    }
+    out
+}
+
+fn state_number(s: pyvet::manifest::FileState) -> u8 {
+    use pyvet::manifest::FileState::*;
+    match s {
+        Normal => 0,
+        Replaced => 1,
+        NotInstalled => 2,
+        NetShared => 3,
+        WrongColor => 4,
+    }
+}
+
+fn pyvet_view(db: &Path, kind: Kind) -> Vec<RpmView> {
+    let (m, issues) = pyvet::db::rpmdb::read_with_errors(db, kind).unwrap();
+    assert!(issues.is_empty(), "{}: {issues:?}", db.display());
+    m.packages
+        .iter()
+        .map(|p| RpmView {
+            nevra: (
+                p.name.clone(),
+                p.epoch,
+                p.version.clone(),
+                p.release.clone(),
+                p.arch.clone(),
+            ),
+            install_time: p.install_time,
+            files: p
+                .files
+                .iter()
+                .map(|f| {
+                    assert_eq!(
+                        f.kind,
+                        pyvet::manifest::FileKind::from_mode(f.mode.unwrap())
+                    );
+                    (
+                        f.path.to_string_lossy().into_owned(),
+                        f.size,
+                        f.mtime,
+                        f.digest.as_ref().map(|d| d.hex()),
+                        f.mode,
+                        f.user.clone(),
+                        f.group.clone(),
+                        f.flags.bits(),
+                        f.link.as_ref().map(|l| l.to_string_lossy().into_owned()),
+                        f.state.map(state_number),
+                    )
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn assert_same_as_rpm(db: &Path, kind: Kind) {
+    let (ours, rpm) = (pyvet_view(db, kind), rpm_view(db, kind));
+    assert_eq!(ours.len(), rpm.len(), "{}", db.display());
+    for (o, r) in ours.iter().zip(&rpm) {
+        assert_eq!(o.nevra, r.nevra, "{}", db.display());
+        assert_eq!(o.install_time, r.install_time, "{:?}", o.nevra);
+        assert_eq!(o.files.len(), r.files.len(), "{:?}", o.nevra);
+        for (of, rf) in o.files.iter().zip(&r.files) {
+            assert_eq!(of, rf, "{:?}", o.nevra);
+        }
+    }
+}
+
+#[test]
+fn fixture_manifests_equal_rpm_field_by_field() {
+    for (rel, kind) in FIXTURE_DBS {
+        assert_same_as_rpm(&fixture(rel), kind);
+    }
+    // The --excludedocs install left its doc file "not installed" (state 2).
+    let (m, _) =
+        pyvet::db::rpmdb::read_with_errors(&fixture("sqlite/rpmdb.sqlite"), Kind::Sqlite).unwrap();
+    let docs = m.packages.iter().find(|p| p.name == "pyvet-docs").unwrap();
+    let states: Vec<_> = docs
+        .files
+        .iter()
+        .map(|f| (f.path.to_str().unwrap(), f.state))
+        .collect();
+    use pyvet::manifest::FileState::{Normal, NotInstalled};
+    assert_eq!(
+        states,
+        [
+            ("/usr/share/doc/pyvet-docs/guide.txt", Some(NotInstalled)),
+            ("/usr/share/pyvet-docs/data.txt", Some(Normal)),
+        ]
+    );
+}
+
+#[test]
+fn corpus_manifests_equal_rpm_field_by_field() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    for (rel, kind, _) in CORPUS_DBS.iter().filter(|d| d.1 != Kind::Ndb) {
+        assert_same_as_rpm(&corpus.join(rel), *kind);
+    }
+}
+
+/// Facts the upstream projects' own tests assert about these databases.
+#[test]
+fn corpus_manifests_match_upstream_facts() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let read = |rel: &str, kind| {
+        let (m, issues) = pyvet::db::rpmdb::read_with_errors(&corpus.join(rel), kind).unwrap();
+        assert!(issues.is_empty(), "{rel}: {issues:?}");
+        m
+    };
+    let m = read("rpmdb/sqlite/cbl-mariner-2.0/rpmdb.sqlite", Kind::Sqlite);
+    let curl = m.packages.iter().find(|p| p.name == "curl").unwrap();
+    assert_eq!(curl.nevra(), "curl-7.76.0-6.cm2.x86_64");
+    assert_eq!(curl.install_time, Some(1643279454));
+    let paths: Vec<&str> = curl
+        .files
+        .iter()
+        .map(|f| f.path.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/usr/bin/curl",
+            "/usr/bin/curl-config",
+            "/usr/share/licenses/curl",
+            "/usr/share/licenses/curl/COPYING",
+            "/usr/share/man/man1/curl-config.1.gz",
+            "/usr/share/man/man1/curl.1.gz",
+        ]
+    );
+    let m = read("rpmdb/bdb/rhel8-libuuid/Packages", Kind::Bdb);
+    assert_eq!(m.packages.len(), 1);
+    assert_eq!(m.packages[0].nevra(), "libuuid-2.32.1-42.el8_8.x86_64");
+    assert_eq!(m.packages[0].files.len(), 7);
+    let m = read("rpmdb/bdb/scalibr-epoch/Packages", Kind::Bdb);
+    assert_eq!(m.packages[0].nevra(), "hello-1:0.0.1-rls.x86_64");
+    assert_eq!(m.packages[0].epoch, Some(1));
+    let m = read("rpmdb/ndb/sle15-bci/Packages.db", Kind::Ndb);
+    let tsv = std::fs::read_to_string(
+        corpus.join("expected/sle15-bci-Packages.db.go-rpmdb-expected.tsv"),
+    )
+    .unwrap();
+    let rows: Vec<Vec<&str>> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(m.packages.len(), rows.len());
+    for (p, c) in m.packages.iter().zip(&rows) {
+        assert_eq!(p.epoch, c[1].parse().ok(), "{}", p.name);
+        assert_eq!(
+            (
+                p.name.as_str(),
+                p.version.as_str(),
+                p.release.as_deref(),
+                p.arch.as_deref()
+            ),
+            (c[2], c[3], Some(c[4]), Some(c[5]))
+        );
+        assert_eq!(p.source.backend, pyvet::manifest::Backend::RpmdbNdb);
+    }
+}
+
+#[test]
+fn single_header_files_with_and_without_intro() {
+    let rows = sqlite::blobs(&fixture("sqlite/rpmdb.sqlite")).unwrap();
+    let (db, _) =
+        pyvet::db::rpmdb::read_with_errors(&fixture("sqlite/rpmdb.sqlite"), Kind::Sqlite).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, blob) in rows.iter().enumerate() {
+        let bare = dir.path().join(format!("bare{i}"));
+        std::fs::write(&bare, blob).unwrap();
+        let intro = dir.path().join(format!("intro{i}"));
+        let mut with = vec![0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0];
+        with.extend(blob);
+        std::fs::write(&intro, &with).unwrap();
+        for p in [&bare, &intro] {
+            let m = pyvet::db::rpmdb::read_header_file(p).unwrap();
+            let mut want = db.packages[i].clone();
+            want.source = pyvet::manifest::Source {
+                backend: pyvet::manifest::Backend::RpmHeader,
+                file: p.clone(),
+            };
+            assert_eq!(m.packages, [want]);
+        }
+    }
+}
+
+#[test]
+fn rpmdb_directory_is_found_by_content() {
+    let m = pyvet::db::read_rpmdb_dir(&fixture("bdb-be-1024")).unwrap();
+    let names: Vec<&str> = m.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["pyvet-demo", "pyvet-lib", "pyvet-docs"]);
+    assert!(m
+        .packages
+        .iter()
+        .all(|p| p.source.backend == pyvet::manifest::Backend::RpmdbBdb));
+}
