@@ -23,5 +23,4 @@ pub const MARSHAL_MAX_DEPTH: usize = 2000;
 /// Most objects in one marshal stream.
 pub const MARSHAL_MAX_OBJECTS: usize = 1 << 20;
 /// Largest rpmdb header blob: rpm's own header limits (`il`, `dl`, 16-byte index entries).
-pub const RPMDB_MAX_BLOB: u64 =
-    8 + 16 * RPM_HEADER_MAX_TAGS as u64 + RPM_HEADER_MAX_DATA as u64;
+pub const RPMDB_MAX_BLOB: u64 = 8 + 16 * RPM_HEADER_MAX_TAGS as u64 + RPM_HEADER_MAX_DATA as u64;

@@ -27,15 +27,20 @@ use crate::limits;
 #[derive(Debug)]
 pub struct Record {
     pub key: u32,
-    pub blob: Result<Vec<u8>, BdbError>,
+    pub blob: BlobResult,
 }
+
+/// One value, or why it could not be read.
+pub type BlobResult = Result<Vec<u8>, BdbError>;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BdbError {
     #[error("file is {len} bytes, shorter than the {min}-byte metadata page")]
     TooShort { len: usize, min: usize },
-    #[error("magic number {found:#010x} is not BerkeleyDB hash ({HASH_MAGIC:#08x}, either byte order)")]
+    #[error(
+        "magic number {found:#010x} is not BerkeleyDB hash ({HASH_MAGIC:#08x}, either byte order)"
+    )]
     BadMagic { found: u32 },
     #[error("BerkeleyDB Btree, not a hash database (an rpm index file, not Packages?)")]
     Btree,
@@ -195,7 +200,11 @@ impl<'a> Db<'a> {
         }
         let raw = bytes_at::<4>(bytes, META_MAGIC).ok_or_else(short)?;
         let order = detect_order(raw)?;
-        let u32_at = |off| bytes_at::<4>(bytes, off).map(|b| order.u32(b)).ok_or_else(short);
+        let u32_at = |off| {
+            bytes_at::<4>(bytes, off)
+                .map(|b| order.u32(b))
+                .ok_or_else(short)
+        };
         let version = u32_at(META_VERSION)?;
         if !HASH_VERSIONS.contains(&version) {
             return Err(BdbError::UnsupportedVersion { version });
@@ -289,7 +298,9 @@ fn detect_order(raw: [u8; 4]) -> Result<Order, BdbError> {
 }
 
 /// Walks the whole hash, yielding every record except rpm's bookkeeping
-/// record: key 0 holds the next free header number, not a header.
+/// record: key 0 holds the next free header number, not a header. Other
+/// short values are kept: they fail header parsing and are reported, as rpm
+/// reports them ("skipping h#").
 pub fn records(bytes: &[u8]) -> Result<Vec<Record>, BdbError> {
     let db = Db::open(bytes)?;
     let mut walk = Walk {
@@ -351,11 +362,7 @@ impl Walk<'_, '_> {
         let entries = self.db.u16_at(page, PAGE_ENTRIES);
         let max = (self.db.pagesize - PAGE_HEADER_LEN) / 2;
         if usize::from(entries) > max {
-            return Err(BdbError::BadEntryCount {
-                pgno,
-                entries,
-                max,
-            });
+            return Err(BdbError::BadEntryCount { pgno, entries, max });
         }
         let items = ItemIndex {
             db: self.db,
@@ -380,13 +387,7 @@ impl Walk<'_, '_> {
 
     /// Resolves a data item. Errors confined to this value are returned
     /// inside `Ok` so the walk can go on; the outer error stops the walk.
-    #[allow(clippy::type_complexity)]
-    fn value(
-        &mut self,
-        pgno: u32,
-        index: usize,
-        item: &[u8],
-    ) -> Result<Result<Vec<u8>, BdbError>, BdbError> {
+    fn value(&mut self, pgno: u32, index: usize, item: &[u8]) -> Result<BlobResult, BdbError> {
         let blob = match item.first() {
             Some(&H_KEYDATA) => Ok(item[1..].to_vec()),
             Some(&H_OFFPAGE) => self.offpage(pgno, index, item),
@@ -614,7 +615,10 @@ mod tests {
         b.overflow_page(3, &[0xbb; 114], 0);
         let recs = records(&b.bytes()).unwrap();
         assert_eq!(recs.len(), 2);
-        assert_eq!((recs[0].key, recs[0].blob.as_ref().unwrap().as_slice()), (1, &b"small"[..]));
+        assert_eq!(
+            (recs[0].key, recs[0].blob.as_ref().unwrap().as_slice()),
+            (1, &b"small"[..])
+        );
         let big = recs[1].blob.as_ref().unwrap();
         assert_eq!((recs[1].key, big.len()), (2, 600));
         assert!(big[..486].iter().all(|&x| x == 0xaa) && big[486..].iter().all(|&x| x == 0xbb));
@@ -627,9 +631,15 @@ mod tests {
         b.overflow_page(2, &[1; 10], 3);
         b.overflow_page(3, &[2; 10], 2);
         let recs = records(&b.bytes()).unwrap();
-        assert!(matches!(recs[0].blob, Err(BdbError::OverflowLoop { pgno: 2 })), "{recs:?}");
+        assert!(
+            matches!(recs[0].blob, Err(BdbError::OverflowLoop { pgno: 2 })),
+            "{recs:?}"
+        );
         assert_eq!(recs[1].blob.as_ref().unwrap(), b"ok");
-        assert!(matches!(blobs(&b.bytes()), Err(BdbError::OverflowLoop { .. })));
+        assert!(matches!(
+            blobs(&b.bytes()),
+            Err(BdbError::OverflowLoop { .. })
+        ));
     }
 
     #[test]
@@ -640,7 +650,11 @@ mod tests {
         let recs = records(&b.bytes()).unwrap();
         assert!(matches!(
             recs[0].blob,
-            Err(BdbError::BadOverflowLength { pgno: 2, used: 0, .. })
+            Err(BdbError::BadOverflowLength {
+                pgno: 2,
+                used: 0,
+                ..
+            })
         ));
     }
 
@@ -683,21 +697,34 @@ mod tests {
         assert!(matches!(records(&be), Err(BdbError::Btree)));
         let mut v = good.clone();
         v[META_VERSION] = 7;
-        assert!(matches!(records(&v), Err(BdbError::UnsupportedVersion { version: 7 })));
+        assert!(matches!(
+            records(&v),
+            Err(BdbError::UnsupportedVersion { version: 7 })
+        ));
         let mut p = good.clone();
         p[META_PAGESIZE..META_PAGESIZE + 4].copy_from_slice(&768u32.to_le_bytes());
-        assert!(matches!(records(&p), Err(BdbError::BadPageSize { pagesize: 768 })));
+        assert!(matches!(
+            records(&p),
+            Err(BdbError::BadPageSize { pagesize: 768 })
+        ));
         let mut l = good.clone();
         l[META_LAST_PGNO] = 2;
         assert!(matches!(
             records(&l),
-            Err(BdbError::LastPageBeyondFile { last_pgno: 2, pages: 2 })
+            Err(BdbError::LastPageBeyondFile {
+                last_pgno: 2,
+                pages: 2
+            })
         ));
         let mut k = Builder::new(512, 2);
         k.hash_page(1, &[inline(b"python"), inline(b"x")], 0);
         assert!(matches!(
             records(&k.bytes()),
-            Err(BdbError::BadKey { len: 6, item_type: H_KEYDATA, .. })
+            Err(BdbError::BadKey {
+                len: 6,
+                item_type: H_KEYDATA,
+                ..
+            })
         ));
     }
 

@@ -39,7 +39,9 @@ pub enum NdbError {
     UnsupportedVersion { version: u32 },
     #[error("file is {len} bytes, not a whole number of {BLK_LEN}-byte blocks")]
     NotBlockAligned { len: usize },
-    #[error("header says {slotnpages} slot pages, the file holds {pages} pages (at least 1 needed)")]
+    #[error(
+        "header says {slotnpages} slot pages, the file holds {pages} pages (at least 1 needed)"
+    )]
     BadSlotPageCount { slotnpages: u32, pages: usize },
     #[error("slot {slot}: magic {found:02x?} is not \"Slot\"")]
     BadSlotMagic { slot: usize, found: [u8; 4] },
@@ -49,7 +51,9 @@ pub enum NdbError {
     TooFewBlocks { pkgidx: u32, blkcnt: u32, min: u32 },
     #[error("package {pkgidx}: blob at block {blkoff} lies in the slot pages (blobs start at block {min})")]
     BlobInSlotPages { pkgidx: u32, blkoff: u32, min: u64 },
-    #[error("package {pkgidx}: blob at blocks {blkoff}+{blkcnt} ends past the file's {fileblks} blocks")]
+    #[error(
+        "package {pkgidx}: blob at blocks {blkoff}+{blkcnt} ends past the file's {fileblks} blocks"
+    )]
     BlobBeyondFile {
         pkgidx: u32,
         blkoff: u32,
@@ -225,7 +229,10 @@ fn place(s: Slot, first_blob: u64, fileblks: u64, prev_end: u64) -> Result<u64, 
         blkcnt,
     } = s;
     if pkgidx == 0 {
-        return Err(NdbError::ZeroPkgidx { slot: index, blkoff });
+        return Err(NdbError::ZeroPkgidx {
+            slot: index,
+            blkoff,
+        });
     }
     let min = blocks_for(0) as u32;
     if blkcnt < min {
@@ -399,7 +406,10 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [(7, &b"first blob"[..]), (3, &b"second, longer blob...."[..])]
+            [
+                (7, &b"first blob"[..]),
+                (3, &b"second, longer blob...."[..])
+            ]
         );
     }
 
@@ -424,12 +434,19 @@ mod tests {
         f[s2 + 8..s2 + 12].copy_from_slice(&first.to_le_bytes());
         let recs = records(&f).unwrap();
         assert!(recs[0].blob.is_ok());
-        assert!(matches!(recs[1].blob, Err(NdbError::Overlap { pkgidx: 2, .. })));
+        assert!(matches!(
+            recs[1].blob,
+            Err(NdbError::Overlap { pkgidx: 2, .. })
+        ));
         f[s2 + 8..s2 + 12].copy_from_slice(&1000u32.to_le_bytes());
         let recs = records(&f).unwrap();
         assert!(matches!(
             recs[1].blob,
-            Err(NdbError::BlobBeyondFile { pkgidx: 2, blkoff: 1000, .. })
+            Err(NdbError::BlobBeyondFile {
+                pkgidx: 2,
+                blkoff: 1000,
+                ..
+            })
         ));
     }
 
@@ -440,16 +457,25 @@ mod tests {
         assert!(matches!(records(&f[..100]), Err(NdbError::TooShort { .. })));
         let mut v = f.clone();
         v[HDR_VERSION] = 1;
-        assert!(matches!(records(&v), Err(NdbError::UnsupportedVersion { version: 1 })));
+        assert!(matches!(
+            records(&v),
+            Err(NdbError::UnsupportedVersion { version: 1 })
+        ));
         let mut n = f.clone();
         n[HDR_SLOTNPAGES] = 2;
         assert!(matches!(
             records(&n),
-            Err(NdbError::BadSlotPageCount { slotnpages: 2, pages: 1 })
+            Err(NdbError::BadSlotPageCount {
+                slotnpages: 2,
+                pages: 1
+            })
         ));
         let mut s = f.clone();
         s[PAGE_LEN - SLOT_LEN] = b'X';
-        assert!(matches!(records(&s), Err(NdbError::BadSlotMagic { slot: 255, .. })));
+        assert!(matches!(
+            records(&s),
+            Err(NdbError::BadSlotMagic { slot: 255, .. })
+        ));
         let mut a = f.clone();
         a.push(0);
         assert!(matches!(records(&a), Err(NdbError::NotBlockAligned { .. })));

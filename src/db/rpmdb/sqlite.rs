@@ -200,7 +200,10 @@ mod tests {
         assert_eq!(recs[0].blob.as_ref().unwrap(), &[0, 0, 0, 1]);
         assert!(matches!(
             recs[1].blob,
-            Err(SqliteError::BlobType { hnum: 2, found: "text" })
+            Err(SqliteError::BlobType {
+                hnum: 2,
+                found: "text"
+            })
         ));
     }
 

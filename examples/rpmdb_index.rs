@@ -1,0 +1,40 @@
+//! Loads one rpmdb and builds pyvet's path -> owners index; used by
+//! `bench/index.sh` to compare with `rpm -qa --qf '[%{FILENAMES}\n]'`.
+//!
+//! Usage: `rpmdb_index <db file> <sqlite|bdb|ndb> [repeat]`
+
+use std::path::Path;
+use std::time::Instant;
+
+use pyvet::db::rpmdb::{read_with_errors, Kind};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(path), Some(kind)) = (args.get(1), args.get(2)) else {
+        return Err("usage: rpmdb_index <db file> <sqlite|bdb|ndb> [repeat]".into());
+    };
+    let kind = match kind.as_str() {
+        "sqlite" => Kind::Sqlite,
+        "bdb" => Kind::Bdb,
+        "ndb" => Kind::Ndb,
+        other => return Err(format!("unknown kind {other}").into()),
+    };
+    let repeat: u32 = args.get(3).map_or(Ok(1), |r| r.parse())?;
+    for _ in 0..repeat {
+        let t0 = Instant::now();
+        let (manifest, issues) = read_with_errors(Path::new(path), kind)?;
+        let t1 = Instant::now();
+        let owners = manifest.owners();
+        let t2 = Instant::now();
+        let files: usize = manifest.packages.iter().map(|p| p.files.len()).sum();
+        eprintln!(
+            "{} packages, {} issues, {files} file entries, {} distinct paths; load {:.2} ms, index {:.2} ms",
+            manifest.packages.len(),
+            issues.len(),
+            owners.len(),
+            (t1 - t0).as_secs_f64() * 1e3,
+            (t2 - t1).as_secs_f64() * 1e3,
+        );
+    }
+    Ok(())
+}
