@@ -1,14 +1,15 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The shared third-party corpus: `$PYVET_CORPUS`, else `../shared/corpus`
-/// beside the crate. `None` (after a loud message) when it is missing.
+/// next to the crate. `None` (with a loud message) when it is missing, so
+/// that corpus tests skip visibly instead of failing on a checkout without it.
 pub fn corpus() -> Option<PathBuf> {
     let path = std::env::var_os("PYVET_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
     if path.is_dir() {
         Some(path)
     } else {
@@ -18,4 +19,30 @@ pub fn corpus() -> Option<PathBuf> {
         );
         None
     }
+}
+
+/// Every regular file under `dir` whose name ends with `suffix`, sorted.
+pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Runs a command and returns its stdout; panics with stderr if it fails.
+pub fn run_stdout(cmd: &mut std::process::Command) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
