@@ -642,3 +642,53 @@ fn rpmdb_directory_is_found_by_content() {
         .iter()
         .all(|p| p.source.backend == pyvet::manifest::Backend::RpmdbBdb));
 }
+
+/// The literal `rpm -qa --dump` lines (path size mtime digest mode owner
+/// group isconfig isdoc rdev symlink) rebuilt from pyvet's manifest. The
+/// fixture paths have no spaces, so the dump's space separation is unambiguous.
+#[test]
+fn fixture_files_equal_rpm_dump() {
+    for (rel, kind) in FIXTURE_DBS {
+        let path = fixture(rel);
+        let (m, _) = pyvet::db::rpmdb::read_with_errors(&path, kind).unwrap();
+        let ours: Vec<String> = m
+            .packages
+            .iter()
+            .flat_map(|p| &p.files)
+            .map(|f| {
+                let flag = |x| u8::from(f.flags.contains(x));
+                format!(
+                    "{} {} {} {} 0{:o} {} {} {} {} 0 {}",
+                    f.path.display(),
+                    f.size.unwrap(),
+                    f.mtime.unwrap(),
+                    f.digest.as_ref().map_or("0".repeat(64), |d| d.hex()),
+                    f.mode.unwrap(),
+                    f.user.as_deref().unwrap(),
+                    f.group.as_deref().unwrap(),
+                    flag(pyvet::manifest::FileFlags::CONFIG),
+                    flag(pyvet::manifest::FileFlags::DOC),
+                    f.link
+                        .as_ref()
+                        .map_or("X".into(), |l| l.display().to_string()),
+                )
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let name = path.file_name().unwrap();
+        std::fs::copy(&path, dir.path().join(name)).unwrap();
+        let backend = if kind == Kind::Sqlite {
+            "sqlite"
+        } else {
+            "bdb_ro"
+        };
+        let out = common::run_stdout(Command::new("rpm").arg("--dbpath").arg(dir.path()).args([
+            "--define",
+            &format!("_db_backend {backend}"),
+            "-qa",
+            "--dump",
+        ]));
+        let rpm: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+        assert_eq!(ours, rpm, "{rel}");
+    }
+}
