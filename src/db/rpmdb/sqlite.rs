@@ -8,12 +8,18 @@
 //! makes SQLite skip locking and journals entirely. The price: changes still
 //! sitting in a `-wal` file are not seen, which [`wal_pending`] lets the
 //! caller report.
+//!
+//! The file may have been written by an attacker, so the connection follows
+//! SQLite's advice for untrusted databases (defensive mode, untrusted schema,
+//! cell size checks), and `Packages` must be a plain table: a view or
+//! generated column could otherwise make one `SELECT` run without end.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use rusqlite::config::DbConfig;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::limits;
 
@@ -30,8 +36,18 @@ pub struct Record {
 pub enum SqliteError {
     #[error("cannot open: {0}")]
     Open(#[source] rusqlite::Error),
+    #[error("cannot stat: {0}")]
+    Stat(#[source] std::io::Error),
     #[error("no Packages table (tables: {found})")]
     NoPackagesTable { found: String },
+    #[error("Packages is {found}, expected a plain table")]
+    PackagesNotATable { found: String },
+    #[error("Packages column {column} is generated, expected stored data")]
+    GeneratedColumn { column: String },
+    #[error("Packages has more than {max} rows, more than the file has bytes")]
+    TooManyRows { max: u64 },
+    #[error("schema check failed: {0}")]
+    Schema(#[source] rusqlite::Error),
     #[error("query on Packages failed: {0}")]
     Query(#[source] rusqlite::Error),
     #[error("row {row}: hnum is {found}, expected an integer")]
@@ -48,8 +64,11 @@ pub enum SqliteError {
 
 const SELECT: &str = "SELECT hnum, blob FROM Packages ORDER BY hnum";
 const LIST_TABLES: &str = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name";
-/// SQLite's "no such table" (`SQLITE_ERROR` with this message prefix).
-const NO_SUCH_TABLE: &str = "no such table";
+const PACKAGES_KIND: &str =
+    "SELECT type, coalesce(sql, '') FROM sqlite_master WHERE name = 'Packages' COLLATE NOCASE";
+/// `hidden` is 2 or 3 for generated columns.
+const GENERATED_COLUMNS: &str =
+    "SELECT name FROM pragma_table_xinfo('Packages') WHERE hidden IN (2, 3)";
 
 /// Every header blob of an `rpmdb.sqlite`, opened read-only and immutable.
 ///
@@ -63,20 +82,18 @@ pub fn blobs(path: &Path) -> Result<Vec<Vec<u8>>, SqliteError> {
 /// The caller must already have checked that `path` is a regular file
 /// (`fsutil::open_regular`): SQLite would block forever opening a FIFO.
 pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
+    // A stored row takes at least one byte of the file.
+    let max_rows = std::fs::metadata(path).map_err(SqliteError::Stat)?.len();
     let conn = open_immutable(path)?;
-    let mut stmt = match conn.prepare(SELECT) {
-        Ok(s) => s,
-        Err(e) if e.to_string().starts_with(NO_SUCH_TABLE) => {
-            return Err(SqliteError::NoPackagesTable {
-                found: table_names(&conn),
-            })
-        }
-        Err(e) => return Err(SqliteError::Query(e)),
-    };
+    check_schema(&conn)?;
+    let mut stmt = conn.prepare(SELECT).map_err(SqliteError::Query)?;
     let mut rows = stmt.query([]).map_err(SqliteError::Query)?;
     let mut out = Vec::new();
     let mut total = 0u64;
     while let Some(row) = rows.next().map_err(SqliteError::Query)? {
+        if out.len() as u64 >= max_rows {
+            return Err(SqliteError::TooManyRows { max: max_rows });
+        }
         let hnum = match row.get_ref(0).map_err(SqliteError::Query)? {
             ValueRef::Integer(i) => i,
             other => {
@@ -127,6 +144,35 @@ fn type_name(v: ValueRef<'_>) -> &'static str {
     }
 }
 
+/// `Packages` must be a stored table: no view, virtual table or generated column.
+fn check_schema(conn: &Connection) -> Result<(), SqliteError> {
+    let kind: Option<(String, String)> = conn
+        .query_row(PACKAGES_KIND, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(SqliteError::Schema)?;
+    let Some((kind, sql)) = kind else {
+        return Err(SqliteError::NoPackagesTable {
+            found: table_names(conn),
+        });
+    };
+    if kind != "table" || sql.to_ascii_uppercase().starts_with("CREATE VIRTUAL") {
+        let found = if kind == "table" {
+            "a virtual table".into()
+        } else {
+            format!("a {kind}")
+        };
+        return Err(SqliteError::PackagesNotATable { found });
+    }
+    let generated: Option<String> = conn
+        .query_row(GENERATED_COLUMNS, [], |r| r.get(0))
+        .optional()
+        .map_err(SqliteError::Schema)?;
+    match generated {
+        Some(column) => Err(SqliteError::GeneratedColumn { column }),
+        None => Ok(()),
+    }
+}
+
 fn table_names(conn: &Connection) -> String {
     let names: rusqlite::Result<Vec<String>> = conn
         .prepare(LIST_TABLES)
@@ -138,12 +184,21 @@ fn table_names(conn: &Connection) -> String {
     }
 }
 
-/// Opens `path` so that SQLite never writes, locks, or creates anything.
+/// Opens `path` so that SQLite never writes, locks, or creates anything,
+/// with SQLite's settings for databases of unknown origin.
 fn open_immutable(path: &Path) -> Result<Connection, SqliteError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    Connection::open_with_flags(immutable_uri(path), flags).map_err(SqliteError::Open)
+    let conn =
+        Connection::open_with_flags(immutable_uri(path), flags).map_err(SqliteError::Open)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .map_err(SqliteError::Open)?;
+    conn.pragma_update(None, "trusted_schema", false)
+        .map_err(SqliteError::Open)?;
+    conn.pragma_update(None, "cell_size_check", true)
+        .map_err(SqliteError::Open)?;
+    Ok(conn)
 }
 
 /// `file:` URI for `path` with every byte outside RFC 3986's unreserved set
@@ -205,6 +260,39 @@ mod tests {
                 found: "text"
             })
         ));
+    }
+
+    fn db_with(sql: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("db");
+        Connection::open(&p).unwrap().execute_batch(sql).unwrap();
+        (d, p)
+    }
+
+    #[test]
+    fn endless_view_is_refused_before_it_runs() {
+        let (_d, p) = db_with(
+            "CREATE VIEW Packages AS WITH RECURSIVE c(x) AS
+               (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x AS hnum, x'' AS blob FROM c;",
+        );
+        let e = records(&p).unwrap_err();
+        assert!(
+            matches!(&e, SqliteError::PackagesNotATable { found } if found == "a view"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn generated_blob_column_is_refused() {
+        let (_d, p) = db_with(
+            "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob AS (zeroblob(hnum)));
+             INSERT INTO Packages VALUES (1);",
+        );
+        let e = records(&p).unwrap_err();
+        assert!(
+            matches!(&e, SqliteError::GeneratedColumn { column } if column == "blob"),
+            "{e}"
+        );
     }
 
     #[test]
