@@ -692,3 +692,38 @@ fn fixture_files_equal_rpm_dump() {
         assert_eq!(ours, rpm, "{rel}");
     }
 }
+
+/// Builds the fixture packages with this machine's rpmbuild and registers
+/// them with `rpm -i --justdb` in a scratch root: whatever the installed rpm
+/// writes today, pyvet must read the way rpm does.
+#[test]
+fn live_justdb_install_reads_like_rpm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let topdir = format!("_topdir {}", tmp.path().join("build").display());
+    for spec in ["pyvet-demo", "pyvet-lib", "pyvet-docs"] {
+        common::run_stdout(
+            Command::new("rpmbuild")
+                .args(["-bb", "--quiet", "--define", &topdir])
+                .arg(fixture(&format!("specs/{spec}.spec"))),
+        );
+    }
+    let rpms = common::files_with_suffix(&tmp.path().join("build/RPMS"), ".rpm");
+    assert_eq!(rpms.len(), 3);
+    let root = tmp.path().join("root");
+    let rpm = |args: &[&str], files: &[PathBuf]| {
+        common::run_stdout(
+            Command::new("rpm")
+                .arg("--root")
+                .arg(&root)
+                .args(["--dbpath", "/var/lib/rpm"])
+                .args(args)
+                .args(files),
+        )
+    };
+    rpm(&["--initdb"], &[]);
+    rpm(&["-i", "--justdb", "--nodeps", "--noscripts"], &rpms);
+    let db = root.join("var/lib/rpm/rpmdb.sqlite");
+    assert_same_as_rpm(&db, Kind::Sqlite);
+    let (m, _) = pyvet::db::rpmdb::read_with_errors(&db, Kind::Sqlite).unwrap();
+    assert_eq!(m.packages.len(), 3);
+}
