@@ -398,7 +398,12 @@ mod tests {
 
     #[test]
     fn reads_blobs_in_block_order() {
-        let f = build(&[(7, b"first blob"), (3, b"second, longer blob....")]);
+        let mut f = build(&[(7, b"first blob"), (3, b"second, longer blob....")]);
+        // Swap the two slots: the slot table order must not matter.
+        let (a, b) = (PKGDB_HEADER_LEN, PKGDB_HEADER_LEN + SLOT_LEN);
+        let first: Vec<u8> = f[a..b].to_vec();
+        f.copy_within(b..b + SLOT_LEN, a);
+        f[b..b + SLOT_LEN].copy_from_slice(&first);
         let recs = records(&f).unwrap();
         let got: Vec<(u32, &[u8])> = recs
             .iter()
