@@ -2,7 +2,7 @@
 //! should be there.
 //!
 //! The crate is layered so that each layer can be tested and fuzzed alone:
-//! - [`format`] parses bytes into typed data (RPM headers, `.pyc` headers,
+//! - [`format`](mod@format) parses bytes into typed data (RPM headers, `.pyc` headers,
 //!   marshal streams, deb822 stanzas, `ar` archives). No I/O.
 //! - [`db`] finds package databases and package files on disk and assembles
 //!   them into a [`manifest::Manifest`].

@@ -6,7 +6,7 @@
 
 /// Most index entries in one RPM header (rpm's `hdrchkTags`: 0x0000ffff).
 pub const RPM_HEADER_MAX_TAGS: u32 = 0x0000_ffff;
-/// Largest RPM header data store (rpm's `hdrchkData`: 256 MiB).
+/// RPM header data stores must be smaller than this (rpm's `hdrchkData`: 256 MiB, exclusive).
 pub const RPM_HEADER_MAX_DATA: u32 = 0x1000_0000;
 /// Largest file (a database, a package, a text database) read whole into memory.
 pub const MAX_INPUT_FILE: u64 = 1 << 30;
@@ -22,5 +22,15 @@ pub const MAX_PATH: usize = 4096;
 pub const MARSHAL_MAX_DEPTH: usize = 2000;
 /// Most objects in one marshal stream.
 pub const MARSHAL_MAX_OBJECTS: usize = 1 << 20;
+/// Most file entries one text database (apk `installed`, one pip `RECORD`)
+/// may describe; a generous bound on a whole distribution (~10^5–10^6 files)
+/// that keeps a hostile file from turning each short line into a 200-byte entry.
+pub const MAX_TEXT_DB_ENTRIES: usize = 1 << 21;
+/// Longest field in a pip `RECORD` (Python's `csv.field_size_limit()` default).
+pub const RECORD_MAX_FIELD: usize = 128 << 10;
+/// Most index entries in an RPM signature header (rpm's `hdrblobVerifyLengths`).
+pub const RPM_SIGNATURE_MAX_TAGS: u32 = 32;
+/// Largest data store of an RPM signature header (rpm's `hdrblobVerifyLengths`: 64 MiB).
+pub const RPM_SIGNATURE_MAX_DATA: u32 = 64 << 20;
 /// Largest rpmdb header blob: rpm's own header limits (`il`, `dl`, 16-byte index entries).
 pub const RPMDB_MAX_BLOB: u64 = 8 + 16 * RPM_HEADER_MAX_TAGS as u64 + RPM_HEADER_MAX_DATA as u64;

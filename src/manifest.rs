@@ -169,7 +169,8 @@ impl FileState {
 /// One file as a package manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileEntry {
-    /// Absolute path (starts with `/`), as the package manager spells it.
+    /// The path as the package manager spells it: absolute for installed
+    /// files; source rpms list bare names (as `rpm -qpl` prints them).
     #[serde(serialize_with = "crate::manifest::ser_path")]
     pub path: PathBuf,
     #[serde(rename = "type")]

@@ -87,3 +87,26 @@ fn root_that_is_not_a_directory_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("--root /nonexistent/root"));
 }
+
+/// One hostile RECORD is reported and the rest of the root is still read.
+#[test]
+fn a_bad_database_does_not_hide_the_others() {
+    let d = tempfile::tempdir().unwrap();
+    let sp = d.path().join("usr/lib/python3.12/site-packages");
+    for (name, record) in [
+        ("good-1.0", "good.py,,\n"),
+        ("bad-1.0", "../../../../../../etc/evil.py,,\n"),
+    ] {
+        let di = sp.join(format!("{name}.dist-info"));
+        std::fs::create_dir_all(&di).unwrap();
+        std::fs::write(di.join("RECORD"), record).unwrap();
+    }
+    let assert = pyvet()
+        .args(["manifest", "--db", "pip", "--root"])
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad-1.0.dist-info/RECORD"));
+    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(out.starts_with("good-1.0  1 files  pip-record:"), "{out}");
+}

@@ -20,13 +20,12 @@ pub fn run(args: &ManifestArgs, out: &mut dyn std::io::Write) -> crate::Result<E
     let mut failed = false;
     let select = select(args.db);
     if select != DbSelect::None {
-        match db::load_root(&args.root, select, opts) {
-            Ok(m) => manifest.extend(m),
-            Err(e) => {
-                report_error(&e);
-                failed = true;
-            }
+        let (m, errors) = db::load_root(&args.root, select, opts);
+        manifest.extend(m);
+        for e in &errors {
+            report_error(e);
         }
+        failed |= !errors.is_empty();
     }
     for input in &args.inputs {
         match db::load_input(input, &args.root, opts) {

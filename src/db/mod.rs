@@ -9,6 +9,7 @@ pub mod apk;
 pub mod deb;
 pub mod dir;
 pub mod dpkg;
+pub(crate) mod lines;
 pub mod record;
 pub mod rpm;
 pub mod rpmdb;
@@ -234,32 +235,40 @@ const DPKG_DIR: &str = "/var/lib/dpkg";
 const APK_DBS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
 
 /// Reads every installed database found under `root`.
-pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> Result<Manifest> {
+///
+/// One unreadable database (or one hostile `RECORD`) must not hide the
+/// others: each failure is returned beside whatever could be read.
+pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest, Vec<Error>) {
     let mut m = Manifest::default();
+    let mut errors = Vec::new();
+    let mut take = |r: Result<Manifest>| match r {
+        Ok(part) => m.extend(part),
+        Err(e) => errors.push(e),
+    };
     let want = |s: DbSelect| select == DbSelect::Auto || select == s;
     if want(DbSelect::Rpm) {
         for dir in unique_resolved(root, &RPMDB_DIRS) {
-            m.extend(read_rpmdb_dir(&dir)?);
+            take(read_rpmdb_dir(&dir));
         }
     }
     if want(DbSelect::Dpkg) {
         if let Some(dir) = fsutil::resolve_in_root(root, Path::new(DPKG_DIR)) {
             if dir.join("status").is_file() || dir.join("status.d").is_dir() {
-                m.extend(dpkg::read_admindir(&dir)?);
+                take(dpkg::read_admindir(&dir));
             }
         }
     }
     if want(DbSelect::Apk) {
         for db in unique_resolved(root, &APK_DBS) {
-            m.extend(apk::read(&db)?);
+            take(apk::read(&db));
         }
     }
     if want(DbSelect::Pip) {
         for rec in record::find_records(root) {
-            m.extend(record::read(&rec, root)?);
+            take(record::read(&rec, root));
         }
     }
-    Ok(filter(m, opts))
+    (filter(m, opts), errors)
 }
 
 /// Resolves candidate locations inside `root`, keeping existing ones once
