@@ -378,7 +378,8 @@ fn fixture_order_and_nevras_equal_rpm_qa() {
 
 /// One package as `rpm -qa --qf` reports it (the fields of `--dump`, plus
 /// NEVRA, install time, file flags and file states), tab-separated so that
-/// paths with spaces survive.
+/// paths with spaces survive. `LONGFILESIZES` falls back to `FILESIZES` in
+/// rpm, so it covers headers with either tag.
 #[derive(Debug, PartialEq)]
 struct RpmView {
     nevra: (String, Option<u32>, String, Option<String>, Option<String>),
@@ -402,7 +403,7 @@ type FileView = (
 
 const QF_FULL: &str = concat!(
     "@\\t%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\n",
-    "[%{FILENAMES}\\t%{FILESIZES}\\t%{FILEMTIMES}\\t%{FILEDIGESTS}\\t%{FILEMODES:octal}",
+    "[%{FILENAMES}\\t%{LONGFILESIZES}\\t%{FILEMTIMES}\\t%{FILEDIGESTS}\\t%{FILEMODES:octal}",
     "\\t%{FILEUSERNAME}\\t%{FILEGROUPNAME}\\t%{FILEFLAGS}\\t%{FILELINKTOS}\\t%{FILESTATES}\\n]"
 );
 
@@ -726,4 +727,44 @@ fn live_justdb_install_reads_like_rpm() {
     assert_same_as_rpm(&db, Kind::Sqlite);
     let (m, _) = pyvet::db::rpmdb::read_with_errors(&db, Kind::Sqlite).unwrap();
     assert_eq!(m.packages.len(), 3);
+}
+
+/// The `.rpm` fixtures of the header parser's tests carry MD5, SHA-256 and
+/// SHA-512 file digests; registered in an rpmdb, each reads like rpm says.
+#[test]
+fn installed_headers_with_each_digest_algorithm_read_like_rpm() {
+    let rpm_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rpm");
+    for (file, algo) in [
+        ("pyvet-fixture-digest1.rpm", pyvet::digest::Algo::Md5),
+        ("pyvet-fixture-digest8.rpm", pyvet::digest::Algo::Sha256),
+        ("pyvet-fixture-digest10.rpm", pyvet::digest::Algo::Sha512),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let rpm = |args: &[&str]| {
+            common::run_stdout(
+                Command::new("rpm")
+                    .arg("--root")
+                    .arg(root.path())
+                    .args(["--dbpath", "/var/lib/rpm", "--nosignature"])
+                    .args(args)
+                    .arg(rpm_dir.join(file)),
+            )
+        };
+        common::run_stdout(Command::new("rpm").arg("--root").arg(root.path()).args([
+            "--dbpath",
+            "/var/lib/rpm",
+            "--initdb",
+        ]));
+        rpm(&["-i", "--justdb", "--nodeps", "--noscripts"]);
+        let db = root.path().join("var/lib/rpm/rpmdb.sqlite");
+        assert_same_as_rpm(&db, Kind::Sqlite);
+        let (m, _) = pyvet::db::rpmdb::read_with_errors(&db, Kind::Sqlite).unwrap();
+        let digests: Vec<_> = m.packages[0]
+            .files
+            .iter()
+            .filter_map(|f| f.digest.as_ref())
+            .collect();
+        assert!(!digests.is_empty(), "{file}");
+        assert!(digests.iter().all(|d| d.algo == algo), "{file}");
+    }
 }
