@@ -26,7 +26,8 @@ for entry in "${dbs[@]}"; do
     mkdir -p "$copy"
     cp "$db" "$copy/$name"
     echo "== $rel ($(stat -c %s "$db") bytes)"
-    "$bin" "$db" "$kind"
+    "$bin" "$db" "$kind" 3 extract
+    "$bin" "$db" "$kind" 3
     echo "rpm lists $(rpm --dbpath "$copy" --define "_db_backend $backend" -qa --qf '[%{FILENAMES}\n]' 2>/dev/null | wc -l) file names"
     pyvet_cmd="$bin $db $kind"
     rpm_cmd="rpm --dbpath $copy --define '_db_backend $backend' -qa --qf '[%{FILENAMES}\n]'"
