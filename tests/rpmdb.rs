@@ -635,7 +635,8 @@ fn single_header_files_with_and_without_intro() {
 
 #[test]
 fn rpmdb_directory_is_found_by_content() {
-    let m = pyvet::db::read_rpmdb_dir(&fixture("bdb-be-1024")).unwrap();
+    let (m, errors) = pyvet::db::read_rpmdb_dir(&fixture("bdb-be-1024")).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
     let names: Vec<&str> = m.packages.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["pyvet-demo", "pyvet-lib", "pyvet-docs"]);
     assert!(m

@@ -63,16 +63,17 @@ const HEADER_INTRO_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
 /// Headers in files are padded to 8 bytes.
 const HEADER_ALIGN: usize = 8;
 
-/// Reads every package header in the database file `path`.
-///
-/// Records that cannot be read are reported on stderr and skipped; use
-/// [`read_with_errors`] to get them as data.
+/// Reads every package header in the database file `path`, failing on the
+/// first record that cannot be read; [`read_with_errors`] keeps going.
 pub fn read(path: &Path, kind: Kind) -> Result<Manifest> {
-    let (manifest, issues) = read_with_errors(path, kind)?;
-    for issue in &issues {
-        eprintln!("pyvet: error: {}: {issue}", path.display());
+    let (manifest, mut issues) = read_with_errors(path, kind)?;
+    match issues.pop() {
+        None => Ok(manifest),
+        Some(issue) => Err(Error::Record {
+            path: path.to_path_buf(),
+            issue,
+        }),
     }
-    Ok(manifest)
 }
 
 /// Reads every package header in `path`, returning the packages read and
