@@ -58,6 +58,13 @@ pub enum Error {
         #[source]
         source: FormatError,
     },
+    /// One record of a database could not be read; the others were.
+    #[error("{}: {issue}", path.display())]
+    Record {
+        path: PathBuf,
+        #[source]
+        issue: crate::db::rpmdb::BlobIssue,
+    },
     /// The input could not be recognised as any supported format.
     #[error("{}: not a recognised package database, package file or tree: {why}", path.display())]
     Unrecognised { path: PathBuf, why: String },

@@ -32,3 +32,5 @@ pub const RECORD_MAX_FIELD: usize = 128 << 10;
 pub const RPM_SIGNATURE_MAX_TAGS: u32 = 32;
 /// Largest data store of an RPM signature header (rpm's `hdrblobVerifyLengths`: 64 MiB).
 pub const RPM_SIGNATURE_MAX_DATA: u32 = 64 << 20;
+/// Largest rpmdb header blob: rpm's own header limits (`il`, `dl`, 16-byte index entries).
+pub const RPMDB_MAX_BLOB: u64 = 8 + 16 * RPM_HEADER_MAX_TAGS as u64 + RPM_HEADER_MAX_DATA as u64;

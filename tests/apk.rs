@@ -239,7 +239,8 @@ fn reading_the_file_equals_parsing_its_bytes_and_detection_finds_it() {
             file: path.clone(),
         };
         assert_eq!(apk::parse(&bytes, source).unwrap(), read(&corpus, rel));
-        let loaded = pyvet::db::load_input(&path, Path::new("/"), Default::default()).unwrap();
+        let (loaded, errors) = pyvet::db::load_input(&path, Path::new("/"), Default::default());
+        assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(loaded.packages, read(&corpus, rel), "{rel}");
     }
 }

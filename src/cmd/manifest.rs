@@ -28,13 +28,12 @@ pub fn run(args: &ManifestArgs, out: &mut dyn std::io::Write) -> crate::Result<E
         failed |= !errors.is_empty();
     }
     for input in &args.inputs {
-        match db::load_input(input, &args.root, opts) {
-            Ok(m) => manifest.extend(m),
-            Err(e) => {
-                report_error(&e);
-                failed = true;
-            }
+        let (m, errors) = db::load_input(input, &args.root, opts);
+        manifest.extend(m);
+        for e in &errors {
+            report_error(e);
         }
+        failed |= !errors.is_empty();
     }
     let text = match args.format {
         Format::Json => render::json::manifest(&manifest),

@@ -181,16 +181,24 @@ fn detect_dir(dir: &Path) -> InputKind {
 }
 
 /// Reads one input given on the command line. `root` is the tree the input
-/// describes (used to place pip RECORD paths).
-pub fn load_input(path: &Path, root: &Path, opts: LoadOptions) -> Result<Manifest> {
+/// describes (used to place pip RECORD paths). Records that could not be
+/// read are returned beside the packages that could.
+pub fn load_input(path: &Path, root: &Path, opts: LoadOptions) -> (Manifest, Vec<Error>) {
+    match read_input(path, root) {
+        Ok((m, errors)) => (filter(m, opts), errors),
+        Err(e) => (Manifest::default(), vec![e]),
+    }
+}
+
+fn read_input(path: &Path, root: &Path) -> Result<(Manifest, Vec<Error>)> {
     let kind = detect(path)?;
     let is_dir = path.is_dir();
     let m = match kind {
-        _ if is_dir && kind == InputKind::RpmdbSqlite => read_rpmdb_dir(path)?,
+        _ if is_dir && kind == InputKind::RpmdbSqlite => return read_rpmdb_dir(path),
+        InputKind::RpmdbSqlite => return read_rpmdb(path, rpmdb::Kind::Sqlite),
+        InputKind::RpmdbBdb => return read_rpmdb(path, rpmdb::Kind::Bdb),
+        InputKind::RpmdbNdb => return read_rpmdb(path, rpmdb::Kind::Ndb),
         InputKind::ApkInstalled if is_dir => apk::read(&path.join("installed"))?,
-        InputKind::RpmdbSqlite => rpmdb::read(path, rpmdb::Kind::Sqlite)?,
-        InputKind::RpmdbBdb => rpmdb::read(path, rpmdb::Kind::Bdb)?,
-        InputKind::RpmdbNdb => rpmdb::read(path, rpmdb::Kind::Ndb)?,
         InputKind::RpmHeader => rpmdb::read_header_file(path)?,
         InputKind::RpmFile => rpmfile::read(path)?,
         InputKind::DpkgAdminDir => dpkg::read_admindir(path)?,
@@ -200,7 +208,21 @@ pub fn load_input(path: &Path, root: &Path, opts: LoadOptions) -> Result<Manifes
         InputKind::PipRecord => record::read(path, root)?,
         InputKind::Directory => dir::read(path)?,
     };
-    Ok(filter(m, opts))
+    Ok((m, Vec::new()))
+}
+
+/// Reads an rpmdb file, keeping the records that parse and an error for each
+/// that does not (rpm itself reports a bad header and goes on).
+fn read_rpmdb(path: &Path, kind: rpmdb::Kind) -> Result<(Manifest, Vec<Error>)> {
+    let (m, issues) = rpmdb::read_with_errors(path, kind)?;
+    let errors = issues
+        .into_iter()
+        .map(|issue| Error::Record {
+            path: path.to_path_buf(),
+            issue,
+        })
+        .collect();
+    Ok((m, errors))
 }
 
 fn filter(mut m: Manifest, opts: LoadOptions) -> Manifest {
@@ -212,7 +234,7 @@ fn filter(mut m: Manifest, opts: LoadOptions) -> Manifest {
 
 /// Reads an rpmdb directory, choosing the backend the way rpm itself
 /// prefers: SQLite, then NDB, then BerkeleyDB.
-pub fn read_rpmdb_dir(dir: &Path) -> Result<Manifest> {
+pub fn read_rpmdb_dir(dir: &Path) -> Result<(Manifest, Vec<Error>)> {
     for (name, kind) in [
         ("rpmdb.sqlite", rpmdb::Kind::Sqlite),
         ("Packages.db", rpmdb::Kind::Ndb),
@@ -220,7 +242,7 @@ pub fn read_rpmdb_dir(dir: &Path) -> Result<Manifest> {
     ] {
         let p = dir.join(name);
         if p.is_file() {
-            return rpmdb::read(&p, kind);
+            return read_rpmdb(&p, kind);
         }
     }
     Err(Error::Unrecognised {
@@ -241,8 +263,11 @@ const APK_DBS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"
 pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest, Vec<Error>) {
     let mut m = Manifest::default();
     let mut errors = Vec::new();
-    let mut take = |r: Result<Manifest>| match r {
-        Ok(part) => m.extend(part),
+    let mut take = |r: Result<(Manifest, Vec<Error>)>| match r {
+        Ok((part, errs)) => {
+            m.extend(part);
+            errors.extend(errs);
+        }
         Err(e) => errors.push(e),
     };
     let want = |s: DbSelect| select == DbSelect::Auto || select == s;
@@ -254,21 +279,26 @@ pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest,
     if want(DbSelect::Dpkg) {
         if let Some(dir) = fsutil::resolve_in_root(root, Path::new(DPKG_DIR)) {
             if dir.join("status").is_file() || dir.join("status.d").is_dir() {
-                take(dpkg::read_admindir(&dir));
+                take(whole(dpkg::read_admindir(&dir)));
             }
         }
     }
     if want(DbSelect::Apk) {
         for db in unique_resolved(root, &APK_DBS) {
-            take(apk::read(&db));
+            take(whole(apk::read(&db)));
         }
     }
     if want(DbSelect::Pip) {
         for rec in record::find_records(root) {
-            take(record::read(&rec, root));
+            take(whole(record::read(&rec, root)));
         }
     }
     (filter(m, opts), errors)
+}
+
+/// A reader that reads all or nothing has no partial errors.
+fn whole(r: Result<Manifest>) -> Result<(Manifest, Vec<Error>)> {
+    r.map(|m| (m, Vec::new()))
 }
 
 /// Resolves candidate locations inside `root`, keeping existing ones once

@@ -1,13 +1,312 @@
-//! STUB.
+//! rpm's SQLite package database (`rpmdb.sqlite`, rpm 4.16 and later: Fedora
+//! 33+, RHEL 9, CBL-Mariner, ...).
+//!
+//! rpm keeps each header blob in `Packages(hnum INTEGER PRIMARY KEY, blob BLOB)`.
+//! The audited tree must not change because pyvet looked at it, and even a
+//! read-only SQLite open may create or delete `-wal`/`-shm` files next to the
+//! database. So the file is opened through a URI with `immutable=1`, which
+//! makes SQLite skip locking and journals entirely. The price: changes still
+//! sitting in a `-wal` file are not seen, which [`wal_pending`] lets the
+//! caller report.
+//!
+//! The file may have been written by an attacker, so the connection follows
+//! SQLite's advice for untrusted databases (defensive mode, untrusted schema,
+//! cell size checks), and `Packages` must be a plain table: a view or
+//! generated column could otherwise make one `SELECT` run without end.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use rusqlite::config::DbConfig;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::limits;
+
+/// One row of `Packages`: rpm's header number and its blob (or why the row
+/// is unusable).
+#[derive(Debug)]
+pub struct Record {
+    pub hnum: i64,
+    pub blob: Result<Vec<u8>, SqliteError>,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SqliteError {
-    #[error("truncated")]
-    Truncated,
+    #[error("cannot open: {0}")]
+    Open(#[source] rusqlite::Error),
+    #[error("cannot stat: {0}")]
+    Stat(#[source] std::io::Error),
+    #[error("no Packages table (tables: {found})")]
+    NoPackagesTable { found: String },
+    #[error("Packages is {found}, expected a plain table")]
+    PackagesNotATable { found: String },
+    #[error("Packages column {column} is generated, expected stored data")]
+    GeneratedColumn { column: String },
+    #[error("Packages has more than {max} rows, more than the file has bytes")]
+    TooManyRows { max: u64 },
+    #[error("schema check failed: {0}")]
+    Schema(#[source] rusqlite::Error),
+    #[error("query on Packages failed: {0}")]
+    Query(#[source] rusqlite::Error),
+    #[error("row {row}: hnum is {found}, expected an integer")]
+    HnumType { row: usize, found: &'static str },
+    #[error("hnum {hnum}: blob is {found}, expected a blob")]
+    BlobType { hnum: i64, found: &'static str },
+    #[error("hnum {hnum}: blob of {len} bytes exceeds the limit of {max}")]
+    BlobTooLarge { hnum: i64, len: usize, max: u64 },
+    #[error("blobs add up to more than {max} bytes")]
+    TooMuchData { max: u64 },
+    #[error("{bytes} bytes of uncheckpointed changes in {wal} were not read (the database is opened immutable so that nothing in the audited tree changes)")]
+    WalPending { wal: String, bytes: u64 },
 }
 
+const SELECT: &str = "SELECT hnum, blob FROM Packages ORDER BY hnum";
+const LIST_TABLES: &str = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name";
+const PACKAGES_KIND: &str =
+    "SELECT type, coalesce(sql, '') FROM sqlite_master WHERE name = 'Packages' COLLATE NOCASE";
+/// `hidden` is 2 or 3 for generated columns.
+const GENERATED_COLUMNS: &str =
+    "SELECT name FROM pragma_table_xinfo('Packages') WHERE hidden IN (2, 3)";
+
 /// Every header blob of an `rpmdb.sqlite`, opened read-only and immutable.
-pub fn blobs(path: &std::path::Path) -> Result<Vec<Vec<u8>>, SqliteError> {
-    let _ = path;
-    Err(SqliteError::Truncated)
+///
+/// Fails on the first unusable row; [`records`] reports them one by one.
+pub fn blobs(path: &Path) -> Result<Vec<Vec<u8>>, SqliteError> {
+    records(path)?.into_iter().map(|r| r.blob).collect()
+}
+
+/// Every row of `Packages` in `hnum` order, the order `rpm -qa` prints.
+///
+/// The caller must already have checked that `path` is a regular file
+/// (`fsutil::open_regular`): SQLite would block forever opening a FIFO.
+pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
+    // A stored row takes at least one byte of the file.
+    let max_rows = std::fs::metadata(path).map_err(SqliteError::Stat)?.len();
+    let conn = open_immutable(path)?;
+    check_schema(&conn)?;
+    let mut stmt = conn.prepare(SELECT).map_err(SqliteError::Query)?;
+    let mut rows = stmt.query([]).map_err(SqliteError::Query)?;
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    while let Some(row) = rows.next().map_err(SqliteError::Query)? {
+        if out.len() as u64 >= max_rows {
+            return Err(SqliteError::TooManyRows { max: max_rows });
+        }
+        let hnum = match row.get_ref(0).map_err(SqliteError::Query)? {
+            ValueRef::Integer(i) => i,
+            other => {
+                return Err(SqliteError::HnumType {
+                    row: out.len(),
+                    found: type_name(other),
+                })
+            }
+        };
+        let blob = blob_of(hnum, row.get_ref(1).map_err(SqliteError::Query)?);
+        if let Ok(b) = &blob {
+            total += b.len() as u64;
+            if total > limits::MAX_INPUT_FILE {
+                return Err(SqliteError::TooMuchData {
+                    max: limits::MAX_INPUT_FILE,
+                });
+            }
+        }
+        out.push(Record { hnum, blob });
+    }
+    Ok(out)
+}
+
+fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<Vec<u8>, SqliteError> {
+    let ValueRef::Blob(b) = v else {
+        return Err(SqliteError::BlobType {
+            hnum,
+            found: type_name(v),
+        });
+    };
+    if b.len() as u64 > limits::RPMDB_MAX_BLOB {
+        return Err(SqliteError::BlobTooLarge {
+            hnum,
+            len: b.len(),
+            max: limits::RPMDB_MAX_BLOB,
+        });
+    }
+    Ok(b.to_vec())
+}
+
+fn type_name(v: ValueRef<'_>) -> &'static str {
+    match v {
+        ValueRef::Null => "null",
+        ValueRef::Integer(_) => "an integer",
+        ValueRef::Real(_) => "a real",
+        ValueRef::Text(_) => "text",
+        ValueRef::Blob(_) => "a blob",
+    }
+}
+
+/// `Packages` must be a stored table: no view, virtual table or generated column.
+fn check_schema(conn: &Connection) -> Result<(), SqliteError> {
+    let kind: Option<(String, String)> = conn
+        .query_row(PACKAGES_KIND, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(SqliteError::Schema)?;
+    let Some((kind, sql)) = kind else {
+        return Err(SqliteError::NoPackagesTable {
+            found: table_names(conn),
+        });
+    };
+    if kind != "table" || sql.to_ascii_uppercase().starts_with("CREATE VIRTUAL") {
+        let found = if kind == "table" {
+            "a virtual table".into()
+        } else {
+            format!("a {kind}")
+        };
+        return Err(SqliteError::PackagesNotATable { found });
+    }
+    let generated: Option<String> = conn
+        .query_row(GENERATED_COLUMNS, [], |r| r.get(0))
+        .optional()
+        .map_err(SqliteError::Schema)?;
+    match generated {
+        Some(column) => Err(SqliteError::GeneratedColumn { column }),
+        None => Ok(()),
+    }
+}
+
+fn table_names(conn: &Connection) -> String {
+    let names: rusqlite::Result<Vec<String>> = conn
+        .prepare(LIST_TABLES)
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect());
+    match names {
+        Ok(n) if n.is_empty() => "none".into(),
+        Ok(n) => n.join(", "),
+        Err(e) => format!("unknown: {e}"),
+    }
+}
+
+/// Opens `path` so that SQLite never writes, locks, or creates anything,
+/// with SQLite's settings for databases of unknown origin.
+fn open_immutable(path: &Path) -> Result<Connection, SqliteError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn =
+        Connection::open_with_flags(immutable_uri(path), flags).map_err(SqliteError::Open)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .map_err(SqliteError::Open)?;
+    conn.pragma_update(None, "trusted_schema", false)
+        .map_err(SqliteError::Open)?;
+    conn.pragma_update(None, "cell_size_check", true)
+        .map_err(SqliteError::Open)?;
+    Ok(conn)
+}
+
+/// `file:` URI for `path` with every byte outside RFC 3986's unreserved set
+/// (and `/`) percent-encoded, so `?`, `#`, `%` and spaces in names are data.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            let _ = write!(uri, "%{b:02X}");
+        }
+    }
+    uri.push_str("?mode=ro&immutable=1");
+    uri
+}
+
+/// Reports a non-empty `<path>-wal`: committed changes an immutable open does not see.
+pub fn wal_pending(path: &Path) -> Option<SqliteError> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let meta = std::fs::symlink_metadata(&wal).ok()?;
+    (meta.is_file() && meta.len() > 0).then(|| SqliteError::WalPending {
+        wal: Path::new(&wal).display().to_string(),
+        bytes: meta.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_escapes_everything_that_is_not_plain() {
+        assert_eq!(
+            immutable_uri(Path::new("/tmp/a b/?x#y%z/rpmdb.sqlite")),
+            "file:/tmp/a%20b/%3Fx%23y%25z/rpmdb.sqlite?mode=ro&immutable=1"
+        );
+    }
+
+    #[test]
+    fn wrong_column_types_are_typed_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("db");
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(
+            "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB);
+             INSERT INTO Packages VALUES (1, x'00000001');
+             INSERT INTO Packages VALUES (2, 'text, not a blob');",
+        )
+        .unwrap();
+        drop(c);
+        let recs = records(&p).unwrap();
+        assert_eq!(recs[0].blob.as_ref().unwrap(), &[0, 0, 0, 1]);
+        assert!(matches!(
+            recs[1].blob,
+            Err(SqliteError::BlobType {
+                hnum: 2,
+                found: "text"
+            })
+        ));
+    }
+
+    fn db_with(sql: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("db");
+        Connection::open(&p).unwrap().execute_batch(sql).unwrap();
+        (d, p)
+    }
+
+    #[test]
+    fn endless_view_is_refused_before_it_runs() {
+        let (_d, p) = db_with(
+            "CREATE VIEW Packages AS WITH RECURSIVE c(x) AS
+               (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x AS hnum, x'' AS blob FROM c;",
+        );
+        let e = records(&p).unwrap_err();
+        assert!(
+            matches!(&e, SqliteError::PackagesNotATable { found } if found == "a view"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn generated_blob_column_is_refused() {
+        let (_d, p) = db_with(
+            "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob AS (zeroblob(hnum)));
+             INSERT INTO Packages VALUES (1);",
+        );
+        let e = records(&p).unwrap_err();
+        assert!(
+            matches!(&e, SqliteError::GeneratedColumn { column } if column == "blob"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_table_names_the_tables_found() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("db");
+        Connection::open(&p)
+            .unwrap()
+            .execute_batch("CREATE TABLE Names (x); CREATE TABLE Other (y);")
+            .unwrap();
+        let e = records(&p).unwrap_err();
+        assert!(
+            matches!(&e, SqliteError::NoPackagesTable { found } if found == "Names, Other"),
+            "{e}"
+        );
+    }
 }
