@@ -22,3 +22,7 @@ pub const MAX_PATH: usize = 4096;
 pub const MARSHAL_MAX_DEPTH: usize = 2000;
 /// Most objects in one marshal stream.
 pub const MARSHAL_MAX_OBJECTS: usize = 1 << 20;
+/// Most memory an xz/lzma decoder may use for one `.deb` member (xz -9 needs 65 MiB).
+pub const MAX_DECODER_MEMORY: u64 = 256 << 20;
+/// Largest tar extension header (PAX `x`/`g` records) read into memory.
+pub const MAX_TAR_EXTENDED_HEADER: u64 = 1 << 20;

@@ -85,7 +85,9 @@ pub enum DpkgError {
         field: String,
         why: String,
     },
-    #[error("line {line}: package '{package}': '{field}' is {value:?}, expected one of {expected}")]
+    #[error(
+        "line {line}: package '{package}': '{field}' is {value:?}, expected one of {expected}"
+    )]
     InvalidWord {
         line: usize,
         package: String,
@@ -409,9 +411,7 @@ fn read_optional<T>(
         return Ok(None);
     };
     let bytes = read_text(&path)?;
-    parse(&bytes)
-        .map(Some)
-        .map_err(|e| Error::format(&path, e))
+    parse(&bytes).map(Some).map_err(|e| Error::format(&path, e))
 }
 
 /// Turns one checked record into a package with its files.
@@ -566,7 +566,8 @@ pub fn read_status_file(path: &Path) -> Result<Manifest> {
     let name = path.file_name().unwrap_or_default();
     let mut md5sums = name.to_os_string();
     md5sums.push(".md5sums");
-    let in_status_d = dir.file_name() == Some(OsStr::new("status.d")) || dir.join(&md5sums).is_file();
+    let in_status_d =
+        dir.file_name() == Some(OsStr::new("status.d")) || dir.join(&md5sums).is_file();
     let packages = if in_status_d {
         read_status_d_file(path, None)?
     } else {
@@ -635,22 +636,54 @@ Status: install ok not-installed
     fn status_errors_carry_the_line() {
         let e = parse_status(b"Package: a\nStatus: install ok installed\n\nPackage: b\nStatus: install ok installed\nVersion: 1\nDepends: x [i386]\n", src())
             .unwrap_err();
-        assert!(matches!(e, DpkgError::MissingField { line: 2, field: "Version", .. }), "{e}");
-        let e = parse_status(b"Package: b\nStatus: install ok installed\nVersion: 1\nDepends: x [i386]\n", src())
-            .unwrap_err();
-        assert!(matches!(e, DpkgError::InvalidRelation { line: 4, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                DpkgError::MissingField {
+                    line: 2,
+                    field: "Version",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = parse_status(
+            b"Package: b\nStatus: install ok installed\nVersion: 1\nDepends: x [i386]\n",
+            src(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, DpkgError::InvalidRelation { line: 4, .. }),
+            "{e}"
+        );
     }
 
     #[test]
     fn list_parsing() {
         let l = parse_list(b"/.\n/usr/\n/usr/bin/a b\n").unwrap();
-        assert_eq!(l, [Path::new("/."), Path::new("/usr"), Path::new("/usr/bin/a b")]);
+        assert_eq!(
+            l,
+            [
+                Path::new("/."),
+                Path::new("/usr"),
+                Path::new("/usr/bin/a b")
+            ]
+        );
         assert_eq!(parse_list(b"/a\n\n"), Err(DpkgError::EmptyPath { line: 2 }));
-        assert_eq!(parse_list(b"/a\n/b"), Err(DpkgError::MissingFinalNewline { line: 2 }));
-        assert!(matches!(parse_list(b"a\n"), Err(DpkgError::RelativePath { line: 1, .. })));
+        assert_eq!(
+            parse_list(b"/a\n/b"),
+            Err(DpkgError::MissingFinalNewline { line: 2 })
+        );
+        assert!(matches!(
+            parse_list(b"a\n"),
+            Err(DpkgError::RelativePath { line: 1, .. })
+        ));
         assert_eq!(parse_list(b"").unwrap(), Vec::<PathBuf>::new());
         let long = [b"/".as_slice(), &[b'a'; MAX_PATH], b"\n"].concat();
-        assert!(matches!(parse_list(&long), Err(DpkgError::PathTooLong { line: 1, .. })));
+        assert!(matches!(
+            parse_list(&long),
+            Err(DpkgError::PathTooLong { line: 1, .. })
+        ));
     }
 
     #[test]
@@ -662,16 +695,36 @@ Status: install ok not-installed
         let paths: Vec<_> = m.iter().map(|(p, _)| p.to_str().unwrap()).collect();
         assert_eq!(paths, ["/usr/bin/x", "/usr/y z", "/abs"]);
         assert_eq!(m[1].1.hex(), "d41d8cd98f00b204e9800998ecf8427e");
-        for bad in [&b"d41d8cd98f00b204e9800998ecf8427  usr/x\n"[..], b"d41d8cd98f00b204e9800998ecf8427e usr/x\n", b"d41d8cd98f00b204e9800998ecf8427e  \n"] {
-            assert!(matches!(parse_md5sums(bad), Err(DpkgError::BadMd5sumsLine { line: 1, .. })), "{bad:?}");
+        for bad in [
+            &b"d41d8cd98f00b204e9800998ecf8427  usr/x\n"[..],
+            b"d41d8cd98f00b204e9800998ecf8427e usr/x\n",
+            b"d41d8cd98f00b204e9800998ecf8427e  \n",
+        ] {
+            assert!(
+                matches!(
+                    parse_md5sums(bad),
+                    Err(DpkgError::BadMd5sumsLine { line: 1, .. })
+                ),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn conffiles_file_parsing() {
         let c = parse_conffiles(b"/etc/a\n\n  /etc/b  \nremove-on-upgrade /etc/c\n").unwrap();
-        assert_eq!(c, [Path::new("/etc/a"), Path::new("/etc/b"), Path::new("/etc/c")]);
-        assert!(matches!(parse_conffiles(b"etc/a\n"), Err(DpkgError::RelativePath { line: 1, .. })));
+        assert_eq!(
+            c,
+            [
+                Path::new("/etc/a"),
+                Path::new("/etc/b"),
+                Path::new("/etc/c")
+            ]
+        );
+        assert!(matches!(
+            parse_conffiles(b"etc/a\n"),
+            Err(DpkgError::RelativePath { line: 1, .. })
+        ));
     }
 
     #[test]
@@ -679,13 +732,23 @@ Status: install ok not-installed
         let d = Digest::from_hex(Algo::Md5, "d41d8cd98f00b204e9800998ecf8427e").unwrap();
         let files = merge_files(
             Some(vec!["/usr".into(), "/usr/a".into(), "/etc/c".into()]),
-            vec![("/usr/a".into(), d.clone()), ("/usr/extra".into(), d.clone())],
+            vec![
+                ("/usr/a".into(), d.clone()),
+                ("/usr/extra".into(), d.clone()),
+            ],
             &[],
             &["/etc/c".into()],
         );
         let got: Vec<_> = files
             .iter()
-            .map(|f| (f.path.to_str().unwrap(), f.kind, f.digest.is_some(), f.flags.contains(FileFlags::CONFIG)))
+            .map(|f| {
+                (
+                    f.path.to_str().unwrap(),
+                    f.kind,
+                    f.digest.is_some(),
+                    f.flags.contains(FileFlags::CONFIG),
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -701,7 +764,11 @@ Status: install ok not-installed
     #[test]
     fn random_bytes_never_panic() {
         let mut x: u64 = 0x1234_5678_9abc_def1;
-        let seeds: [&[u8]; 3] = [STATUS.as_bytes(), b"d41d8cd98f00b204e9800998ecf8427e  usr/x\n", b"/a\n/b/\n"];
+        let seeds: [&[u8]; 3] = [
+            STATUS.as_bytes(),
+            b"d41d8cd98f00b204e9800998ecf8427e  usr/x\n",
+            b"/a\n/b/\n",
+        ];
         for seed in seeds {
             for _ in 0..1500 {
                 let mut b = seed.to_vec();

@@ -38,7 +38,9 @@ pub struct Member {
 pub enum ArError {
     #[error("bad magic: expected \"!<arch>\\n\", found {found:?}")]
     BadMagic { found: Vec<u8> },
-    #[error("member header at offset {offset}: {available} bytes left, a header needs {HEADER_LEN}")]
+    #[error(
+        "member header at offset {offset}: {available} bytes left, a header needs {HEADER_LEN}"
+    )]
     TruncatedHeader { offset: usize, available: usize },
     #[error("member header at offset {offset}: ends with {found:?}, expected \"`\\n\"")]
     BadHeaderEnd { offset: usize, found: Vec<u8> },
@@ -145,10 +147,7 @@ fn number(
     name: &'static str,
     blank_ok: bool,
 ) -> Result<u64, ArError> {
-    let digits_end = field
-        .iter()
-        .position(|&b| b == b' ')
-        .unwrap_or(field.len());
+    let digits_end = field.iter().position(|&b| b == b' ').unwrap_or(field.len());
     let (digits, padding) = field.split_at(digits_end);
     let parsed = std::str::from_utf8(digits)
         .ok()
@@ -244,7 +243,10 @@ mod tests {
         ));
         let mut a = archive(&[("a", b"ab")]);
         a[8 + 59] = b'x';
-        assert!(matches!(parse(&a).unwrap_err(), ArError::BadHeaderEnd { .. }));
+        assert!(matches!(
+            parse(&a).unwrap_err(),
+            ArError::BadHeaderEnd { .. }
+        ));
         let mut a = archive(&[("a", b"abc"), ("b", b"")]);
         a[8 + 60 + 3] = b'Z';
         assert_eq!(

@@ -113,7 +113,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Stanza>, Deb822Error> {
             add_field(stanza, raw.text, line)?;
         }
         if !raw.terminated {
-            let name = stanza.fields.last().map(|f| f.0.clone()).unwrap_or_default();
+            let name = stanza
+                .fields
+                .last()
+                .map(|f| f.0.clone())
+                .unwrap_or_default();
             return Err(Deb822Error::MissingFinalNewline { line, name });
         }
     }

@@ -142,7 +142,10 @@ pub fn check_stanza(stanza: &Stanza, kind: StanzaKind) -> Result<Record, DpkgErr
 /// non-coinstallable package instances present").
 pub fn check_instances(records: &[Record]) -> Result<(), DpkgError> {
     let mut seen: std::collections::HashMap<&str, Vec<&Record>> = Default::default();
-    for r in records.iter().filter(|r| r.status != PkgStatus::NotInstalled) {
+    for r in records
+        .iter()
+        .filter(|r| r.status != PkgStatus::NotInstalled)
+    {
         let others = seen.entry(r.name.as_str()).or_default();
         let clash = others
             .iter()
@@ -231,7 +234,12 @@ impl<'a> State<'a> {
         Ok(())
     }
 
-    fn version_value(&self, field: &str, value: &str, line: usize) -> Result<DebVersion, DpkgError> {
+    fn version_value(
+        &self,
+        field: &str,
+        value: &str,
+        line: usize,
+    ) -> Result<DebVersion, DpkgError> {
         parse_version(value).map_err(|why| DpkgError::InvalidVersion {
             line,
             package: self.package(),
@@ -393,7 +401,10 @@ fn next_word<'s>(s: &'s str, words: &[&str]) -> Result<(usize, &'s str), &'stati
         })
         .ok_or("has an invalid value")?;
     let rest = s.get(words[i].len()..).unwrap_or_default();
-    Ok((i, rest.trim_start_matches(|c: char| c.is_ascii_whitespace())))
+    Ok((
+        i,
+        rest.trim_start_matches(|c: char| c.is_ascii_whitespace()),
+    ))
 }
 
 /// Checks a package name (dpkg's `pkg_name_is_illegal`) and lowercases it.
@@ -525,7 +536,9 @@ fn check_relation_target(p: &mut Cursor, field: &str) -> Result<String, String> 
         p.bump();
         let arch = p.take_while(|b| !is_space(b) && !b"(,|".contains(&b));
         if let Some(why) = name_or_empty_problem(arch, "-") {
-            return Err(format!("reference to '{name}': invalid architecture name '{arch}': {why}"));
+            return Err(format!(
+                "reference to '{name}': invalid architecture name '{arch}': {why}"
+            ));
         }
     }
     p.skip_space();
@@ -672,7 +685,10 @@ mod tests {
         assert_eq!(v.upstream, "2.3-4");
         assert_eq!(v.revision.as_deref(), Some("5ubuntu1"));
         let v = parse_version("0:1.0").unwrap();
-        assert_eq!((v.epoch, v.upstream.as_str(), v.revision), (None, "1.0", None));
+        assert_eq!(
+            (v.epoch, v.upstream.as_str(), v.revision),
+            (None, "1.0", None)
+        );
         assert_eq!(parse_version("1:2:3").unwrap().upstream, "2:3");
         assert!(parse_version("a_1").is_ok(), "dpkg only warns");
         for (bad, why) in [
@@ -710,17 +726,42 @@ mod tests {
     fn relations_refuse_what_dpkg_refuses() {
         for (bad, why) in [
             ("a [i386]", "syntax error after reference to package 'a'"),
-            ("a,", "missing package name, or garbage where package name expected"),
-            ("a, , b", "missing package name, or garbage where package name expected"),
-            ("-a", "invalid package name '-a': must start with an alphanumeric character"),
-            ("a (<> 1.0)", "reference to 'a': bad version relationship <>"),
+            (
+                "a,",
+                "missing package name, or garbage where package name expected",
+            ),
+            (
+                "a, , b",
+                "missing package name, or garbage where package name expected",
+            ),
+            (
+                "-a",
+                "invalid package name '-a': must start with an alphanumeric character",
+            ),
+            (
+                "a (<> 1.0)",
+                "reference to 'a': bad version relationship <>",
+            ),
             ("a (>= 1.0", "reference to 'a': version unterminated"),
-            ("a (>= 1 0)", "reference to 'a': version contains '0' instead of ')'"),
-            ("a (>= :1)", "reference to 'a': version ':1': epoch in version is empty"),
-            ("a (>= )", "reference to 'a': version '': version string is empty"),
+            (
+                "a (>= 1 0)",
+                "reference to 'a': version contains '0' instead of ')'",
+            ),
+            (
+                "a (>= :1)",
+                "reference to 'a': version ':1': epoch in version is empty",
+            ),
+            (
+                "a (>= )",
+                "reference to 'a': version '': version string is empty",
+            ),
             ("a (>= 1) b", "syntax error after reference to package 'a'"),
         ] {
-            assert_eq!(check_relations(bad, "Depends"), Err(why.to_owned()), "{bad:?}");
+            assert_eq!(
+                check_relations(bad, "Depends"),
+                Err(why.to_owned()),
+                "{bad:?}"
+            );
         }
         assert!(check_relations("a:x_y", "Depends")
             .unwrap_err()
@@ -733,34 +774,79 @@ mod tests {
 
     #[test]
     fn status_words() {
-        let r = record("Package: Foo\nStatus: Install  OK   installed\nVersion: 1\n", StanzaKind::Status)
-            .unwrap();
+        let r = record(
+            "Package: Foo\nStatus: Install  OK   installed\nVersion: 1\n",
+            StanzaKind::Status,
+        )
+        .unwrap();
         assert_eq!((r.name.as_str(), r.status), ("foo", PkgStatus::Installed));
-        let e = record("Package: a\nStatus: install user installed\nVersion: 1\n", StanzaKind::Status)
-            .unwrap_err();
+        let e = record(
+            "Package: a\nStatus: install user installed\nVersion: 1\n",
+            StanzaKind::Status,
+        )
+        .unwrap_err();
         assert!(matches!(
             e,
-            DpkgError::InvalidStatus { line: 2, word: "second (error)", .. }
+            DpkgError::InvalidStatus {
+                line: 2,
+                word: "second (error)",
+                ..
+            }
         ));
         let e = record("Package: a\nStatus: install ok\n", StanzaKind::Status).unwrap_err();
-        assert!(matches!(e, DpkgError::InvalidStatus { why: "is missing a value", .. }));
-        let e = record("Package: a\nStatus: install ok installed x\nVersion: 1\n", StanzaKind::Status)
-            .unwrap_err();
-        assert!(matches!(e, DpkgError::InvalidStatus { why: "has trailing junk", .. }));
+        assert!(matches!(
+            e,
+            DpkgError::InvalidStatus {
+                why: "is missing a value",
+                ..
+            }
+        ));
+        let e = record(
+            "Package: a\nStatus: install ok installed x\nVersion: 1\n",
+            StanzaKind::Status,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            DpkgError::InvalidStatus {
+                why: "has trailing junk",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn missing_status_depends_on_the_document() {
         let text = "Package: a\nVersion: 1\n";
-        assert_eq!(record(text, StanzaKind::Status).unwrap().status, PkgStatus::NotInstalled);
-        assert_eq!(record(text, StanzaKind::StatusD).unwrap().status, PkgStatus::Installed);
+        assert_eq!(
+            record(text, StanzaKind::Status).unwrap().status,
+            PkgStatus::NotInstalled
+        );
+        assert_eq!(
+            record(text, StanzaKind::StatusD).unwrap().status,
+            PkgStatus::Installed
+        );
     }
 
     #[test]
     fn version_is_required_unless_not_or_half_installed() {
-        let e = record("Package: a\nStatus: install ok installed\n", StanzaKind::Status).unwrap_err();
-        assert!(matches!(e, DpkgError::MissingField { field: "Version", .. }));
-        let r = record("Package: a\nStatus: install ok half-installed\n", StanzaKind::Status).unwrap();
+        let e = record(
+            "Package: a\nStatus: install ok installed\n",
+            StanzaKind::Status,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            DpkgError::MissingField {
+                field: "Version",
+                ..
+            }
+        ));
+        let r = record(
+            "Package: a\nStatus: install ok half-installed\n",
+            StanzaKind::Status,
+        )
+        .unwrap();
         assert_eq!(r.version, DebVersion::default());
     }
 
@@ -773,7 +859,10 @@ mod tests {
             "Package: a\nStatus: install ok triggers-awaited\nVersion: 1\n",
         ] {
             assert!(
-                matches!(record(text, StanzaKind::Status), Err(DpkgError::InconsistentStatus { .. })),
+                matches!(
+                    record(text, StanzaKind::Status),
+                    Err(DpkgError::InconsistentStatus { .. })
+                ),
                 "{text}"
             );
         }
@@ -789,7 +878,14 @@ mod tests {
         let got: Vec<_> = r
             .conffiles
             .iter()
-            .map(|c| (c.path.to_str().unwrap(), c.hash.as_str(), c.obsolete, c.remove_on_upgrade))
+            .map(|c| {
+                (
+                    c.path.to_str().unwrap(),
+                    c.hash.as_str(),
+                    c.obsolete,
+                    c.remove_on_upgrade,
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -801,10 +897,17 @@ mod tests {
                 ("/etc/e", "89ab", true, true),
             ]
         );
-        for bad in ["Conffiles: /etc/a 0123\n", "Conffiles:\n /etc/a\n", "Conffiles:\n / abc\n"] {
+        for bad in [
+            "Conffiles: /etc/a 0123\n",
+            "Conffiles:\n /etc/a\n",
+            "Conffiles:\n / abc\n",
+        ] {
             let text = format!("Package: a\nStatus: install ok installed\nVersion: 1\n{bad}");
             assert!(
-                matches!(record(&text, StanzaKind::Status), Err(DpkgError::InvalidConffile { line: 4, .. })),
+                matches!(
+                    record(&text, StanzaKind::Status),
+                    Err(DpkgError::InvalidConffile { line: 4, .. })
+                ),
                 "{bad}"
             );
         }
@@ -818,7 +921,11 @@ mod tests {
         assert!(matches!(e, DpkgError::InvalidName { .. }));
         let e = record("Package: a\nEssential: maybe\n", StanzaKind::Status).unwrap_err();
         assert!(matches!(e, DpkgError::InvalidWord { line: 2, .. }));
-        let r = record("Package: a\nMulti-Arch: same\nVersion: 1\n", StanzaKind::StatusD).unwrap();
+        let r = record(
+            "Package: a\nMulti-Arch: same\nVersion: 1\n",
+            StanzaKind::StatusD,
+        )
+        .unwrap();
         assert!(r.multi_arch_same);
     }
 
@@ -837,8 +944,14 @@ mod tests {
         assert!(check_instances(&[rec("a", "amd64", true, 1), rec("a", "i386", true, 5)]).is_ok());
         assert!(matches!(
             check_instances(&[rec("a", "amd64", false, 1), rec("a", "i386", false, 5)]),
-            Err(DpkgError::NonCoinstallable { line: 5, other: 1, .. })
+            Err(DpkgError::NonCoinstallable {
+                line: 5,
+                other: 1,
+                ..
+            })
         ));
-        assert!(check_instances(&[rec("a", "amd64", true, 1), rec("a", "amd64", true, 5)]).is_err());
+        assert!(
+            check_instances(&[rec("a", "amd64", true, 1), rec("a", "amd64", true, 5)]).is_err()
+        );
     }
 }
