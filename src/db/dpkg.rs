@@ -156,10 +156,8 @@ pub fn parse_status(bytes: &[u8], source: Source) -> Result<Vec<Package>, DpkgEr
 
 /// Checks every stanza of a document and the instances against each other.
 fn parse_records(bytes: &[u8], kind: StanzaKind) -> Result<Vec<Record>, DpkgError> {
-    let stanzas = deb822::parse(bytes)?;
-    let records = stanzas
-        .iter()
-        .map(|s| check_stanza(s, kind))
+    let records = deb822::stanzas(bytes)
+        .map(|s| check_stanza(&s?, kind))
         .collect::<Result<Vec<_>, _>>()?;
     check_instances(&records)?;
     Ok(records)

@@ -88,41 +88,79 @@ pub enum Deb822Error {
 
 /// Splits a deb822 document (dpkg `status`, `control`, `status.d/*`) into stanzas.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Stanza>, Deb822Error> {
-    let mut stanzas = Vec::new();
-    let mut current: Option<Stanza> = None;
-    for (idx, raw) in Lines::new(bytes).enumerate() {
-        let line = idx + 1;
-        if raw.text.len() > MAX_LINE {
-            return Err(Deb822Error::LineTooLong {
-                line,
-                len: raw.text.len(),
-                max: MAX_LINE,
-            });
-        }
-        if is_blank(raw.text) {
-            stanzas.extend(current.take().map(finish));
-            continue;
-        }
-        let stanza = current.get_or_insert_with(|| Stanza {
-            line,
-            ..Stanza::default()
-        });
-        if is_blank_byte(raw.text[0]) && !stanza.fields.is_empty() {
-            append_continuation(stanza, raw.text);
-        } else {
-            add_field(stanza, raw.text, line)?;
-        }
-        if !raw.terminated {
-            let name = stanza
-                .fields
-                .last()
-                .map(|f| f.0.clone())
-                .unwrap_or_default();
-            return Err(Deb822Error::MissingFinalNewline { line, name });
-        }
+    stanzas(bytes).collect()
+}
+
+/// Yields stanzas one by one, so that a caller checking each stanza meets
+/// errors in file order, as dpkg does; iteration ends after an error.
+pub fn stanzas(bytes: &[u8]) -> Stanzas<'_> {
+    Stanzas {
+        lines: Lines::new(bytes),
+        line: 0,
+        failed: false,
     }
-    stanzas.extend(current.map(finish));
-    Ok(stanzas)
+}
+
+/// Iterator returned by [`stanzas`].
+pub struct Stanzas<'a> {
+    lines: Lines<'a>,
+    /// Number of the last line read.
+    line: usize,
+    failed: bool,
+}
+
+impl Iterator for Stanzas<'_> {
+    type Item = Result<Stanza, Deb822Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let result = self.next_stanza().transpose();
+        self.failed = matches!(result, Some(Err(_)));
+        result
+    }
+}
+
+impl Stanzas<'_> {
+    fn next_stanza(&mut self) -> Result<Option<Stanza>, Deb822Error> {
+        let mut current: Option<Stanza> = None;
+        for raw in self.lines.by_ref() {
+            self.line += 1;
+            let line = self.line;
+            if raw.text.len() > MAX_LINE {
+                return Err(Deb822Error::LineTooLong {
+                    line,
+                    len: raw.text.len(),
+                    max: MAX_LINE,
+                });
+            }
+            if is_blank(raw.text) {
+                match current {
+                    Some(stanza) => return Ok(Some(finish(stanza))),
+                    None => continue,
+                }
+            }
+            let stanza = current.get_or_insert_with(|| Stanza {
+                line,
+                ..Stanza::default()
+            });
+            if is_blank_byte(raw.text[0]) && !stanza.fields.is_empty() {
+                append_continuation(stanza, raw.text);
+            } else {
+                add_field(stanza, raw.text, line)?;
+            }
+            if !raw.terminated {
+                let name = stanza
+                    .fields
+                    .last()
+                    .map(|f| f.0.clone())
+                    .unwrap_or_default();
+                return Err(Deb822Error::MissingFinalNewline { line, name });
+            }
+        }
+        Ok(current.map(finish))
+    }
 }
 
 /// Trims the end of every value, as dpkg does once a field is complete.
