@@ -18,7 +18,11 @@ fn fixtures() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "deb"))
         .collect();
     v.sort();
-    assert_eq!(v.len(), 5, "fixtures missing: run tests/fixtures/deb/make.sh");
+    assert_eq!(
+        v.len(),
+        5,
+        "fixtures missing: run tests/fixtures/deb/make.sh"
+    );
     v
 }
 
@@ -66,7 +70,9 @@ fn unescape(s: &str) -> Vec<u8> {
             continue;
         }
         let next = b[i + 1];
-        let octal = b.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
         if let Some(d) = octal {
             out.push(u8::from_str_radix(std::str::from_utf8(d).unwrap(), 8).unwrap());
             i += 4;
@@ -91,7 +97,11 @@ fn unescape(s: &str) -> Vec<u8> {
 fn normalise(raw: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     let p = Path::new(std::ffi::OsStr::from_bytes(raw));
-    Path::new("/").join(p.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect::<PathBuf>())
+    Path::new("/").join(
+        p.components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .collect::<PathBuf>(),
+    )
 }
 
 /// One line of a `tar -tv` style listing.
@@ -179,7 +189,11 @@ fn mode_string(f: &FileEntry) -> String {
         _ => '?',
     };
     let mut s = String::from(kind);
-    for (shift, special, set, unset) in [(6, 0o4000, 's', 'S'), (3, 0o2000, 's', 'S'), (0, 0o1000, 't', 'T')] {
+    for (shift, special, set, unset) in [
+        (6, 0o4000, 's', 'S'),
+        (3, 0o2000, 's', 'S'),
+        (0, 0o1000, 't', 'T'),
+    ] {
         let bits = (mode >> shift) & 7;
         s.push(if bits & 4 != 0 { 'r' } else { '-' });
         s.push(if bits & 2 != 0 { 'w' } else { '-' });
@@ -205,7 +219,12 @@ fn utc(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 fn path_bytes(p: &Path) -> &[u8] {
@@ -219,25 +238,45 @@ fn assert_entries_match_dpkg_deb(deb: &Path, pkg: &Package) {
     let numeric = tar_numeric(deb);
     assert_eq!(pkg.files.len(), names.len(), "{}", deb.display());
     assert_eq!(pkg.files.len(), numeric.len(), "{}", deb.display());
-    let sizes: HashMap<&Path, Option<u64>> = pkg.files.iter().map(|f| (f.path.as_path(), f.size)).collect();
+    let sizes: HashMap<&Path, Option<u64>> = pkg
+        .files
+        .iter()
+        .map(|f| (f.path.as_path(), f.size))
+        .collect();
     for ((f, l), n) in pkg.files.iter().zip(&names).zip(&numeric) {
         let at = format!("{}: {}", deb.display(), f.path.display());
         assert_eq!(f.path, l.path, "{at}");
         assert_eq!(mode_string(f), l.mode, "{at}");
-        let owner = format!("{}/{}", f.user.as_deref().unwrap(), f.group.as_deref().unwrap());
+        let owner = format!(
+            "{}/{}",
+            f.user.as_deref().unwrap(),
+            f.group.as_deref().unwrap()
+        );
         assert_eq!(owner, l.owner, "{at}");
-        assert_eq!(format!("{}/{}", f.uid.unwrap(), f.gid.unwrap()), n.owner, "{at}");
+        assert_eq!(
+            format!("{}/{}", f.uid.unwrap(), f.gid.unwrap()),
+            n.owner,
+            "{at}"
+        );
         assert_eq!(utc(f.mtime.unwrap()), n.time, "{at}");
         match (&l.symlink, &l.hardlink) {
             (Some(target), _) => {
                 assert_eq!(f.kind, FileKind::Symlink, "{at}");
-                assert_eq!(path_bytes(f.link.as_deref().unwrap()), target.as_slice(), "{at}");
+                assert_eq!(
+                    path_bytes(f.link.as_deref().unwrap()),
+                    target.as_slice(),
+                    "{at}"
+                );
                 assert_eq!(f.size, Some(l.size), "{at}");
             }
             (_, Some(target)) => {
                 assert_eq!(f.link.as_deref(), Some(target.as_path()), "{at}");
                 assert_eq!(l.size, 0, "tar stores no size for a hard link");
-                assert_eq!(f.size, sizes[target.as_path()], "{at}: hard link takes its target's size");
+                assert_eq!(
+                    f.size,
+                    sizes[target.as_path()],
+                    "{at}: hard link takes its target's size"
+                );
             }
             _ => {
                 assert_eq!(f.link, None, "{at}");
@@ -249,12 +288,11 @@ fn assert_entries_match_dpkg_deb(deb: &Path, pkg: &Package) {
 
 /// Package, Version and Architecture equal `dpkg-deb -f`.
 fn assert_control_matches_dpkg_deb(deb: &Path, pkg: &Package) {
-    let (ok, out, err) = common::run(
-        Command::new("dpkg-deb")
-            .arg("-f")
-            .arg(deb)
-            .args(["Package", "Version", "Architecture"]),
-    );
+    let (ok, out, err) = common::run(Command::new("dpkg-deb").arg("-f").arg(deb).args([
+        "Package",
+        "Version",
+        "Architecture",
+    ]));
     assert!(ok, "{err}");
     let fields: HashMap<&str, &str> = out.lines().filter_map(|l| l.split_once(": ")).collect();
     let mut version = String::new();
@@ -280,14 +318,27 @@ fn assert_digests_and_conffiles(deb: &Path, pkg: &Package) {
     let md5sums = std::fs::read(dir.path().join("md5sums")).unwrap_or_default();
     let mut expected: HashMap<PathBuf, String> = HashMap::new();
     for line in md5sums.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let hash = std::str::from_utf8(&line[..32]).unwrap().to_ascii_lowercase();
+        let hash = std::str::from_utf8(&line[..32])
+            .unwrap()
+            .to_ascii_lowercase();
         expected.insert(normalise(&line[34..]), hash);
     }
     let conffiles = std::fs::read_to_string(dir.path().join("conffiles")).unwrap_or_default();
-    let conffiles: Vec<&Path> = conffiles.lines().map(str::trim).filter(|l| !l.is_empty()).map(Path::new).collect();
+    let conffiles: Vec<&Path> = conffiles
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(Path::new)
+        .collect();
     for f in &pkg.files {
         let want = expected.get(&f.path).cloned();
-        assert_eq!(f.digest.as_ref().map(|d| d.hex()), want, "{}: {}", deb.display(), f.path.display());
+        assert_eq!(
+            f.digest.as_ref().map(|d| d.hex()),
+            want,
+            "{}: {}",
+            deb.display(),
+            f.path.display()
+        );
         assert_eq!(
             f.flags.contains(FileFlags::CONFIG),
             conffiles.contains(&f.path.as_path()),
@@ -329,23 +380,46 @@ fn fixture(name: &str) -> PathBuf {
 fn fixture_details() {
     let gz = read(&fixture("pyvet-gz_"));
     assert_eq!(
-        (gz.name.as_str(), gz.epoch, gz.version.as_str(), gz.release.as_deref()),
+        (
+            gz.name.as_str(),
+            gz.epoch,
+            gz.version.as_str(),
+            gz.release.as_deref()
+        ),
         ("pyvet-gz", Some(1), "1.0", Some("1"))
     );
-    let by_path = |p: &Package, path: &str| p.files.iter().find(|f| f.path == Path::new(path)).cloned().unwrap();
+    let by_path = |p: &Package, path: &str| {
+        p.files
+            .iter()
+            .find(|f| f.path == Path::new(path))
+            .cloned()
+            .unwrap()
+    };
     let cafe = by_path(&gz, "/usr/share/pyvet-gz/café.txt");
-    assert_eq!(cafe.digest.unwrap().hex(), format!("{:x}", md5_of(b"caf\xc3\xa9\n")));
+    assert_eq!(
+        cafe.digest.unwrap().hex(),
+        format!("{:x}", md5_of(b"caf\xc3\xa9\n"))
+    );
     let py = by_path(&gz, "/usr/lib/python3/dist-packages/pyvet_gz/__init__.py");
-    assert_eq!((py.kind, py.mode, py.size), (FileKind::File, Some(0o100644), Some(17)));
+    assert_eq!(
+        (py.kind, py.mode, py.size),
+        (FileKind::File, Some(0o100644), Some(17))
+    );
     let conf = by_path(&gz, "/etc/pyvet-gz.conf");
     assert!(conf.flags.contains(FileFlags::CONFIG));
     assert_eq!(conf.mode, Some(0o100640));
     let link = by_path(&gz, "/usr/bin/pyvet-gz-link");
-    assert_eq!((link.kind, link.link.as_deref()), (FileKind::Symlink, Some(Path::new("pyvet-gz"))));
+    assert_eq!(
+        (link.kind, link.link.as_deref()),
+        (FileKind::Symlink, Some(Path::new("pyvet-gz")))
+    );
     let hard = by_path(&gz, "/usr/bin/pyvet-gz-hard");
     assert_eq!(hard.link.as_deref(), Some(Path::new("/usr/bin/pyvet-gz")));
     assert_eq!(hard.size, by_path(&gz, "/usr/bin/pyvet-gz").size);
-    assert_eq!(by_path(&gz, "/usr/share/pyvet-gz/empty-dir").kind, FileKind::Dir);
+    assert_eq!(
+        by_path(&gz, "/usr/share/pyvet-gz/empty-dir").kind,
+        FileKind::Dir
+    );
     let none = read(&fixture("pyvet-none_"));
     let setuid = by_path(&none, "/usr/share/pyvet-none/mode4755");
     assert_eq!(setuid.mode, Some(0o104755));
@@ -405,7 +479,18 @@ fn decompression_limits_give_typed_errors() {
 fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut a = b"!<arch>\n".to_vec();
     for (name, data) in members {
-        a.extend(format!("{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", format!("{name}"), 0, 0, 0, 100644, data.len()).bytes());
+        a.extend(
+            format!(
+                "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                format!("{name}"),
+                0,
+                0,
+                0,
+                100644,
+                data.len()
+            )
+            .bytes(),
+        );
         a.extend(*data);
         if data.len() % 2 == 1 {
             a.push(b'\n');
@@ -427,20 +512,63 @@ fn members_of(deb: &Path) -> HashMap<String, Vec<u8>> {
 fn member_order_format_and_compression_are_checked() {
     let m = members_of(&fixture("pyvet-gz_"));
     let (bin, control, data) = (&m["debian-binary"], &m["control.tar.gz"], &m["data.tar.gz"]);
-    let ok = ar(&[("debian-binary", bin), ("_extra", b"x"), ("control.tar.gz", control), ("_more", b""), ("data.tar.gz", data)]);
+    let ok = ar(&[
+        ("debian-binary", bin),
+        ("_extra", b"x"),
+        ("control.tar.gz", control),
+        ("_more", b""),
+        ("data.tar.gz", data),
+    ]);
     assert_eq!(deb::parse(&ok, src()).unwrap().name, "pyvet-gz");
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (ar(&[("debian-binary", bin), ("data.tar.gz", data)]), "UnexpectedMember"),
+        (
+            ar(&[("debian-binary", bin), ("data.tar.gz", data)]),
+            "UnexpectedMember",
+        ),
         (ar(&[("control.tar.gz", control)]), "NotDebianBinary"),
-        (ar(&[("debian-binary", b"3.0\n"), ("control.tar.gz", control), ("data.tar.gz", data)]), "UnsupportedFormat"),
-        (ar(&[("debian-binary", bin), ("control.tar.gz", control), ("data.tar.bz2", b"BZh9")]), "UnsupportedCompression"),
-        (ar(&[("debian-binary", bin), ("control.tar.gz", control)]), "MissingMember"),
-        (ar(&[("debian-binary", bin), ("control.tar.gz", data), ("data.tar.gz", data)]), "NoControlFile"),
-        (ar(&[("debian-binary", bin), ("control.tar.gz", b"not gzip"), ("data.tar.gz", data)]), "Decompress"),
+        (
+            ar(&[
+                ("debian-binary", b"3.0\n"),
+                ("control.tar.gz", control),
+                ("data.tar.gz", data),
+            ]),
+            "UnsupportedFormat",
+        ),
+        (
+            ar(&[
+                ("debian-binary", bin),
+                ("control.tar.gz", control),
+                ("data.tar.bz2", b"BZh9"),
+            ]),
+            "UnsupportedCompression",
+        ),
+        (
+            ar(&[("debian-binary", bin), ("control.tar.gz", control)]),
+            "MissingMember",
+        ),
+        (
+            ar(&[
+                ("debian-binary", bin),
+                ("control.tar.gz", data),
+                ("data.tar.gz", data),
+            ]),
+            "NoControlFile",
+        ),
+        (
+            ar(&[
+                ("debian-binary", bin),
+                ("control.tar.gz", b"not gzip"),
+                ("data.tar.gz", data),
+            ]),
+            "Decompress",
+        ),
     ];
     for (bytes, want) in cases {
         let e = deb::parse(&bytes, src()).unwrap_err();
-        assert!(format!("{e:?}").starts_with(want), "expected {want}, got {e:?}");
+        assert!(
+            format!("{e:?}").starts_with(want),
+            "expected {want}, got {e:?}"
+        );
     }
 }
 

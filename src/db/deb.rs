@@ -70,11 +70,11 @@ pub enum DebError {
     #[error("control.tar has no 'control' file")]
     NoControlFile,
     #[error("control file: {0}")]
-    Control(#[source] DpkgError),
+    Control(#[source] Box<DpkgError>),
     #[error("md5sums: {0}")]
-    Md5sums(#[source] DpkgError),
+    Md5sums(#[source] Box<DpkgError>),
     #[error("conffiles: {0}")]
-    Conffiles(#[source] DpkgError),
+    Conffiles(#[source] Box<DpkgError>),
     #[error("data.tar entry {path:?} has a '..' component")]
     UnsafePath { path: String },
 }
@@ -304,11 +304,11 @@ fn read_control(bytes: &[u8], member: &ar::Member, limit: u64) -> Result<Control
     Ok(Control {
         record: control_record(&control)?,
         md5sums: match md5sums {
-            Some(b) => dpkg::parse_md5sums(&b).map_err(DebError::Md5sums)?,
+            Some(b) => dpkg::parse_md5sums(&b).map_err(|e| DebError::Md5sums(e.into()))?,
             None => Vec::new(),
         },
         conffiles: match conffiles {
-            Some(b) => dpkg::parse_conffiles(&b).map_err(DebError::Conffiles)?,
+            Some(b) => dpkg::parse_conffiles(&b).map_err(|e| DebError::Conffiles(e.into()))?,
             None => Vec::new(),
         },
     })
@@ -316,15 +316,16 @@ fn read_control(bytes: &[u8], member: &ar::Member, limit: u64) -> Result<Control
 
 /// Checks the `control` file as dpkg-deb does: exactly one valid stanza.
 fn control_record(bytes: &[u8]) -> Result<control::Record, DebError> {
-    let stanzas = deb822::parse(bytes).map_err(|e| DebError::Control(e.into()))?;
-    match stanzas.as_slice() {
-        [one] => {
-            control::check_stanza(one, control::StanzaKind::Control).map_err(DebError::Control)
+    let check = || -> Result<control::Record, DpkgError> {
+        let stanzas = deb822::parse(bytes)?;
+        match stanzas.as_slice() {
+            [one] => control::check_stanza(one, control::StanzaKind::Control),
+            _ => Err(DpkgError::StanzaCount {
+                found: stanzas.len(),
+            }),
         }
-        _ => Err(DebError::Control(DpkgError::StanzaCount {
-            found: stanzas.len(),
-        })),
-    }
+    };
+    check().map_err(|e| DebError::Control(Box::new(e)))
 }
 
 fn read_data(
@@ -417,6 +418,15 @@ fn file_entry(e: Entry) -> Result<FileEntry, DebError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The crate `Error` wraps these; clippy refuses `Result`s whose error
+    /// is over 128 bytes, and `Error::Format` adds a 24-byte path.
+    #[test]
+    fn error_types_stay_small() {
+        use std::mem::size_of;
+        assert!(size_of::<DebError>() <= 96, "{}", size_of::<DebError>());
+        assert!(size_of::<DpkgError>() <= 96, "{}", size_of::<DpkgError>());
+    }
 
     #[test]
     fn archive_paths() {

@@ -52,7 +52,7 @@ pub enum DpkgError {
     #[error("line {line}: invalid package name {name:?} in '{field}' field: {why}")]
     InvalidName {
         line: usize,
-        field: String,
+        field: &'static str,
         name: String,
         why: String,
     },
@@ -74,7 +74,7 @@ pub enum DpkgError {
     InvalidVersion {
         line: usize,
         package: String,
-        field: String,
+        field: &'static str,
         value: String,
         why: &'static str,
     },
@@ -82,7 +82,7 @@ pub enum DpkgError {
     InvalidRelation {
         line: usize,
         package: String,
-        field: String,
+        field: &'static str,
         why: String,
     },
     #[error(
@@ -91,9 +91,9 @@ pub enum DpkgError {
     InvalidWord {
         line: usize,
         package: String,
-        field: String,
+        field: &'static str,
         value: String,
-        expected: String,
+        expected: &'static str,
     },
     #[error("line {line}: package '{package}': 'Conffiles' line {text:?}: {why}")]
     InvalidConffile {

@@ -203,9 +203,9 @@ impl<'a> State<'a> {
         if is("Package") {
             self.name = Some(check_name(value, "Package", line)?);
         } else if is("Version") {
-            self.version = Some(self.version_value(field, value, line)?);
+            self.version = Some(self.version_value("Version", value, line)?);
         } else if is("Config-Version") {
-            self.version_value(field, value, line)?;
+            self.version_value("Config-Version", value, line)?;
             self.config_version = self.kind != StanzaKind::Control;
         } else if is("Architecture") {
             self.arch = Some(value.to_owned()).filter(|a| !a.is_empty());
@@ -214,9 +214,15 @@ impl<'a> State<'a> {
                 self.status = Some(self.status_value(value, line)?);
             }
         } else if is("Essential") {
-            self.word(field, value, &BOOLEAN_WORDS, line)?;
+            self.word("Essential", value, &BOOLEAN_WORDS, "yes/no", line)?;
         } else if is("Multi-Arch") {
-            self.multi_arch_same = self.word(field, value, &MULTIARCH_WORDS, line)? == "same";
+            self.multi_arch_same = self.word(
+                "Multi-Arch",
+                value,
+                &MULTIARCH_WORDS,
+                "no/same/allowed/foreign",
+                line,
+            )? == "same";
         } else if is("Conffiles") {
             self.conffiles = self.conffiles_value(value, line)?;
         } else if is("Triggers-Pending") {
@@ -227,7 +233,7 @@ impl<'a> State<'a> {
             check_relations(value, canon).map_err(|why| DpkgError::InvalidRelation {
                 line,
                 package: self.package(),
-                field: (*canon).to_owned(),
+                field: canon,
                 why,
             })?;
         }
@@ -236,14 +242,14 @@ impl<'a> State<'a> {
 
     fn version_value(
         &self,
-        field: &str,
+        field: &'static str,
         value: &str,
         line: usize,
     ) -> Result<DebVersion, DpkgError> {
         parse_version(value).map_err(|why| DpkgError::InvalidVersion {
             line,
             package: self.package(),
-            field: field.to_owned(),
+            field,
             value: value.to_owned(),
             why,
         })
@@ -270,9 +276,10 @@ impl<'a> State<'a> {
 
     fn word(
         &self,
-        field: &str,
+        field: &'static str,
         value: &str,
         words: &'static [&'static str],
+        expected: &'static str,
         line: usize,
     ) -> Result<&'static str, DpkgError> {
         if value.is_empty() {
@@ -283,9 +290,9 @@ impl<'a> State<'a> {
             _ => Err(DpkgError::InvalidWord {
                 line,
                 package: self.package(),
-                field: field.to_owned(),
+                field,
                 value: value.to_owned(),
-                expected: words.join("/"),
+                expected,
             }),
         }
     }
@@ -408,12 +415,12 @@ fn next_word<'s>(s: &'s str, words: &[&str]) -> Result<(usize, &'s str), &'stati
 }
 
 /// Checks a package name (dpkg's `pkg_name_is_illegal`) and lowercases it.
-pub fn check_name(value: &str, field: &str, line: usize) -> Result<String, DpkgError> {
+pub fn check_name(value: &str, field: &'static str, line: usize) -> Result<String, DpkgError> {
     name_or_empty_problem(value, NAME_EXTRA_CHARS)
         .map(|why| {
             Err(DpkgError::InvalidName {
                 line,
-                field: field.to_owned(),
+                field,
                 name: value.to_owned(),
                 why,
             })
@@ -506,7 +513,7 @@ pub fn check_relations(value: &str, field: &str) -> Result<(), String> {
     let mut p = Cursor::new(value);
     loop {
         loop {
-            let name = check_relation_target(&mut p, field)?;
+            let name = check_relation_target(&mut p)?;
             match p.peek() {
                 None | Some(b',') => break,
                 Some(b'|') if NO_ALTERNATIVES.contains(&field) => {
@@ -524,7 +531,7 @@ pub fn check_relations(value: &str, field: &str) -> Result<(), String> {
 }
 
 /// One `name[:arch] [(op version)]` with the whitespace after it.
-fn check_relation_target(p: &mut Cursor, field: &str) -> Result<String, String> {
+fn check_relation_target(p: &mut Cursor) -> Result<String, String> {
     let name = p.take_while(|b| !is_space(b) && !b":(,|".contains(&b));
     if name.is_empty() {
         return Err("missing package name, or garbage where package name expected".into());
@@ -544,13 +551,13 @@ fn check_relation_target(p: &mut Cursor, field: &str) -> Result<String, String> 
     p.skip_space();
     if p.peek() == Some(b'(') {
         p.bump_and_skip_space();
-        check_version_restriction(p, name, field)?;
+        check_version_restriction(p, name)?;
     }
     Ok(name.to_owned())
 }
 
 /// The inside of `(op version)`, and the `)` and blanks after it.
-fn check_version_restriction(p: &mut Cursor, name: &str, _field: &str) -> Result<(), String> {
+fn check_version_restriction(p: &mut Cursor, name: &str) -> Result<(), String> {
     match (p.peek(), p.peek_at(1)) {
         (Some(a @ (b'<' | b'>')), Some(b @ (b'<' | b'>'))) if a != b => {
             return Err(format!(
