@@ -362,8 +362,14 @@ struct FileSources<'a> {
 
 impl FileSources<'_> {
     /// `info/` base names for a package: `name:arch` first for Multi-Arch: same.
+    /// The name is checked by then; an invalid architecture (which could
+    /// hold `/` or `..`) is never made part of a path.
     fn info_stems(r: &Record) -> Vec<String> {
-        let qualified = r.arch.as_ref().map(|a| format!("{}:{a}", r.name));
+        let qualified = r
+            .arch
+            .as_ref()
+            .filter(|a| control::is_valid_arch(a))
+            .map(|a| format!("{}:{a}", r.name));
         let plain = Some(r.name.clone());
         let order = if r.multi_arch_same {
             [qualified, plain]
@@ -756,6 +762,25 @@ Status: install ok not-installed
                 ("/etc/c", FileKind::File, false, true),
                 ("/usr/extra", FileKind::File, true, false),
             ]
+        );
+    }
+
+    #[test]
+    fn invalid_architecture_never_becomes_part_of_a_path() {
+        let d = tempfile::tempdir().unwrap();
+        let info = d.path().join("info");
+        // With `Architecture: /../escape`, `info/a:/../escape.list` would
+        // resolve to `info/escape.list` through the directory `info/a:`.
+        std::fs::create_dir_all(info.join("a:")).unwrap();
+        std::fs::write(info.join("escape.list"), "/etc/shadow\n").unwrap();
+        let status = "Package: a\nStatus: install ok installed\nVersion: 1\nMulti-Arch: same\nArchitecture: /../escape\n";
+        std::fs::write(d.path().join("status"), status).unwrap();
+        let m = read_admindir(d.path()).unwrap();
+        assert_eq!(m.packages[0].arch.as_deref(), Some("/../escape"));
+        assert!(m.packages[0].files.is_empty(), "{:?}", m.packages[0].files);
+        assert!(
+            info.join("a:/../escape.list").is_file(),
+            "the trap is armed"
         );
     }
 

@@ -123,6 +123,8 @@ const BOOLEAN_WORDS: [&str; 2] = ["no", "yes"];
 const MULTIARCH_WORDS: [&str; 4] = ["no", "same", "allowed", "foreign"];
 /// Characters allowed in a package name besides ASCII letters and digits.
 const NAME_EXTRA_CHARS: &str = "-+._";
+/// Characters allowed in an architecture name besides ASCII letters and digits.
+const ARCH_EXTRA_CHARS: &str = "-";
 /// Conffiles flags that may follow the hash, last word first.
 const CONFFILE_REMOVE_ON_UPGRADE: &str = "remove-on-upgrade";
 const CONFFILE_OBSOLETE: &str = "obsolete";
@@ -439,6 +441,12 @@ fn name_problem(name: &str, extra: &str) -> Option<String> {
         .map(|c| format!("character '{c}' not allowed (only letters, digits and '{extra}')"))
 }
 
+/// Whether `arch` is a valid architecture name (dpkg only warns about an
+/// invalid one in `Architecture`, but never names `info/` files after it).
+pub fn is_valid_arch(arch: &str) -> bool {
+    name_or_empty_problem(arch, ARCH_EXTRA_CHARS).is_none()
+}
+
 fn name_or_empty_problem(name: &str, extra: &str) -> Option<String> {
     if name.is_empty() {
         return Some("may not be empty".into());
@@ -542,7 +550,7 @@ fn check_relation_target(p: &mut Cursor) -> Result<String, String> {
     if p.peek() == Some(b':') {
         p.bump();
         let arch = p.take_while(|b| !is_space(b) && !b"(,|".contains(&b));
-        if let Some(why) = name_or_empty_problem(arch, "-") {
+        if let Some(why) = name_or_empty_problem(arch, ARCH_EXTRA_CHARS) {
             return Err(format!(
                 "reference to '{name}': invalid architecture name '{arch}': {why}"
             ));
