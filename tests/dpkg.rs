@@ -11,7 +11,7 @@ use std::process::Command;
 
 use pyvet::db::dpkg;
 use pyvet::digest::Algo;
-use pyvet::manifest::{Backend, FileFlags, FileKind, Manifest, Package, Source};
+use pyvet::manifest::{Backend, FileFlags, FileKind, Package, Source};
 
 /// `dpkg-query` statuses whose files are on disk (see `db::dpkg`'s docs).
 const ON_DISK: [&str; 6] = [
@@ -364,11 +364,14 @@ fn dpkg_query_l(admindir: &Path, package: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn query_name(p: &Package, m: &Manifest) -> String {
-    let same_name = m.packages.iter().filter(|o| o.name == p.name).count();
-    match (&p.arch, same_name) {
-        (Some(a), _) if p.name == "pyvet-ma" => format!("{}:{a}", p.name),
-        _ => p.name.clone(),
+/// The name dpkg files a package under in `info/`: `name:arch` for
+/// Multi-Arch: same packages, `name` otherwise.
+fn query_name(admin: &Path, p: &Package) -> String {
+    let qualified = format!("{}:{}", p.name, p.arch.as_deref().unwrap_or_default());
+    if admin.join(format!("info/{qualified}.list")).exists() {
+        qualified
+    } else {
+        p.name.clone()
     }
 }
 
@@ -405,7 +408,7 @@ fn scratch_root_installed_by_dpkg_equals_dpkg_query() {
     );
 
     for p in &m.packages {
-        let q = query_name(p, &m);
+        let q = query_name(&admin, p);
         let paths: Vec<PathBuf> = p.files.iter().map(|f| f.path.clone()).collect();
         assert_eq!(paths, dpkg_query_l(&admin, &q), "{q}");
         let list = admin.join(format!("info/{q}.list"));
@@ -448,6 +451,34 @@ fn scratch_root_installed_by_dpkg_equals_dpkg_query() {
             }
         }
     }
+}
+
+#[test]
+fn status_and_status_d_are_both_read() {
+    let admin = admindir_with(b"Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: all\nMaintainer: m\nDescription: d\n");
+    let status_d = admin.path().join("status.d");
+    std::fs::create_dir(&status_d).unwrap();
+    std::fs::write(
+        status_d.join("b"),
+        b"Package: b\nVersion: 2\nArchitecture: amd64\n",
+    )
+    .unwrap();
+    std::fs::write(
+        status_d.join("b.md5sums"),
+        b"d41d8cd98f00b204e9800998ecf8427e  usr/share/b/empty\n",
+    )
+    .unwrap();
+    let m = dpkg::read_admindir(admin.path()).unwrap();
+    let got: Vec<(&str, Backend, usize)> = m
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.source.backend, p.files.len()))
+        .collect();
+    assert_eq!(
+        got,
+        [("a", Backend::Dpkg, 0), ("b", Backend::DpkgStatusD, 1)]
+    );
+    assert_eq!(m.packages[1].files[0].path, Path::new("/usr/share/b/empty"));
 }
 
 #[test]
