@@ -22,3 +22,7 @@ pub const MAX_PATH: usize = 4096;
 pub const MARSHAL_MAX_DEPTH: usize = 2000;
 /// Most objects in one marshal stream.
 pub const MARSHAL_MAX_OBJECTS: usize = 1 << 20;
+/// Largest `.pyc` read for judging (the biggest in CPython's own stdlib is a few MiB).
+pub const MAX_PYC_FILE: u64 = 64 << 20;
+/// Largest Python source read to hash or to compile for `--deep`.
+pub const MAX_SOURCE_FILE: u64 = 64 << 20;
