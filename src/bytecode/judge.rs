@@ -369,7 +369,16 @@ impl PycReport {
         if let (PycLocation::Cache { opt: Some(o), .. }, true) = (location, f.has_docstring) {
             if o == "2" {
                 self.warnings
-                    .push("opt-2 pyc has a module docstring; CPython at -OO strips it".into());
+                    .push("opt-2 pyc binds __doc__ to a string first thing: CPython at -OO strips docstrings, so either the source assigns __doc__ itself or this was not compiled at -OO".into());
+            }
+        }
+        if let PycLocation::Cache { source, .. } = location {
+            if source
+                .file_stem()
+                .is_some_and(|s| s.to_string_lossy().contains('.'))
+            {
+                self.warnings
+                    .push("module name has a dot: the import system never loads it".into());
             }
         }
         if f.trailing_bytes > 0 {

@@ -87,29 +87,33 @@ fn unrecognised(why: &str) -> PycLocation {
     }
 }
 
-/// Parses `mod.<tag>[.opt-N].pyc` the way `source_from_cache` does.
+/// Parses `<module>.<tag>[.opt-N].pyc`, the names `cache_from_source`
+/// makes, from the right: unlike `source_from_cache`, a module stem with a
+/// dot (`__phello__.foo`, made by compileall) keeps its whole stem.
 fn locate_cached(head: &Path, name: &str, prefixed: bool) -> PycLocation {
     let Some(stem) = name.strip_suffix(BYTECODE_SUFFIX) else {
         return unrecognised("cache file name does not end in .pyc");
     };
-    let parts: Vec<&str> = stem.split('.').collect();
-    let (module, tag, opt) = match parts.as_slice() {
-        [module, tag] => (*module, *tag, None),
-        [module, tag, opt] => {
-            let level = opt.strip_prefix(OPT_PREFIX).unwrap_or("");
-            if level.is_empty() || !level.chars().all(char::is_alphanumeric) {
-                return unrecognised("cache name's optimisation part is not opt-<alphanumeric>");
-            }
-            (*module, *tag, Some(level.to_string()))
-        }
-        _ => {
-            return unrecognised(
-                "cache name is not <module>.<tag>[.opt-N].pyc (source_from_cache refuses it)",
-            )
-        }
+    let Some((rest, last)) = stem.rsplit_once('.') else {
+        return unrecognised("cache name has no cache tag (<module>.<tag>[.opt-N].pyc)");
     };
+    let (rest, tag, opt) = match last.strip_prefix(OPT_PREFIX) {
+        Some(level) if level.is_empty() || !level.chars().all(char::is_alphanumeric) => {
+            return unrecognised("cache name's optimisation part is not opt-<alphanumeric>")
+        }
+        Some(level) => match rest.rsplit_once('.') {
+            Some((module, tag)) => (module, tag, Some(level.to_string())),
+            None => {
+                return unrecognised("cache name has no cache tag before its optimisation level")
+            }
+        },
+        None => (rest, last, None),
+    };
+    if rest.is_empty() || tag.is_empty() {
+        return unrecognised("cache name has an empty module or tag");
+    }
     PycLocation::Cache {
-        source: head.join(format!("{module}{SOURCE_SUFFIX}")),
+        source: head.join(format!("{rest}{SOURCE_SUFFIX}")),
         tag: tag.to_string(),
         version: PyVersion::from_cache_tag(tag),
         opt,
@@ -217,9 +221,9 @@ mod tests {
     fn bad_cache_names() {
         for name in [
             "m.pyc",
-            "m.a.b.c.pyc",
             "m.cpython-311.opt-.pyc",
-            "m.cpython-311.o2.pyc",
+            ".cpython-311.pyc",
+            "m.opt-1.pyc",
             "m.py",
         ] {
             let p = PathBuf::from("/a/__pycache__").join(name);
@@ -228,6 +232,18 @@ mod tests {
                 "{name}"
             );
         }
+        // Not a CPython tag: located, but no CPython reads it.
+        let p = Path::new("/a/__pycache__/m.cpython-311.o2.pyc");
+        assert!(matches!(
+            locate(p, None),
+            PycLocation::Cache { version: None, .. }
+        ));
+        // compileall's name for a source with a dot in its stem.
+        let p = Path::new("/a/__pycache__/__phello__.foo.cpython-37.opt-1.pyc");
+        assert_eq!(
+            locate(p, None),
+            cache("/a/__phello__.foo.py", "cpython-37", Some("1"), false)
+        );
     }
 
     #[test]

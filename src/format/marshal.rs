@@ -38,7 +38,9 @@ pub struct CodeFacts {
     pub co_filename_bytes: Option<Vec<u8>>,
     /// `co_filename` as marshal stores it: UTF-8 that may encode surrogates.
     pub co_filename_raw: Vec<u8>,
-    /// The module starts by storing a string constant as `__doc__`.
+    /// The module starts by binding `__doc__` to a string constant: a
+    /// docstring, or (indistinguishable in bytecode) a first statement
+    /// `__doc__ = "..."`, which unlike a docstring survives `-OO`.
     pub has_docstring: bool,
     /// Bytes after the code object (`marshal.loads` ignores them).
     pub trailing_bytes: usize,
@@ -169,40 +171,33 @@ struct Code {
     filename: NodeId,
 }
 
-/// Opcodes the docstring check needs, per version.
+/// Opcodes the docstring check needs, per version (from each version's
+/// `opcode.opmap`).
 #[derive(Clone, Copy)]
 struct DocOps {
-    resume: Option<u8>,
     load_const: u8,
     store_name: u8,
-    setup_annotations: u8,
     extended_arg: u8,
-    nop: u8,
-    cache: Option<u8>,
+    /// Opcodes that may come before the docstring: `RESUME`, `MAKE_CELL`,
+    /// `SETUP_ANNOTATIONS`, `NOP` and (3.11+) `CACHE`.
+    prologue: &'static [u8],
 }
 
 const OPS_36: DocOps = DocOps {
-    resume: None,
     load_const: 100,
     store_name: 90,
-    setup_annotations: 85,
     extended_arg: 144,
-    nop: 9,
-    cache: None,
+    prologue: &[85, 9],
 };
 const OPS_311: DocOps = DocOps {
-    resume: Some(151),
-    cache: Some(0),
+    prologue: &[151, 135, 85, 9, 0],
     ..OPS_36
 };
 const OPS_313: DocOps = DocOps {
-    resume: Some(149),
     load_const: 83,
     store_name: 114,
-    setup_annotations: 37,
     extended_arg: 71,
-    nop: 30,
-    cache: Some(0),
+    prologue: &[149, 94, 37, 30, 0],
 };
 
 /// Which fields a version's code objects have, in stream order.
@@ -943,10 +938,7 @@ fn instructions(bytecode: &[u8], ops: DocOps) -> impl Iterator<Item = (u8, usize
             }
             let full = (ext << 8) | arg;
             ext = 0;
-            let skip = Some(op) == ops.resume
-                || Some(op) == ops.cache
-                || op == ops.nop
-                || op == ops.setup_annotations;
+            let skip = ops.prologue.contains(&op);
             (!skip).then_some((op, full))
         })
 }
