@@ -129,18 +129,16 @@ pub fn judge(pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
     Ok(report)
 }
 
-/// The marshalled code's facts, for versions pyvet can read.
-fn read_facts(
-    bytes: &[u8],
-    header: &PycHeader,
-    known: &KnownHeader,
-) -> std::result::Result<CodeFacts, String> {
+/// What reading the marshalled code gave: facts, or why it does not load.
+/// (`Ok(None)` is kept for versions whose marshal pyvet cannot read.)
+type FactsResult = std::result::Result<Option<CodeFacts>, String>;
+
+fn read_facts(bytes: &[u8], header: &PycHeader, known: &KnownHeader) -> FactsResult {
     let v = known.info.version;
-    if v.major == 2 {
-        return Err("Python 2 marshal is not read".into());
-    }
     let payload = bytes.get(header.len()..).unwrap_or_default();
-    marshal::read_code_facts(payload, (v.major, v.minor)).map_err(|e| e.to_string())
+    marshal::read_code_facts(payload, (v.major, v.minor))
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// `os.stat(source)` (following symlinks, as the import system does), or
@@ -263,12 +261,8 @@ impl Context<'_> {
         ))
     }
 
-    fn deep_input(
-        &self,
-        bytes: &[u8],
-        facts: &std::result::Result<CodeFacts, String>,
-    ) -> Result<Option<DeepInput>> {
-        let (Some(source), Ok(facts)) = (self.source, facts) else {
+    fn deep_input(&self, bytes: &[u8], facts: &FactsResult) -> Result<Option<DeepInput>> {
+        let (Some(source), Ok(Some(facts))) = (self.source, facts) else {
             return Ok(None);
         };
         let optimize = match self.location {
@@ -345,13 +339,8 @@ impl PycReport {
         }
     }
 
-    fn record_facts(
-        &mut self,
-        facts: &std::result::Result<CodeFacts, String>,
-        source: Option<&Path>,
-        location: &PycLocation,
-    ) {
-        let Ok(f) = facts else {
+    fn record_facts(&mut self, facts: &FactsResult, source: Option<&Path>, location: &PycLocation) {
+        let Ok(Some(f)) = facts else {
             return;
         };
         self.co_filename = Some(f.co_filename.clone());

@@ -19,6 +19,8 @@ const FLAG_REF: u8 = 0x80;
 const SIZE32_MAX: i64 = 0x7FFF_FFFF;
 /// marshal stores longs in 15-bit digits.
 const LONG_DIGIT_MAX: u16 = 0x7FFF;
+/// Types marshal version 2 (Python 2.7) does not have.
+const PY3_ONLY_TYPES: &[u8] = b"aAzZ)r:";
 /// First version whose marshal has slices (`:`, marshal version 5).
 const SLICE_SINCE: (u8, u8) = (3, 14);
 /// Bytes of one bytecode unit (opcode, oparg) since 3.6.
@@ -62,12 +64,22 @@ pub fn read_code_facts(payload: &[u8], version: (u8, u8)) -> Result<CodeFacts, M
     };
     let filename = r.str_of(code.filename).unwrap_or_default();
     let points = decode_surrogatepass(&filename).unwrap_or_default();
-    Ok(CodeFacts {
-        co_filename: points
+    let (display, fs_bytes) = if r.py2() {
+        // Python 2 file names are bytes.
+        (
+            String::from_utf8_lossy(&filename).into_owned(),
+            Some(filename.clone()),
+        )
+    } else {
+        let shown = points
             .iter()
             .map(|&p| char::from_u32(p).unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect(),
-        co_filename_bytes: fsencode(&points),
+            .collect();
+        (shown, fsencode(&points))
+    };
+    Ok(CodeFacts {
+        co_filename: display,
+        co_filename_bytes: fs_bytes,
         co_filename_raw: filename,
         has_docstring: r.has_docstring(code, layout.ops),
         trailing_bytes: payload.len() - r.pos,
@@ -146,6 +158,8 @@ enum Node<'a> {
         latin1: bool,
     },
     Tuple(Vec<NodeId>),
+    /// Python 2's `str` (`s`, `t`, `R`): bytes that also serve as text.
+    Py2Str(&'a [u8]),
     Code(Box<Code>),
     /// Anything else (None, numbers, lists, dicts, sets, slices…).
     Other(&'static str),
@@ -158,6 +172,7 @@ impl Node<'_> {
             Node::Bytes(_) => "bytes",
             Node::Str { .. } => "str",
             Node::Tuple(_) => "tuple",
+            Node::Py2Str(_) => "str",
             Node::Code(_) => "code",
             Node::Other(name) => name,
         }
@@ -183,6 +198,15 @@ struct DocOps {
     prologue: &'static [u8],
 }
 
+/// Python 2.7: instructions are 1 byte, or 3 with an argument.
+const OPS_27: DocOps = DocOps {
+    load_const: 100,
+    store_name: 90,
+    extended_arg: 145,
+    prologue: &[9],
+};
+/// Python 2.7's first opcode with an argument.
+const PY2_HAVE_ARGUMENT: u8 = 90;
 const OPS_36: DocOps = DocOps {
     load_const: 100,
     store_name: 90,
@@ -255,6 +279,7 @@ const LOCALSPLUS: &[(&str, Want)] = &[
 
 impl CodeLayout {
     fn for_version((major, minor): (u8, u8)) -> Result<CodeLayout, MarshalError> {
+        const C27: &[&str] = &["co_argcount", "co_nlocals", "co_stacksize", "co_flags"];
         const C36: &[&str] = &[
             "co_argcount",
             "co_kwonlyargcount",
@@ -295,6 +320,7 @@ impl CodeLayout {
             ops,
         };
         match (major, minor) {
+            (2, 7) => Ok(old(C27, OPS_27)),
             (3, 6..=7) => Ok(old(C36, OPS_36)),
             (3, 8..=10) => Ok(old(C38, OPS_36)),
             (3, 11..=12) => Ok(new(Some(OPS_311))),
@@ -377,6 +403,8 @@ struct Reader<'a> {
     /// The back-reference table; `None` marks a slot reserved for an object
     /// still being read (CPython refuses references to it).
     refs: Vec<Option<NodeId>>,
+    /// Python 2's table of interned strings (`t` adds, `R` refers).
+    interned: Vec<NodeId>,
 }
 
 impl<'a> Reader<'a> {
@@ -388,7 +416,26 @@ impl<'a> Reader<'a> {
             version,
             nodes: Vec::new(),
             refs: Vec::new(),
+            interned: Vec::new(),
         }
+    }
+
+    fn py2(&self) -> bool {
+        self.version.0 == 2
+    }
+
+    /// Python 2's `R`: an index into the interned strings read so far.
+    fn string_ref(&mut self, start: usize) -> Result<NodeId, MarshalError> {
+        let index = i64::from(self.long()?);
+        let known = self.interned.len();
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.interned.get(i).copied())
+            .ok_or(MarshalError::InvalidReference {
+                index,
+                offset: start,
+                known,
+            })
     }
 
     fn node(&self, id: NodeId) -> &Node<'a> {
@@ -506,7 +553,17 @@ impl<'a> Reader<'a> {
                 max: MARSHAL_MAX_OBJECTS,
             });
         }
-        let (ty, flag) = (code & !FLAG_REF, code & FLAG_REF != 0);
+        let (ty, flag) = if self.py2() {
+            (code, false)
+        } else {
+            (code & !FLAG_REF, code & FLAG_REF != 0)
+        };
+        if self.py2() && PY3_ONLY_TYPES.contains(&ty) {
+            return Err(MarshalError::UnknownType {
+                code: ty,
+                offset: start,
+            });
+        }
         if let Some(v) = self.scalar(ty, flag)? {
             return Ok(Begin::Value(v));
         }
@@ -586,6 +643,16 @@ impl<'a> Reader<'a> {
                 .and_then(|_| self.float_text())
                 .map(|_| "complex")?,
             b'y' => self.take(16).map(|_| "complex")?,
+            b's' | b't' if self.py2() => {
+                let n = self.size("string")?;
+                let raw = self.take(n)?;
+                let id = self.push(Node::Py2Str(raw));
+                if ty == b't' {
+                    self.interned.push(id);
+                }
+                return Ok(Some(Some(id)));
+            }
+            b'R' if self.py2() => return self.string_ref(start).map(|id| Some(Some(id))),
             b's' => {
                 let n = self.size("bytes")?;
                 let raw = self.take(n)?;
@@ -820,12 +887,9 @@ impl<'a> Reader<'a> {
     fn check_field(&self, field: &'static str, want: Want, id: NodeId) -> Result<(), MarshalError> {
         let node = self.node(id);
         let ok = match (want, node) {
-            (Want::Bytes, Node::Bytes(_))
-            | (Want::Str, Node::Str { .. })
-            | (Want::Tuple, Node::Tuple(_)) => true,
-            (Want::TupleOfStr, Node::Tuple(items)) => items
-                .iter()
-                .all(|&i| matches!(self.node(i), Node::Str { .. })),
+            (Want::Bytes | Want::Str, Node::Py2Str(_)) | (Want::Tuple, Node::Tuple(_)) => true,
+            (Want::Bytes, Node::Bytes(_)) | (Want::Str, Node::Str { .. }) => !self.py2(),
+            (Want::TupleOfStr, Node::Tuple(items)) => items.iter().all(|&i| self.is_name(i)),
             _ => false,
         };
         if ok {
@@ -863,6 +927,7 @@ impl<'a> Reader<'a> {
 
     fn str_of(&self, id: NodeId) -> Option<Vec<u8>> {
         match self.node(id) {
+            Node::Py2Str(raw) => Some(raw.to_vec()),
             Node::Str { raw, latin1: false } => Some(raw.to_vec()),
             // Latin-1 text re-encoded as UTF-8, so every string decodes one way.
             Node::Str { raw, latin1: true } => Some(
@@ -875,8 +940,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A `str` constant (Python 2: `str` or `unicode`).
     fn is_str(&self, id: NodeId) -> bool {
-        matches!(self.node(id), Node::Str { .. })
+        matches!(self.node(id), Node::Str { .. } | Node::Py2Str(_))
+    }
+
+    /// What a code object's name tuples must hold: `str` (Python 2: bytes `str`).
+    fn is_name(&self, id: NodeId) -> bool {
+        match self.node(id) {
+            Node::Py2Str(_) => true,
+            Node::Str { .. } => !self.py2(),
+            _ => false,
+        }
     }
 
     fn tuple_item(&self, tuple: NodeId, index: usize) -> Option<NodeId> {
@@ -903,10 +978,15 @@ impl<'a> Reader<'a> {
                     .tuple_item(code.consts, 0)
                     .is_some_and(|c| self.is_str(c));
         };
-        let Node::Bytes(bytecode) = self.node(code.code) else {
+        let (Node::Bytes(bytecode) | Node::Py2Str(bytecode)) = self.node(code.code) else {
             return false;
         };
-        let mut ins = instructions(bytecode, ops);
+        let mut ins = if self.py2() {
+            instructions_py2(bytecode, ops)
+        } else {
+            instructions(bytecode, ops).take(2).collect()
+        }
+        .into_iter();
         let (Some((op1, konst)), Some((op2, name))) = (ins.next(), ins.next()) else {
             return false;
         };
@@ -925,6 +1005,34 @@ impl<'a> Reader<'a> {
 
 /// The first instructions of `bytecode` as (opcode, full oparg), skipping
 /// the prologue ops that may precede a docstring and folding `EXTENDED_ARG`.
+/// [`instructions`] for Python 2's variable-length bytecode: the first two.
+fn instructions_py2(bytecode: &[u8], ops: DocOps) -> Vec<(u8, usize)> {
+    let (mut at, mut ext, mut out) = (0, 0usize, Vec::new());
+    while let (Some(&op), true) = (
+        bytecode.get(at),
+        out.len() < 2 && at < DOCSTRING_SCAN_UNITS * 3,
+    ) {
+        let arg = if op >= PY2_HAVE_ARGUMENT {
+            let lo = bytecode.get(at + 1).copied().unwrap_or(0);
+            let hi = bytecode.get(at + 2).copied().unwrap_or(0);
+            at += 3;
+            (ext << 16) | usize::from(u16::from_le_bytes([lo, hi]))
+        } else {
+            at += 1;
+            0
+        };
+        if op == ops.extended_arg {
+            ext = arg;
+            continue;
+        }
+        ext = 0;
+        if !ops.prologue.contains(&op) {
+            out.push((op, arg));
+        }
+    }
+    out
+}
+
 fn instructions(bytecode: &[u8], ops: DocOps) -> impl Iterator<Item = (u8, usize)> + '_ {
     let mut ext: usize = 0;
     bytecode
@@ -1072,7 +1180,7 @@ mod tests {
             Err(MarshalError::NotCode { found: "slice" })
         ));
         assert!(matches!(
-            read_code_facts(b"c", (2, 7)),
+            read_code_facts(b"c", (3, 5)),
             Err(MarshalError::UnsupportedVersion { .. })
         ));
     }
