@@ -135,7 +135,7 @@ type FactsResult = std::result::Result<Option<CodeFacts>, String>;
 
 fn read_facts(bytes: &[u8], header: &PycHeader, known: &KnownHeader) -> FactsResult {
     let v = known.info.version;
-    let payload = bytes.get(header.len()..).unwrap_or_default();
+    let payload = bytes.get(header.size()..).unwrap_or_default();
     marshal::read_code_facts(payload, (v.major, v.minor))
         .map(Some)
         .map_err(|e| e.to_string())
@@ -274,7 +274,7 @@ impl Context<'_> {
             magic: self.header.magic,
             optimize,
             filename: facts.co_filename_raw.clone(),
-            payload: bytes.get(self.header.len()..).unwrap_or_default().to_vec(),
+            payload: bytes.get(self.header.size()..).unwrap_or_default().to_vec(),
             source: read_capped(source, MAX_SOURCE_FILE)?,
         }))
     }

@@ -71,7 +71,7 @@ pub enum HeaderLayout {
 
 impl HeaderLayout {
     /// Bytes before the marshalled code object.
-    pub const fn len(self) -> usize {
+    pub const fn size(self) -> usize {
         match self {
             HeaderLayout::MagicMtime => 8,
             HeaderLayout::MagicMtimeSize => 12,
@@ -219,7 +219,7 @@ mod tests {
             let info = lookup(m(n)).unwrap();
             assert_eq!(info.version, PyVersion::new(maj, min), "{n}");
             assert!(info.is_release, "{n}");
-            assert_eq!(info.layout.len(), hlen, "{n}");
+            assert_eq!(info.layout.size(), hlen, "{n}");
             assert_eq!(release_magic(info.version), Some(m(n)));
         }
     }

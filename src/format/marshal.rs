@@ -1256,7 +1256,7 @@ mod tests {
 
     #[test]
     fn depth_is_capped() {
-        let deep = vec![b')', 1].repeat(MARSHAL_MAX_DEPTH + 5);
+        let deep = [b')', 1].repeat(MARSHAL_MAX_DEPTH + 5);
         let e = std::thread::Builder::new()
             .stack_size(1 << 20)
             .spawn(move || read_code_facts(&deep, (3, 12)).unwrap_err().to_string())

@@ -81,7 +81,7 @@ impl PycHeader {
                 python: None,
             });
         };
-        let needed = info.layout.len();
+        let needed = info.layout.size();
         if bytes.len() < needed {
             return Err(PycError::Truncated {
                 needed,
@@ -96,15 +96,10 @@ impl PycHeader {
     }
 
     /// Length of the header, i.e. where the marshalled code starts.
-    pub fn len(&self) -> usize {
+    pub fn size(&self) -> usize {
         self.python
             .as_ref()
-            .map_or(MAGIC_LEN, |k| k.info.layout.len())
-    }
-
-    /// Always false: a header has at least its magic.
-    pub fn is_empty(&self) -> bool {
-        false
+            .map_or(MAGIC_LEN, |k| k.info.layout.size())
     }
 }
 
@@ -124,7 +119,7 @@ fn hash_at(bytes: &[u8], at: usize) -> [u8; 8] {
     hash
 }
 
-/// Reads the fields after the magic; `bytes` is at least `layout.len()` long.
+/// Reads the fields after the magic; `bytes` is at least `layout.size()` long.
 fn parse_fields(layout: HeaderLayout, bytes: &[u8]) -> Result<(u32, PycKind), PycError> {
     Ok(match layout {
         HeaderLayout::MagicMtime => (
@@ -261,7 +256,7 @@ mod tests {
     #[test]
     fn old_layouts() {
         let h = PycHeader::parse(&header(3379, &[7, 8])).unwrap();
-        assert_eq!(h.len(), 12);
+        assert_eq!(h.size(), 12);
         assert_eq!(
             h.python.unwrap().kind,
             PycKind::Timestamp {
@@ -270,7 +265,7 @@ mod tests {
             }
         );
         let h = PycHeader::parse(&header(62211, &[9])).unwrap();
-        assert_eq!(h.len(), 8);
+        assert_eq!(h.size(), 8);
         assert_eq!(
             h.python.unwrap().kind,
             PycKind::Timestamp {
@@ -284,7 +279,7 @@ mod tests {
     fn unknown_magic_is_not_an_error() {
         let h = PycHeader::parse(&header(3650, &[0, 0, 0])).unwrap();
         assert_eq!(
-            (h.python.clone(), h.len(), h.magic),
+            (h.python.clone(), h.size(), h.magic),
             (None, 4, [0x42, 0x0e, b'\r', b'\n'])
         );
     }
@@ -304,7 +299,7 @@ mod tests {
                 buf[..4].copy_from_slice(&header(real, &[])[..4]);
             }
             if let Ok(h) = PycHeader::parse(&buf) {
-                assert!(h.len() <= buf.len());
+                assert!(h.size() <= buf.len());
             }
         }
     }

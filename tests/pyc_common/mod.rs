@@ -133,10 +133,7 @@ pub fn all_interpreters() -> Vec<(String, PathBuf, String)> {
 /// The interpreter that made fixture `id` (exact version), if present.
 pub fn fixture_interpreter(id: &str, version: &str) -> Option<PathBuf> {
     let p = if id.starts_with("debian") {
-        PathBuf::from(format!(
-            "/usr/bin/python{}",
-            version.rsplitn(2, '.').nth(1)?
-        ))
+        PathBuf::from(format!("/usr/bin/python{}", version.rsplit_once('.')?.0))
     } else {
         pyenv_root()
             .join("versions")
