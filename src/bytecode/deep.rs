@@ -60,23 +60,34 @@ impl Interpreters {
 
     /// The interpreter to trust for `version`, or why there is none.
     pub fn find(&self, version: PyVersion) -> std::result::Result<PathBuf, String> {
+        self.candidates(version).map(|mut c| c.remove(0))
+    }
+
+    /// Interpreters to try for `version`, best first: the `--interpreter`
+    /// one, else every `pythonX.Y` on `PATH` (a pyenv shim may fail to start
+    /// when its version is not selected, and then the next is tried).
+    pub fn candidates(&self, version: PyVersion) -> std::result::Result<Vec<PathBuf>, String> {
         if let Some(p) = self.explicit.get(&version) {
-            return self.check_trusted(p);
+            return self.check_trusted(p).map(|p| vec![p]);
         }
         let name = format!("python{version}");
         let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut refused = None;
+        let (mut found, mut refused) = (Vec::new(), None);
         for dir in std::env::split_paths(&path) {
             let candidate = dir.join(&name);
             if is_executable(&candidate) {
                 match self.check_trusted(&candidate) {
-                    Ok(p) => return Ok(p),
+                    Ok(p) => found.push(p),
                     Err(e) => refused = Some(e),
                 }
             }
         }
-        Err(refused
-            .unwrap_or_else(|| format!("no {name} on PATH and no --interpreter {version}=PATH")))
+        if found.is_empty() {
+            return Err(refused.unwrap_or_else(|| {
+                format!("no {name} on PATH and no --interpreter {version}=PATH")
+            }));
+        }
+        Ok(found)
     }
 
     fn check_trusted(&self, p: &Path) -> std::result::Result<PathBuf, String> {
@@ -120,13 +131,11 @@ pub fn check_all(reports: &mut [PycReport], interpreters: &Interpreters) {
         }
     }
     for (version, indices) in by_version {
-        let outcomes = interpreters.find(version).and_then(|interp| {
-            let tasks: Vec<&DeepInput> = indices
-                .iter()
-                .filter_map(|&i| reports[i].deep.as_ref())
-                .collect();
-            run_batch(&interp, version, &tasks).map(|o| (interp, o))
-        });
+        let tasks: Vec<&DeepInput> = indices
+            .iter()
+            .filter_map(|&i| reports[i].deep.as_ref())
+            .collect();
+        let outcomes = first_working(interpreters, version, &tasks);
         for (n, &i) in indices.iter().enumerate() {
             let r = &mut reports[i];
             match &outcomes {
@@ -135,6 +144,22 @@ pub fn check_all(reports: &mut [PycReport], interpreters: &Interpreters) {
             }
         }
     }
+}
+
+/// Runs the batch with the first candidate interpreter that works.
+fn first_working(
+    interpreters: &Interpreters,
+    version: PyVersion,
+    tasks: &[&DeepInput],
+) -> std::result::Result<(PathBuf, HashMap<usize, Outcome>), String> {
+    let mut failures = Vec::new();
+    for interp in interpreters.candidates(version)? {
+        match run_batch(&interp, version, tasks) {
+            Ok(o) => return Ok((interp, o)),
+            Err(e) => failures.push(e),
+        }
+    }
+    Err(failures.join("; "))
 }
 
 fn unverified(r: &mut PycReport, why: String) {
@@ -198,7 +223,7 @@ fn finish(child: &mut Child) -> String {
         let _ = s.by_ref().take(64 * 1024).read_to_string(&mut err);
     }
     let _ = child.wait();
-    let err = err.trim();
+    let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
     if err.is_empty() {
         String::new()
     } else {

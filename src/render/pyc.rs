@@ -27,12 +27,13 @@ pub fn json(reports: &[PycReport]) -> String {
     s
 }
 
-/// One line per file; warnings follow the reason after `; `.
+/// One line per file; warnings follow the reason after `; `. Control
+/// characters (a file name may hold a newline) are escaped, so that a
+/// file cannot forge lines of the report.
 pub fn text(reports: &[PycReport]) -> String {
     let mut s = String::new();
     for r in reports {
-        let _ = write!(
-            s,
+        let mut line = format!(
             "{}  {}  {}  {}  {}",
             r.path,
             r.verdict.as_str(),
@@ -41,9 +42,33 @@ pub fn text(reports: &[PycReport]) -> String {
             r.reason
         );
         for w in &r.warnings {
-            let _ = write!(s, "; warning: {w}");
+            let _ = write!(line, "; warning: {w}");
         }
+        s.push_str(&escape_controls(&line));
         s.push('\n');
     }
     s
+}
+
+/// Replaces control characters with their Rust escapes (`\n`, `\u{1b}`).
+fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_cannot_forge_lines() {
+        assert_eq!(escape_controls("a\nb\tc\u{1b}d é"), "a\\nb\\tc\\u{1b}d é");
+    }
 }
