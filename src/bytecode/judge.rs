@@ -378,3 +378,93 @@ impl PycReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytecode::magic;
+
+    fn info(number: u16) -> MagicInfo {
+        let [a, b] = number.to_le_bytes();
+        magic::lookup([a, b, b'\r', b'\n']).unwrap()
+    }
+
+    #[test]
+    fn foreign_by_tag_tree_and_prerelease() {
+        let cache = |tag: &str| {
+            naming::locate(
+                &Path::new("/x/__pycache__").join(format!("m.{tag}.pyc")),
+                None,
+            )
+        };
+        let p = Path::new("/x/__pycache__/m.pyc");
+        assert_eq!(foreign(&info(3495), &cache("cpython-311"), p), None);
+        let why = foreign(&info(3531), &cache("cpython-311"), p).unwrap();
+        assert_eq!(
+            why,
+            "magic 3531 is Python 3.12's, but its cache tag cpython-311 says 3.11"
+        );
+        let legacy = PycLocation::Legacy {
+            source: "/usr/lib/python3.11/m.py".into(),
+        };
+        let p = Path::new("/usr/lib/python3.11/m.pyc");
+        assert!(foreign(&info(62211), &legacy, p)
+            .unwrap()
+            .contains("its python directory says 3.11"));
+        assert_eq!(foreign(&info(3495), &legacy, p), None);
+        assert!(foreign(&info(3392), &cache("cpython-37"), p)
+            .unwrap()
+            .contains("pre-release"));
+    }
+
+    /// A header-only 3.11 timestamp pyc matching `source`'s stat.
+    fn header_for(source: &Path) -> Vec<u8> {
+        let m = std::fs::metadata(source).unwrap();
+        let mut v = vec![0xa7, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0];
+        v.extend_from_slice(&(m.mtime() as u32).to_le_bytes());
+        v.extend_from_slice(&(m.size() as u32).to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn locations_decide_before_the_header_check() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("m.py");
+        std::fs::write(&src, "x = 1\n").unwrap();
+        let opts = JudgeOptions {
+            mode: HashCheckMode::Default,
+            source: None,
+            pycache_prefix: None,
+        };
+        // Beside its source: shadowed, never imported by CPython 3.
+        let legacy = d.path().join("m.pyc");
+        std::fs::write(&legacy, header_for(&src)).unwrap();
+        let r = judge(&legacy, &opts).unwrap();
+        assert_eq!(r.verdict, Verdict::Orphan, "{}", r.reason);
+        assert!(r.reason.contains("shadowed"), "{}", r.reason);
+        // Cache without its source.
+        std::fs::create_dir(d.path().join("__pycache__")).unwrap();
+        let cached = d.path().join("__pycache__/n.cpython-311.pyc");
+        std::fs::write(&cached, header_for(&src)).unwrap();
+        let r = judge(&cached, &opts).unwrap();
+        assert_eq!(
+            (r.verdict, r.source_exists),
+            (Verdict::Orphan, false),
+            "{}",
+            r.reason
+        );
+        // The header matches, but the empty payload does not load: the import would fail.
+        let cached = d.path().join("__pycache__/m.cpython-311.pyc");
+        std::fs::write(&cached, header_for(&src)).unwrap();
+        let r = judge(&cached, &opts).unwrap();
+        assert_eq!(r.verdict, Verdict::Corrupt, "{}", r.reason);
+        assert!(r.reason.contains("import would fail"), "{}", r.reason);
+        // An explicit source that does not exist is an error, not a verdict.
+        let missing = d.path().join("gone.py");
+        let opts = JudgeOptions {
+            source: Some(&missing),
+            ..opts
+        };
+        assert!(judge(&cached, &opts).is_err());
+    }
+}
