@@ -130,15 +130,12 @@ pub fn judge(pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
 }
 
 /// What reading the marshalled code gave: facts, or why it does not load.
-/// (`Ok(None)` is kept for versions whose marshal pyvet cannot read.)
-type FactsResult = std::result::Result<Option<CodeFacts>, String>;
+type FactsResult = std::result::Result<CodeFacts, String>;
 
 fn read_facts(bytes: &[u8], header: &PycHeader, known: &KnownHeader) -> FactsResult {
     let v = known.info.version;
     let payload = bytes.get(header.size()..).unwrap_or_default();
-    marshal::read_code_facts(payload, (v.major, v.minor))
-        .map(Some)
-        .map_err(|e| e.to_string())
+    marshal::read_code_facts(payload, (v.major, v.minor)).map_err(|e| e.to_string())
 }
 
 /// `os.stat(source)` (following symlinks, as the import system does), or
@@ -165,23 +162,20 @@ fn foreign(info: &MagicInfo, location: &PycLocation, path: &Path) -> Option<Stri
             info.number
         ));
     }
-    let (expected, from) = match location {
+    let tag = match location {
         PycLocation::Cache {
             version: Some(t),
             tag,
             ..
-        } => (*t, format!("its cache tag {tag}")),
-        _ => (
-            naming::tree_version(path)?,
-            "its python directory".to_string(),
-        ),
+        } => Some((*t, format!("its cache tag {tag}"))),
+        _ => None,
     };
-    (expected != v).then(|| {
-        format!(
-            "magic {} is Python {v}'s, but {from} says {expected}",
-            info.number
-        )
-    })
+    let tree = naming::tree_version(path).map(|t| (t, "its python directory".to_string()));
+    let (expected, from) = [tag, tree].into_iter().flatten().find(|(t, _)| *t != v)?;
+    Some(format!(
+        "magic {} is Python {v}'s, but {from} says {expected}",
+        info.number
+    ))
 }
 
 struct Context<'a> {
@@ -262,7 +256,7 @@ impl Context<'_> {
     }
 
     fn deep_input(&self, bytes: &[u8], facts: &FactsResult) -> Result<Option<DeepInput>> {
-        let (Some(source), Ok(Some(facts))) = (self.source, facts) else {
+        let (Some(source), Ok(facts)) = (self.source, facts) else {
             return Ok(None);
         };
         let optimize = match self.location {
@@ -340,7 +334,7 @@ impl PycReport {
     }
 
     fn record_facts(&mut self, facts: &FactsResult, source: Option<&Path>, location: &PycLocation) {
-        let Ok(Some(f)) = facts else {
+        let Ok(f) = facts else {
             return;
         };
         self.co_filename = Some(f.co_filename.clone());
@@ -404,6 +398,9 @@ mod tests {
             why,
             "magic 3531 is Python 3.12's, but its cache tag cpython-311 says 3.11"
         );
+        let in_311 = Path::new("/usr/lib/python3.11/__pycache__/m.cpython-312.pyc");
+        let why = foreign(&info(3531), &naming::locate(in_311, None), in_311).unwrap();
+        assert!(why.ends_with("its python directory says 3.11"), "{why}");
         let legacy = PycLocation::Legacy {
             source: "/usr/lib/python3.11/m.py".into(),
         };
