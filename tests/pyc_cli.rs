@@ -249,3 +249,41 @@ fn deep_on_the_command_line() {
         "{text}"
     );
 }
+
+/// The helper's report of a difference holds the source's text; it must
+/// reach pyvet even where the interpreter's stdout is ASCII (3.6 in the C locale).
+#[test]
+fn deep_reports_non_ascii_differences_in_the_c_locale() {
+    let (tmp, _) = fixture_copy();
+    let Some(py) = interpreter_versions(tmp.path())
+        .get("py36")
+        .and_then(|v| fixture_interpreter("py36", v))
+    else {
+        skip("Python 3.6 is not on this machine: C-locale --deep check not run");
+        return;
+    };
+    let pyc = tmp
+        .path()
+        .join("py36/uni-timestamp-opt0/__pycache__/uni.cpython-36.pyc");
+    let data = std::fs::read(&pyc).unwrap();
+    let (from, to) = ("caf\u{e9}".as_bytes(), "cAf\u{e9}".as_bytes());
+    let at = data
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("café in the payload");
+    let mut tampered = data.clone();
+    tampered[at..at + from.len()].copy_from_slice(to);
+    std::fs::write(&pyc, tampered).unwrap();
+    let interp = format!("3.6={}", py.display());
+    pyvet()
+        .env("LC_ALL", "C")
+        .env("LANG", "C")
+        .args(["pyc", "--deep", "--interpreter", &interp])
+        .arg(&pyc)
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("  diverges  "))
+        .stdout(predicates::str::contains(
+            "'na\u{ef}ve cAf\u{e9} \u{2603} \u{1f600}' != 'na\u{ef}ve caf\u{e9}",
+        ));
+}

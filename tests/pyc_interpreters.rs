@@ -202,12 +202,15 @@ fn fixture_generator_is_reproducible() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new("python3")
+    let Ok(out) = Command::new("python3")
         .arg(committed.join("make.py"))
         .arg("--out")
         .arg(tmp.path())
         .output()
-        .unwrap();
+    else {
+        skip("no python3 to run make.py with");
+        return;
+    };
     assert!(
         out.status.success(),
         "make.py: {}",

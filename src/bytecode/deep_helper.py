@@ -98,9 +98,14 @@ def check(optimize, filename, source, payload):
 
 def main():
     warnings.simplefilter("ignore")
-    inp, out = sys.stdin.buffer, sys.stdout
-    out.write("pyvet-deep 1 %d %d %s\n" % (sys.version_info[0], sys.version_info[1], MAGIC_NUMBER.hex()))
-    out.flush()
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+
+    def say(line):
+        # Bytes, whatever the locale's encoding: details may hold any text.
+        out.write((line + "\n").encode("utf-8", "backslashreplace"))
+        out.flush()
+
+    say("pyvet-deep 1 %d %d %s" % (sys.version_info[0], sys.version_info[1], MAGIC_NUMBER.hex()))
     while True:
         head = inp.read(5)
         if not head:
@@ -116,8 +121,7 @@ def main():
         except BaseException as e:
             status, detail = "error", "%s: %s" % (type(e).__name__, e)
         detail = detail.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-        out.write("%d\t%s\t%s\n" % (ident, status, detail))
-        out.flush()
+        say("%d\t%s\t%s" % (ident, status, detail))
 
 
 main()
