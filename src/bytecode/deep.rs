@@ -12,10 +12,10 @@
 //! field by field. All files of one version go through one interpreter start.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 
 use crate::bytecode::judge::{DeepInput, PycReport};
 use crate::bytecode::magic::PyVersion;
@@ -28,8 +28,10 @@ pub const HELPER: &str = include_str!("deep_helper.py");
 const GREETING: &str = "pyvet-deep 1";
 /// Interpreter flags: isolated mode, no `site`, never write bytecode.
 const ISOLATION_FLAGS: [&str; 3] = ["-I", "-S", "-B"];
-/// How much of the helper's stderr a reason quotes.
+/// How much of the helper's stderr a reason quotes, in characters.
 const STDERR_QUOTE: usize = 300;
+/// How much of the helper's stderr is kept while draining it.
+const STDERR_KEEP: usize = 64 * 1024;
 
 /// Trusted interpreters for `--deep`, by version.
 #[derive(Debug, Clone, Default)]
@@ -140,7 +142,7 @@ pub fn check_all(reports: &mut [PycReport], interpreters: &Interpreters) {
             let r = &mut reports[i];
             match &outcomes {
                 Err(why) => unverified(r, format!("no trusted Python {version}: {why}")),
-                Ok((interp, o)) => apply(r, o.get(&n), interp),
+                Ok((interp, batch)) => apply(r, batch, n, interp),
             }
         }
     }
@@ -151,7 +153,7 @@ fn first_working(
     interpreters: &Interpreters,
     version: PyVersion,
     tasks: &[&DeepInput],
-) -> std::result::Result<(PathBuf, HashMap<usize, Outcome>), String> {
+) -> std::result::Result<(PathBuf, Batch), String> {
     let mut failures = Vec::new();
     for interp in interpreters.candidates(version)? {
         match run_batch(&interp, version, tasks) {
@@ -167,8 +169,8 @@ fn unverified(r: &mut PycReport, why: String) {
     r.reason = format!("{}; deep check not done: {why}", r.reason);
 }
 
-fn apply(r: &mut PycReport, outcome: Option<&Outcome>, interp: &Path) {
-    match outcome {
+fn apply(r: &mut PycReport, batch: &Batch, task: usize, interp: &Path) {
+    match batch.answers.get(&task) {
         Some(Outcome::Same) => {
             r.reason = format!(
                 "{}; code equals the compilation of the source by {}",
@@ -186,17 +188,30 @@ fn apply(r: &mut PycReport, outcome: Option<&Outcome>, interp: &Path) {
         }
         None => unverified(
             r,
-            format!("{} gave no answer for this file", interp.display()),
+            format!(
+                "{} gave no answer for this file{}",
+                interp.display(),
+                batch.complaint
+            ),
         ),
     }
 }
 
-/// Runs one helper process over `tasks` (all of `version`); outcomes by task index.
+/// What one helper process said.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Outcomes by task index; a task without one was not answered.
+    pub answers: HashMap<usize, Outcome>,
+    /// ` (stderr: …)` when the helper complained, else empty.
+    pub complaint: String,
+}
+
+/// Runs one helper process over `tasks` (all of `version`).
 pub fn run_batch(
     interp: &Path,
     version: PyVersion,
     tasks: &[&DeepInput],
-) -> std::result::Result<HashMap<usize, Outcome>, String> {
+) -> std::result::Result<Batch, String> {
     let mut child = Command::new(interp)
         .args(ISOLATION_FLAGS)
         .arg("-c")
@@ -206,51 +221,81 @@ pub fn run_batch(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", interp.display()))?;
-    let input = encode(tasks);
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let result = read_answers(BufReader::new(stdout), version, tasks);
-    let _ = writer.join();
-    let stderr = finish(&mut child);
-    result.map_err(|e| format!("{}: {e}{stderr}", interp.display()))
-}
-
-/// Waits for the helper and returns a quote of its stderr, if any.
-fn finish(child: &mut Child) -> String {
-    let mut err = String::new();
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.by_ref().take(64 * 1024).read_to_string(&mut err);
-    }
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{}: no pipes to the helper", interp.display()));
+    };
+    // Feeding, answering and complaining run at once, so no pipe can fill up and stall the others.
+    let (result, complaints) = std::thread::scope(|scope| {
+        scope.spawn(move || send(stdin, tasks));
+        let complaints = scope.spawn(move || tail(stderr));
+        let result = read_answers(BufReader::new(stdout), version, tasks);
+        (result, complaints.join().unwrap_or_default())
+    });
     let _ = child.wait();
-    let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
-    if err.is_empty() {
-        String::new()
-    } else {
-        let quote: String = err
-            .chars()
-            .rev()
-            .take(STDERR_QUOTE)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        format!(" (stderr: {quote})")
+    let quote = quote(&complaints);
+    match result {
+        Ok(answers) => Ok(Batch {
+            answers,
+            complaint: quote,
+        }),
+        Err(e) => Err(format!("{}: {e}{quote}", interp.display())),
     }
 }
 
-/// The stdin stream the helper reads (see `deep_helper.py`).
-fn encode(tasks: &[&DeepInput]) -> Vec<u8> {
-    let mut out = Vec::new();
+/// Writes the records the helper reads (see `deep_helper.py`); stops
+/// quietly if the helper has gone.
+fn send(stdin: ChildStdin, tasks: &[&DeepInput]) {
+    let mut w = BufWriter::new(stdin);
     for (id, t) in tasks.iter().enumerate() {
-        out.extend_from_slice(&(id as u32).to_le_bytes());
-        out.push(t.optimize);
+        let mut head = (id as u32).to_le_bytes().to_vec();
+        head.push(t.optimize);
+        if w.write_all(&head).is_err() {
+            return;
+        }
         for blob in [&t.filename, &t.source, &t.payload] {
-            out.extend_from_slice(&(blob.len() as u32).to_le_bytes());
-            out.extend_from_slice(blob);
+            let len = (blob.len() as u32).to_le_bytes();
+            if w.write_all(&len).and_then(|_| w.write_all(blob)).is_err() {
+                return;
+            }
         }
     }
-    out
+    let _ = w.flush();
+}
+
+/// Drains the helper's stderr, keeping only its last [`STDERR_KEEP`] bytes.
+fn tail(mut stderr: impl Read) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = stderr.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > STDERR_KEEP {
+            kept.drain(..kept.len() - STDERR_KEEP);
+        }
+    }
+    kept
+}
+
+/// ` (stderr: …)` with the end of what the helper complained, on one line.
+fn quote(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let line = words.join(" ");
+    if line.is_empty() {
+        return String::new();
+    }
+    let start = line
+        .char_indices()
+        .rev()
+        .nth(STDERR_QUOTE)
+        .map_or(0, |(i, _)| i);
+    format!(" (stderr: {})", &line[start..])
 }
 
 fn read_answers(
@@ -378,5 +423,69 @@ mod tests {
             &[&t]
         )
         .is_err());
+    }
+
+    fn task() -> DeepInput {
+        DeepInput {
+            version: PyVersion::new(3, 11),
+            magic: [0xa7, 0x0d, 0x0d, 0x0a],
+            optimize: 0,
+            filename: b"m.py".to_vec(),
+            payload: vec![0; 100_000],
+            source: vec![b'#'; 100_000],
+        }
+    }
+
+    /// A stand-in "interpreter" (a shell script) speaking the helper protocol.
+    fn fake(dir: &Path, body: &str) -> PathBuf {
+        let p = dir.join("python3.11");
+        std::fs::write(&p, format!("#!/bin/sh\ncat >/dev/null &\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_helper_that_stops_early_answers_what_it_did() {
+        let d = tempfile::tempdir().unwrap();
+        let py = fake(d.path(), "echo 'pyvet-deep 1 3 11 a70d0d0a'; printf '0\\tsame\\t\\n'; echo 'Fatal  error:\n boom' >&2; exit 1");
+        let (a, b) = (task(), task());
+        let batch = run_batch(&py, PyVersion::new(3, 11), &[&a, &b]).unwrap();
+        assert_eq!(batch.answers.len(), 1);
+        assert_eq!(batch.answers[&0], Outcome::Same);
+        assert_eq!(batch.complaint, " (stderr: Fatal error: boom)");
+    }
+
+    #[test]
+    fn a_chatty_helper_does_not_stall() {
+        let d = tempfile::tempdir().unwrap();
+        let py = fake(
+            d.path(),
+            "head -c 1000000 /dev/zero | tr '\\0' x >&2; echo 'pyvet-deep 1 3 11 a70d0d0a'; printf '0\\tdiffers\\tmodule.co_code: x\\n'",
+        );
+        let a = task();
+        let batch = run_batch(&py, PyVersion::new(3, 11), &[&a]).unwrap();
+        assert_eq!(
+            batch.answers[&0],
+            Outcome::Differs("module.co_code: x".into())
+        );
+        assert!(
+            batch.complaint.len() < STDERR_QUOTE + 20,
+            "{}",
+            batch.complaint.len()
+        );
+    }
+
+    #[test]
+    fn a_failing_start_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let py = fake(
+            d.path(),
+            "echo 'pyenv: python3.11: command not found' >&2; exit 127",
+        );
+        let e = run_batch(&py, PyVersion::new(3, 11), &[&task()]).unwrap_err();
+        assert!(
+            e.contains("did not start the helper") && e.contains("command not found"),
+            "{e}"
+        );
     }
 }
