@@ -29,6 +29,7 @@ fn judge_row(root: &Path, r: &Row) -> PycReport {
         mode: mode(&r.mode),
         source: None,
         pycache_prefix: None,
+        deep: true,
     };
     judge(&root.join(&r.pyc), &opts).unwrap_or_else(|e| panic!("{}: {e}", r.pyc))
 }

@@ -172,6 +172,7 @@ for name in sorted(os.listdir(cache)):
             mode: HashCheckMode::Default,
             source: None,
             pycache_prefix: None,
+            deep: false,
         };
         let mut n = 0;
         for line in out.lines() {

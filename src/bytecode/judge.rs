@@ -27,6 +27,8 @@ pub struct JudgeOptions<'a> {
     pub source: Option<&'a Path>,
     /// `sys.pycache_prefix` (`PYTHONPYCACHEPREFIX`), absolute.
     pub pycache_prefix: Option<&'a Path>,
+    /// Keep what `--deep` needs (source and payload bytes) in the reports.
+    pub deep: bool,
 }
 
 /// The judgement of one pyc, as reported.
@@ -123,7 +125,7 @@ pub fn judge(pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
             ));
         }
     }
-    if report.verdict.code_would_run() {
+    if opts.deep && report.verdict.code_would_run() {
         report.deep = ctx.deep_input(&bytes, &facts)?;
     }
     Ok(report)
@@ -432,6 +434,7 @@ mod tests {
             mode: HashCheckMode::Default,
             source: None,
             pycache_prefix: None,
+            deep: false,
         };
         // Beside its source: shadowed, never imported by CPython 3.
         let legacy = d.path().join("m.pyc");

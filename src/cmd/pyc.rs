@@ -23,6 +23,7 @@ pub fn run(args: &PycArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCo
         mode: args.check_hash_based_pycs,
         source: args.source.as_deref(),
         pycache_prefix: prefix.as_deref(),
+        deep: args.deep,
     };
     let mut failed = false;
     let mut reports: Vec<PycReport> = Vec::with_capacity(args.pycs.len());

@@ -3,7 +3,7 @@
 //! pyvet reads the top-level code object of a module to learn the file name
 //! it was compiled as (`co_filename`, evidence of where the pyc was made)
 //! and whether the module has a docstring (an `opt-2` pyc must not). The
-//! reader accepts every object type CPython 3.6–3.14 can emit, including
+//! reader accepts every object type CPython 2.7 and 3.6–3.14 can emit, including
 //! back-references (`FLAG_REF`/`TYPE_REF`), and rejects what CPython's
 //! `marshal.loads` rejects: truncation, unknown type codes, invalid
 //! references, malformed longs and strings, and code objects whose fields
