@@ -38,3 +38,7 @@ pub const RPMDB_MAX_BLOB: u64 = 8 + 16 * RPM_HEADER_MAX_TAGS as u64 + RPM_HEADER
 pub const MAX_DECODER_MEMORY: u64 = 256 << 20;
 /// Largest tar extension header (PAX `x`/`g` records) read into memory.
 pub const MAX_TAR_EXTENDED_HEADER: u64 = 1 << 20;
+/// Largest `.pyc` read for judging (the biggest in CPython's own stdlib is a few MiB).
+pub const MAX_PYC_FILE: u64 = 64 << 20;
+/// Largest Python source read to hash or to compile for `--deep`.
+pub const MAX_SOURCE_FILE: u64 = 64 << 20;
