@@ -56,14 +56,14 @@ pub enum Error {
     Format {
         path: PathBuf,
         #[source]
-        source: FormatError,
+        source: Box<FormatError>,
     },
     /// One record of a database could not be read; the others were.
     #[error("{}: {issue}", path.display())]
     Record {
         path: PathBuf,
         #[source]
-        issue: crate::db::rpmdb::BlobIssue,
+        issue: Box<crate::db::rpmdb::BlobIssue>,
     },
     /// The input could not be recognised as any supported format.
     #[error("{}: not a recognised package database, package file or tree: {why}", path.display())]
@@ -86,7 +86,7 @@ impl Error {
     pub fn format(path: impl Into<PathBuf>, source: impl Into<FormatError>) -> Self {
         Error::Format {
             path: path.into(),
-            source: source.into(),
+            source: Box::new(source.into()),
         }
     }
 }

@@ -34,3 +34,11 @@ pub const RPM_SIGNATURE_MAX_TAGS: u32 = 32;
 pub const RPM_SIGNATURE_MAX_DATA: u32 = 64 << 20;
 /// Largest rpmdb header blob: rpm's own header limits (`il`, `dl`, 16-byte index entries).
 pub const RPMDB_MAX_BLOB: u64 = 8 + 16 * RPM_HEADER_MAX_TAGS as u64 + RPM_HEADER_MAX_DATA as u64;
+/// Most memory an xz/lzma decoder may use for one `.deb` member (xz -9 needs 65 MiB).
+pub const MAX_DECODER_MEMORY: u64 = 256 << 20;
+/// Largest tar extension header (PAX `x`/`g` records) read into memory.
+pub const MAX_TAR_EXTENDED_HEADER: u64 = 1 << 20;
+/// Largest `.pyc` read for judging (the biggest in CPython's own stdlib is a few MiB).
+pub const MAX_PYC_FILE: u64 = 64 << 20;
+/// Largest Python source read to hash or to compile for `--deep`.
+pub const MAX_SOURCE_FILE: u64 = 64 << 20;

@@ -278,14 +278,14 @@ fn grype_fixture_is_refused_where_apk_refuses_it() {
     assert!(
         matches!(
             &e,
-            pyvet::Error::Format {
-                source: pyvet::error::FormatError::Apk(apk::ApkError::Orphan {
+            pyvet::Error::Format { source, .. } if matches!(
+                **source,
+                pyvet::error::FormatError::Apk(apk::ApkError::Orphan {
                     line: 40,
                     key: 'R',
                     needs: 'F'
-                }),
-                ..
-            }
+                })
+            )
         ),
         "{e}"
     );

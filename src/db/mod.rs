@@ -219,7 +219,7 @@ fn read_rpmdb(path: &Path, kind: rpmdb::Kind) -> Result<(Manifest, Vec<Error>)> 
         .into_iter()
         .map(|issue| Error::Record {
             path: path.to_path_buf(),
-            issue,
+            issue: Box::new(issue),
         })
         .collect();
     Ok((m, errors))

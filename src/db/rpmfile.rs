@@ -284,7 +284,7 @@ mod tests {
         };
         assert!(
             matches!(
-                source,
+                **source,
                 crate::error::FormatError::RpmFile(RpmFileError::Truncated {
                     what: "signature header",
                     available: 112,

@@ -1,6 +1,7 @@
 //! Renderers: results are data, and these turn them into text or JSON.
 
 pub mod json;
+pub mod pyc;
 pub mod text;
 
 /// Writes a rendered report; a closed pipe (`pyvet … | head`) is not an error.

@@ -46,3 +46,15 @@ pub fn run_stdout(cmd: &mut std::process::Command) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// Runs a command; returns (success, stdout, stderr).
+pub fn run(cmd: &mut std::process::Command) -> (bool, String, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -71,7 +71,7 @@ pub fn read(path: &Path, kind: Kind) -> Result<Manifest> {
         None => Ok(manifest),
         Some(issue) => Err(Error::Record {
             path: path.to_path_buf(),
-            issue,
+            issue: Box::new(issue),
         }),
     }
 }
