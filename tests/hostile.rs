@@ -305,6 +305,20 @@ fn consume<T, E: std::fmt::Display>(r: Result<T, E>) -> Option<T> {
     }
 }
 
+/// A `.pyc`: its header, then (for a known CPython) the code object after it.
+fn pyc_then_marshal(bytes: &[u8]) {
+    let Some(header) = consume(pyvet::format::pyc::PycHeader::parse(bytes)) else {
+        return;
+    };
+    if let (Some(known), Some(payload)) = (&header.python, bytes.get(header.size()..)) {
+        let v = known.info.version;
+        consume(pyvet::format::marshal::read_code_facts(
+            payload,
+            (v.major, v.minor),
+        ));
+    }
+}
+
 fn header_blobs<E: std::fmt::Display>(r: Result<Vec<Vec<u8>>, E>) {
     for blob in consume(r).unwrap_or_default() {
         if let Some(h) = consume(Header::parse(&blob)) {
@@ -384,9 +398,7 @@ fn run(parser: Parser, bytes: &[u8], scratch: &Path) -> Result<(), String> {
             let base = Path::new("/usr/lib/python3/site-packages");
             consume(record::parse(bytes, base, source(Backend::PipRecord)));
         }
-        Parser::Pyc => {
-            consume(pyvet::format::pyc::PycHeader::parse(bytes));
-        }
+        Parser::Pyc => pyc_then_marshal(bytes),
         Parser::Marshal(major, minor) => {
             consume(pyvet::format::marshal::read_code_facts(
                 bytes,
@@ -749,19 +761,10 @@ fn marshal_fixtures() -> Vec<((u8, u8), Vec<u8>)> {
     out
 }
 
-/// The oldest CPython whose code objects the marshal reader knows; older
-/// streams are refused as a whole (so they cannot reach the nesting).
-const MARSHAL_OLDEST: (u8, u8) = (3, 6);
-
 #[test]
 fn marshal_fixtures_parse_with_their_docstring() {
     let _serial = serial();
     for (version, stream) in marshal_fixtures() {
-        if version < MARSHAL_OLDEST {
-            let r = pyvet::format::marshal::read_code_facts(&stream, version);
-            assert!(r.is_err(), "{version:?} is not supported, yet read: {r:?}");
-            continue;
-        }
         let facts = pyvet::format::marshal::read_code_facts(&stream, version)
             .unwrap_or_else(|e| panic!("{version:?}: {e}"));
         assert_eq!(facts.co_filename, "/hostile/nest.py", "{version:?}");
@@ -790,9 +793,6 @@ fn marshal_nested_just_under_the_cap_fits_a_thread_stack() {
     // The code object and its constants tuple take two levels themselves.
     let depth = pyvet::limits::MARSHAL_MAX_DEPTH - 4;
     for (version, stream) in marshal_fixtures() {
-        if version < MARSHAL_OLDEST {
-            continue;
-        }
         let what = format!("marshal {version:?} nested {depth} deep");
         let deep = nest_at_marker(&stream, depth);
         let (r, _) = measure(&what, move || {

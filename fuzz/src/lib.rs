@@ -175,9 +175,19 @@ pub fn record(data: &[u8]) {
     ));
 }
 
-/// A `.pyc` header.
+/// A `.pyc`: its header, then (for a known CPython) the code object after it.
 pub fn pyc(data: &[u8]) {
-    consume(pyvet::format::pyc::PycHeader::parse(data));
+    let header = match pyvet::format::pyc::PycHeader::parse(data) {
+        Ok(h) => h,
+        Err(e) => return consume::<(), _>(Err(e)),
+    };
+    if let (Some(known), Some(payload)) = (&header.python, data.get(header.size()..)) {
+        let v = known.info.version;
+        consume(pyvet::format::marshal::read_code_facts(
+            payload,
+            (v.major, v.minor),
+        ));
+    }
 }
 
 /// A marshal payload; the first byte picks the CPython version.
