@@ -277,6 +277,25 @@ fn tar_error(member: &ar::Member, limit: u64, e: TarError) -> DebError {
     }
 }
 
+/// The next entry of a member's tar stream. An entry whose header puts its
+/// data past the member's limit is refused at once: getting past that data
+/// would fail anyway, but only after decompressing up to the limit (seconds
+/// of work for a few hundred bytes of input).
+fn next_entry<R: Read>(
+    tar: &mut tar::Reader<R>,
+    member: &ar::Member,
+    limit: u64,
+) -> Result<Option<Entry>, DebError> {
+    let entry = tar.next_entry().map_err(|e| tar_error(member, limit, e))?;
+    if entry.is_some() && tar.entry_end() > limit {
+        return Err(DebError::TooLarge {
+            member: member.name.clone(),
+            limit,
+        });
+    }
+    Ok(entry)
+}
+
 /// What the control member says.
 struct Control {
     record: control::Record,
@@ -288,7 +307,7 @@ fn read_control(bytes: &[u8], member: &ar::Member, limit: u64) -> Result<Control
     let mut tar = open_member(bytes, member, CONTROL_TAR, limit)?;
     let err = |e| tar_error(member, limit, e);
     let (mut control, mut md5sums, mut conffiles) = (None, None, None);
-    while let Some(entry) = tar.next_entry().map_err(err)? {
+    while let Some(entry) = next_entry(&mut tar, member, limit)? {
         if entry.kind != EntryType::File {
             continue;
         }
@@ -341,7 +360,7 @@ fn read_data(
         .map(|(p, d)| (p.as_path(), d))
         .collect();
     let mut files = Vec::new();
-    while let Some(entry) = tar.next_entry().map_err(|e| tar_error(member, limit, e))? {
+    while let Some(entry) = next_entry(&mut tar, member, limit)? {
         let mut f = file_entry(entry)?;
         f.digest = digests.get(f.path.as_path()).map(|&d| d.clone());
         if control.conffiles.contains(&f.path) {

@@ -275,6 +275,12 @@ impl<R: Read> Reader<R> {
         Ok(entry)
     }
 
+    /// Where the current entry's data, padding included, ends in the
+    /// decompressed stream: how much must be read to get past it.
+    pub fn entry_end(&self) -> u64 {
+        self.offset.saturating_add(self.unread)
+    }
+
     /// Reads one header block; `None` for a zero block or a clean EOF.
     fn read_header(&mut self) -> Result<Option<[u8; BLOCK]>, TarError> {
         let offset = self.offset;
@@ -547,6 +553,23 @@ mod tests {
         assert_eq!(d.kind, EntryType::Dir);
         assert!(r.next_entry().unwrap().is_none());
         assert!(r.next_entry().unwrap().is_none());
+    }
+
+    #[test]
+    fn entry_end_is_known_from_the_header_before_any_data_is_read() {
+        // A header claiming 10 GiB, with none of the data behind it.
+        let big_header = header("./big", b'0', 10 << 30);
+        let mut r = Reader::new(big_header.as_slice());
+        let big = r.next_entry().unwrap().unwrap();
+        assert_eq!(big.size, 10 << 30);
+        assert_eq!(r.entry_end(), BLOCK as u64 + (10 << 30));
+        let mut t = with_data(header("./a", b'0', 700), &[7u8; 700]);
+        t.extend(header("./d/", b'5', 0));
+        let mut r = Reader::new(t.as_slice());
+        r.next_entry().unwrap().unwrap();
+        assert_eq!(r.entry_end(), 512 + 1024);
+        r.next_entry().unwrap().unwrap();
+        assert_eq!(r.entry_end(), 512 + 1024 + 512);
     }
 
     #[test]
