@@ -11,13 +11,7 @@ use pyvet::db::deb::{self, DebError, Limits};
 use pyvet::manifest::{Backend, FileEntry, FileFlags, FileKind, Package, Source};
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deb");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    v.sort();
+    let v = common::deb_fixtures();
     assert_eq!(
         v.len(),
         5,

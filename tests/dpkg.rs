@@ -322,17 +322,6 @@ fn corpus_status_with_info_dir() {
     }
 }
 
-fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deb");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    v.sort();
-    v
-}
-
 fn dpkg_in_root(root: &Path, args: &[&str]) {
     let (ok, _, err) = common::run(
         Command::new("dpkg")
@@ -387,7 +376,7 @@ fn scratch_root_installed_by_dpkg_equals_dpkg_query() {
     for d in ["info", "updates"] {
         std::fs::create_dir(admin.join(d)).unwrap();
     }
-    let debs: Vec<String> = fixtures()
+    let debs: Vec<String> = common::deb_fixtures()
         .iter()
         .map(|p| p.to_str().unwrap().to_owned())
         .collect();

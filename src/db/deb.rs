@@ -116,17 +116,7 @@ pub fn parse_with_limits(
     let (control_member, data_member) = locate_members(bytes, &members)?;
     let control = read_control(bytes, control_member, limits.control)?;
     let files = read_data(bytes, data_member, limits.data, &control)?;
-    let r = control.record;
-    Ok(Package {
-        name: r.name,
-        epoch: r.version.epoch,
-        version: r.version.upstream,
-        release: r.version.revision,
-        arch: r.arch,
-        source,
-        install_time: None,
-        files,
-    })
+    Ok(dpkg::package(control.record, source, files, None))
 }
 
 /// Reads a `.deb` package file.

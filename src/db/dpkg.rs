@@ -163,7 +163,13 @@ fn parse_records(bytes: &[u8], kind: StanzaKind) -> Result<Vec<Record>, DpkgErro
     Ok(records)
 }
 
-fn package(r: Record, source: Source, files: Vec<FileEntry>, time: Option<i64>) -> Package {
+/// A checked control record and its files as a package (also used for `.deb`).
+pub(crate) fn package(
+    r: Record,
+    source: Source,
+    files: Vec<FileEntry>,
+    time: Option<i64>,
+) -> Package {
     Package {
         name: r.name,
         epoch: r.version.epoch,

@@ -58,3 +58,9 @@ pub fn run(cmd: &mut std::process::Command) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The `.deb` fixtures built by `tests/fixtures/deb/make.sh`, sorted.
+pub fn deb_fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deb");
+    files_with_suffix(&dir, ".deb")
+}

@@ -20,7 +20,9 @@ use crate::format::deb822::Stanza;
 pub enum StanzaKind {
     /// `/var/lib/dpkg/status` or an `updates/` entry: no `Status` means not installed.
     Status,
-    /// A distroless `status.d/<pkg>` file: no `Status` means installed.
+    /// A distroless `status.d/<pkg>` file: no `Status` means installed,
+    /// unless the stanza has no `Version` either (a bare `Package:` stanza,
+    /// which dpkg reads as not installed).
     StatusD,
     /// A `.deb`'s `control` file: `Status` is ignored.
     Control,
@@ -323,6 +325,7 @@ impl<'a> State<'a> {
         match (self.status, self.kind) {
             (Some(s), _) => s,
             (None, StanzaKind::Status) => PkgStatus::NotInstalled,
+            (None, StanzaKind::StatusD) if self.version.is_none() => PkgStatus::NotInstalled,
             (None, _) => PkgStatus::Installed,
         }
     }
@@ -840,6 +843,10 @@ mod tests {
         assert_eq!(
             record(text, StanzaKind::StatusD).unwrap().status,
             PkgStatus::Installed
+        );
+        assert_eq!(
+            record("Package: a\n", StanzaKind::StatusD).unwrap().status,
+            PkgStatus::NotInstalled
         );
     }
 
