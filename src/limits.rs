@@ -42,3 +42,6 @@ pub const MAX_TAR_EXTENDED_HEADER: u64 = 1 << 20;
 pub const MAX_PYC_FILE: u64 = 64 << 20;
 /// Largest Python source read to hash or to compile for `--deep`.
 pub const MAX_SOURCE_FILE: u64 = 64 << 20;
+/// Largest zstd window (log2) a `.deb` member may declare: zstd's own default
+/// decoder limit (128 MiB), kept explicit so a library default cannot raise it.
+pub const MAX_ZSTD_WINDOW_LOG: u32 = 27;

@@ -596,3 +596,32 @@ fn read_names_the_file_in_errors() {
     let e = deb::read(&p).unwrap_err().to_string();
     assert!(e.contains("broken.deb") && e.contains("offset 8"), "{e}");
 }
+
+/// A zstd frame may declare any window up to 2 GiB, and the decoder
+/// allocates it: a member asking for more than zstd's default 128 MiB is
+/// refused before anything is decompressed.
+#[test]
+fn zstd_window_beyond_the_limit_is_refused() {
+    let m = members_of(&fixture("pyvet-zst"));
+    let (bin, control) = (&m["debian-binary"], &m["control.tar.zst"]);
+    let tar = zstd::decode_all(&m["data.tar.zst"][..]).unwrap();
+    let recompress = |window_log: u32| {
+        let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        e.window_log(window_log).unwrap();
+        e.long_distance_matching(true).unwrap();
+        std::io::Write::write_all(&mut e, &tar).unwrap();
+        e.finish().unwrap()
+    };
+    let deb = |data: &[u8]| {
+        ar(&[
+            ("debian-binary", bin),
+            ("control.tar.zst", control),
+            ("data.tar.zst", data),
+        ])
+    };
+    let within = deb(&recompress(pyvet::limits::MAX_ZSTD_WINDOW_LOG));
+    assert_eq!(deb::parse(&within, src()).unwrap().name, "pyvet-zst");
+    let beyond = deb(&recompress(pyvet::limits::MAX_ZSTD_WINDOW_LOG + 1));
+    let e = deb::parse(&beyond, src()).unwrap_err();
+    assert!(e.to_string().contains("data.tar.zst"), "{e}");
+}

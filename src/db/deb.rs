@@ -8,7 +8,8 @@
 //! linked). Each tar stream is decompressed through a reader that stops
 //! with [`DebError::TooLarge`] once the member's limit is passed; nothing
 //! is truncated silently and no member is held in memory whole. The `xz`
-//! decoder's memory is capped by [`MAX_DECODER_MEMORY`].
+//! decoder's memory is capped by [`MAX_DECODER_MEMORY`], zstd's window by
+//! [`MAX_ZSTD_WINDOW_LOG`].
 //!
 //! File entries come from the data tar: paths `./usr/x` become `/usr/x`,
 //! modes carry the file-type bits, owners keep both names and ids, digests
@@ -31,6 +32,7 @@ use crate::format::deb822;
 use crate::fsutil;
 use crate::limits::{
     MAX_CONTROL_DECOMPRESSED, MAX_DECODER_MEMORY, MAX_DECOMPRESSED, MAX_INPUT_FILE,
+    MAX_ZSTD_WINDOW_LOG,
 };
 use crate::manifest::{Backend, FileEntry, FileFlags, FileKind, Manifest, Package, Source};
 
@@ -241,7 +243,13 @@ fn open_member<'a>(
         ".lzma" => xz(
             liblzma::stream::Stream::new_lzma_decoder(MAX_DECODER_MEMORY).map_err(io::Error::from),
         )?,
-        ".zst" => Box::new(zstd::stream::read::Decoder::new(data).map_err(decompress_err)?),
+        ".zst" => {
+            let mut z = zstd::stream::read::Decoder::new(data).map_err(decompress_err)?;
+            // The window is the decoder's buffer, sized by the frame header.
+            z.window_log_max(MAX_ZSTD_WINDOW_LOG)
+                .map_err(decompress_err)?;
+            Box::new(z)
+        }
         _ => {
             return Err(DebError::UnsupportedCompression {
                 member: member.name.clone(),

@@ -123,7 +123,8 @@ pub enum DpkgError {
     RelativePath { line: usize, path: String },
     #[error("line {line}: path is {len} bytes long, more than the limit of {max}")]
     PathTooLong { line: usize, len: usize, max: usize },
-    #[error("line {line}: {len} bytes long, more than the limit of {max}")]
+    /// `len` is where reading stopped: the line is at least that long.
+    #[error("line {line}: longer than the limit of {max} bytes")]
     LineTooLong { line: usize, len: usize, max: usize },
     #[error("line {line}: no final newline")]
     MissingFinalNewline { line: usize },
@@ -182,25 +183,23 @@ pub(crate) fn package(
     }
 }
 
-/// Splits a file into lines; the flag says whether the line ended in `\n`.
+/// Splits a file into numbered lines; the flag says whether the line ended
+/// in `\n`. An over-long line is cut short (see [`deb822::Lines`]).
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8], bool)> {
-    let mut rest = bytes;
-    let mut n = 0;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        n += 1;
-        let (line, terminated) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                let line = &rest[..i];
-                rest = &rest[i + 1..];
-                (line, true)
-            }
-            None => (std::mem::take(&mut rest), false),
-        };
-        Some((n, line, terminated))
-    })
+    deb822::Lines::new(bytes)
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.text, l.terminated))
+}
+
+fn check_line_len(line: usize, text: &[u8]) -> Result<(), DpkgError> {
+    if text.len() > MAX_LINE {
+        return Err(DpkgError::LineTooLong {
+            line,
+            len: text.len(),
+            max: MAX_LINE,
+        });
+    }
+    Ok(())
 }
 
 fn check_path_len(line: usize, path: &[u8]) -> Result<(), DpkgError> {
@@ -222,6 +221,7 @@ fn check_path_len(line: usize, path: &[u8]) -> Result<(), DpkgError> {
 pub fn parse_list(bytes: &[u8]) -> Result<Vec<PathBuf>, DpkgError> {
     lines(bytes)
         .map(|(line, text, terminated)| {
+            check_line_len(line, text)?;
             if !terminated {
                 return Err(DpkgError::MissingFinalNewline { line });
             }
@@ -247,13 +247,7 @@ pub fn parse_md5sums(bytes: &[u8]) -> Result<Vec<(PathBuf, Digest)>, DpkgError> 
     let hex_len = Algo::Md5.digest_len() * 2;
     let mut out = Vec::new();
     for (line, text, _) in lines(bytes) {
-        if text.len() > MAX_LINE {
-            return Err(DpkgError::LineTooLong {
-                line,
-                len: text.len(),
-                max: MAX_LINE,
-            });
-        }
+        check_line_len(line, text)?;
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -291,6 +285,7 @@ pub fn parse_md5sums(bytes: &[u8]) -> Result<Vec<(PathBuf, Digest)>, DpkgError> 
 pub fn parse_conffiles(bytes: &[u8]) -> Result<Vec<PathBuf>, DpkgError> {
     let mut out = Vec::new();
     for (line, text, _) in lines(bytes) {
+        check_line_len(line, text)?;
         let text = String::from_utf8_lossy(text);
         let text = text.trim();
         if text.is_empty() {

@@ -66,7 +66,8 @@ impl Stanza {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Deb822Error {
-    #[error("line {line}: {len} bytes long, more than the limit of {max}")]
+    /// `len` is where reading stopped: the line is at least that long.
+    #[error("line {line}: longer than the limit of {max} bytes")]
     LineTooLong { line: usize, len: usize, max: usize },
     #[error("line {line}: empty field name")]
     EmptyFieldName { line: usize },
@@ -173,17 +174,23 @@ fn finish(mut stanza: Stanza) -> Stanza {
 }
 
 /// One line of input without its `\n`, and whether the `\n` was there.
-struct Line<'a> {
-    text: &'a [u8],
-    terminated: bool,
+/// One line of a text database, without its `\n`.
+pub(crate) struct Line<'a> {
+    pub(crate) text: &'a [u8],
+    /// Whether a `\n` ended it (dpkg requires one on every line).
+    pub(crate) terminated: bool,
 }
 
-struct Lines<'a> {
+/// Splits bytes into lines, never looking more than `MAX_LINE + 1` bytes
+/// ahead: a longer line is yielded cut at that length (so the caller's
+/// length check refuses it) and ends the iteration, so a 100 MB line costs
+/// no more than a 1 MiB one.
+pub(crate) struct Lines<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> Lines<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Lines { rest: bytes }
     }
 }
@@ -194,9 +201,12 @@ impl<'a> Iterator for Lines<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (text, rest, terminated) = match self.rest.iter().position(|&b| b == b'\n') {
+        let end = &self.rest[self.rest.len()..];
+        let window = &self.rest[..self.rest.len().min(MAX_LINE + 1)];
+        let (text, rest, terminated) = match window.iter().position(|&b| b == b'\n') {
             Some(i) => (&self.rest[..i], &self.rest[i + 1..], true),
-            None => (self.rest, &self.rest[self.rest.len()..], false),
+            None if self.rest.len() > MAX_LINE => (window, end, false),
+            None => (self.rest, end, false),
         };
         self.rest = rest;
         Some(Line { text, terminated })
