@@ -22,3 +22,6 @@ pub mod manifest;
 pub mod render;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod testutil;

@@ -3,6 +3,8 @@
 //! interpreter's own stdlib pycs, and the fixture generator's reproducibility.
 //! A missing interpreter skips only its own checks, loudly.
 
+mod common;
+
 mod pyc_common;
 
 use std::path::Path;
@@ -72,13 +74,8 @@ fn magic_numbers_match_every_interpreter() {
 
 /// Inputs of every length class SipHash treats differently, plus random ones.
 fn hash_inputs() -> Vec<Vec<u8>> {
-    let mut x: u64 = 0x243F_6A88_85A3_08D3;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = common::XorShift::new(0x243F_6A88_85A3_08D3);
+    let mut next = move || rng.next_u64();
     let mut inputs: Vec<Vec<u8>> = [
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 256, 1000, 4096,
         100_000,

@@ -191,13 +191,8 @@ fn damaged_corpus_dbs_never_panic() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    let mut seed = 0x1234_5678_9abc_def1u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = common::XorShift::new(0x1234_5678_9abc_def1);
+    let mut next = move || rng.next_u64();
     for (rel, kind) in [
         ("rpmdb/bdb/syft-small/Packages", Kind::Bdb),
         ("rpmdb/bdb/scalibr-epoch/Packages", Kind::Bdb),

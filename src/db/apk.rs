@@ -690,20 +690,13 @@ mod tests {
         for cut in 0..base.len() {
             let _ = parse(&base[..cut], src());
         }
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::testutil::XorShift::new(0x2545_f491_4f6c_dd1d);
         let alphabet = b"PVFRZaMf:\n0123/=Q.x";
         for _ in 0..2000 {
-            let len = (state % 200) as usize;
-            let mut buf = Vec::with_capacity(len);
-            for _ in 0..len {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                buf.push(if state & 1 == 0 {
-                    alphabet[(state >> 8) as usize % alphabet.len()]
-                } else {
-                    (state >> 16) as u8
-                });
+            let len = rng.below(200);
+            let mut buf = rng.bytes_from(alphabet, len);
+            if len > 0 {
+                rng.mutate(&mut buf, len / 2);
             }
             let _ = parse(&buf, src());
         }

@@ -750,21 +750,13 @@ mod tests {
         for cut in 0..base.len() {
             let _ = rows(&base[..cut]);
         }
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = crate::testutil::XorShift::new(0x9e37_79b9_7f4a_7c15);
         let alphabet = b",\"\r\n=./sha256Aa0";
         for _ in 0..3000 {
-            let len = (state % 120) as usize;
-            let mut buf = Vec::with_capacity(len);
-            for _ in 0..len {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let i = (state >> 8) as usize % alphabet.len();
-                buf.push(if state & 3 == 0 {
-                    (state >> 16) as u8
-                } else {
-                    alphabet[i]
-                });
+            let len = rng.below(120);
+            let mut buf = rng.bytes_from(alphabet, len);
+            if len > 0 {
+                rng.mutate(&mut buf, len / 4);
             }
             let _ = rows(&buf);
         }

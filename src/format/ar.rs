@@ -283,16 +283,10 @@ mod tests {
         for cut in 0..a.len() {
             let _ = parse(&a[..cut]);
         }
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rng = crate::testutil::XorShift::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..2000 {
             let mut b = a.clone();
-            for _ in 0..4 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let i = (x % b.len() as u64) as usize;
-                b[i] = (x >> 32) as u8;
-            }
+            rng.mutate(&mut b, 4);
             let _ = parse(&b);
         }
     }

@@ -389,19 +389,11 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = crate::testutil::XorShift::new(0x9e37_79b9_7f4a_7c15);
         let alphabet = b"Pa: \n\t.-x\r\xff";
         for _ in 0..3000 {
-            let len = (x % 64) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    alphabet[(x % alphabet.len() as u64) as usize]
-                })
-                .collect();
-            let _ = parse(&bytes);
+            let len = rng.below(64);
+            let _ = parse(&rng.bytes_from(alphabet, len));
         }
     }
 }

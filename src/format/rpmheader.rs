@@ -1605,30 +1605,16 @@ mod tests {
         }
     }
 
-    /// xorshift64: a small deterministic PRNG for the robustness loops.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn random_bytes_never_panic() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = crate::testutil::XorShift::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
             let il = rng.below(6) as u32;
             let dl = rng.below(64) as u32;
             let mut blob = assemble(&[], &[]);
             blob[0..4].copy_from_slice(&il.to_be_bytes());
             blob[4..8].copy_from_slice(&dl.to_be_bytes());
-            blob.extend((0..16 * il + dl).map(|_| rng.next() as u8));
+            blob.extend((0..16 * il + dl).map(|_| rng.next_u64() as u8));
             // Small types and offsets make deeper checks reachable.
             for i in 0..il as usize {
                 set_word(&mut blob, i, 1, rng.below(11) as u32);
@@ -1644,12 +1630,12 @@ mod tests {
     #[test]
     fn flipped_bytes_of_a_real_header_never_panic() {
         let real = real_main_header();
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut rng = crate::testutil::XorShift::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..3_000 {
             let mut h = real.to_vec();
             for _ in 0..1 + rng.below(4) {
                 let at = rng.below(h.len());
-                h[at] = rng.next() as u8;
+                h[at] = rng.next_u64() as u8;
             }
             if let Ok((h, _)) = Header::parse_with_intro(&h) {
                 exercise(&h);

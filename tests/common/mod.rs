@@ -64,3 +64,27 @@ pub fn deb_fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deb");
     files_with_suffix(&dir, ".deb")
 }
+
+/// xorshift64: a small deterministic PRNG, so any failing input replays.
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new(seed: u64) -> Self {
+        XorShift(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Overwrites `n` random positions of `buf` (non-empty) with random bytes.
+    pub fn mutate(&mut self, buf: &mut [u8], n: usize) {
+        for _ in 0..n {
+            let i = (self.next_u64() % buf.len() as u64) as usize;
+            buf[i] = (self.next_u64() >> 32) as u8;
+        }
+    }
+}

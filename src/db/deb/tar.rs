@@ -669,17 +669,11 @@ mod tests {
             pax.as_bytes(),
         ));
         seed.extend(header("./x", b'1', 0));
-        let mut x: u64 = 0x0bad_5eed_dead_beef;
+        let mut rng = crate::testutil::XorShift::new(0x0bad_5eed_dead_beef);
         for _ in 0..3000 {
             let mut b = seed.clone();
-            for _ in 0..3 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let i = (x % b.len() as u64) as usize;
-                b[i] = (x >> 24) as u8;
-            }
-            b.truncate((x >> 4) as usize % (b.len() + 1));
+            rng.mutate(&mut b, 3);
+            b.truncate(rng.below(b.len() + 1));
             let mut r = Reader::new(b.as_slice());
             while let Ok(Some(_)) = r.next_entry() {
                 let _ = r.read_data(1 << 20);

@@ -730,13 +730,8 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testutil::XorShift::new(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = || rng.next_u64();
         let mut b = Builder::new(512, 4);
         b.hash_page(1, &[key(1), offpage(2, 600), key(2), inline(b"x")], 0);
         b.overflow_page(2, &[0xaa; 486], 3);

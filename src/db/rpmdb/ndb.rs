@@ -488,13 +488,8 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testutil::XorShift::new(0x2545_f491_4f6c_dd1du64);
+        let mut next = || rng.next_u64();
         let base = build(&[(1, &[7u8; 300]), (2, b"x"), (3, &[1u8; 40])]);
         for _ in 0..5_000 {
             let mut m = base.clone();
