@@ -24,26 +24,13 @@ fn corpus_debs() -> Vec<PathBuf> {
     let Some(corpus) = common::corpus() else {
         return Vec::new();
     };
-    let mut v: Vec<PathBuf> = walk(&corpus.join("deb"))
+    let mut v: Vec<PathBuf> = common::files_with_suffix(&corpus.join("deb"), "")
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "deb" || e == "udeb"))
         .collect();
     v.sort();
     assert!(!v.is_empty(), "no .deb in the corpus");
     v
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 fn read(path: &Path) -> Package {

@@ -83,20 +83,6 @@ fn admindir_with(status: &[u8]) -> tempfile::TempDir {
     d
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
-
 fn is_status_like(p: &Path) -> bool {
     let name = p.file_name().unwrap().to_str().unwrap();
     !name.ends_with("md5sums") && !name.ends_with(".conffiles") && !name.ends_with(".list")
@@ -148,7 +134,7 @@ fn corpus_status_files_equal_dpkg_query() {
         return;
     };
     let (mut agreed, mut refused) = (0, 0);
-    for file in walk(&corpus.join("dpkg"))
+    for file in common::files_with_suffix(&corpus.join("dpkg"), "")
         .into_iter()
         .filter(|p| is_status_like(p))
     {
