@@ -196,7 +196,9 @@ fn measurement_sees_heap_and_resident_growth() {
         std::hint::black_box(v.len())
     });
     assert_eq!(v, size);
-    assert!(cost.heap >= size, "{cost:?}");
+    // The counters are process-wide: the test harness freeing the previous
+    // test's captured output during the measurement lowers the peak a little.
+    assert!(cost.heap >= size - MIB, "{cost:?}");
     if let Some(rss) = cost.rss {
         assert!(rss >= size - MIB, "{cost:?}");
     }
