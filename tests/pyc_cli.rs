@@ -3,7 +3,7 @@
 mod pyc_common;
 
 use assert_cmd::Command;
-use pyc_common::{fixture_copy, fixture_interpreter, interpreter_versions, skip};
+use pyc_common::{fixture_copy, recorded_interpreter, skip};
 
 fn pyvet() -> Command {
     let mut c = Command::cargo_bin("pyvet").unwrap();
@@ -214,10 +214,7 @@ fn pycache_prefix_from_the_environment() {
 #[test]
 fn deep_on_the_command_line() {
     let (tmp, _) = fixture_copy();
-    let Some(py) = interpreter_versions(tmp.path())
-        .get("py312")
-        .and_then(|v| fixture_interpreter("py312", v))
-    else {
+    let Some(py) = recorded_interpreter(tmp.path(), "py312") else {
         skip("Python 3.12 is not on this machine: pyvet pyc --deep not run");
         return;
     };
@@ -255,10 +252,7 @@ fn deep_on_the_command_line() {
 #[test]
 fn deep_reports_non_ascii_differences_in_the_c_locale() {
     let (tmp, _) = fixture_copy();
-    let Some(py) = interpreter_versions(tmp.path())
-        .get("py36")
-        .and_then(|v| fixture_interpreter("py36", v))
-    else {
+    let Some(py) = recorded_interpreter(tmp.path(), "py36") else {
         skip("Python 3.6 is not on this machine: C-locale --deep check not run");
         return;
     };

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use pyc_common::{
-    fixture_copy, fixture_interpreter, fixtures_dir, interpreter_versions, skip, Row, DFILE_ROOT,
+    fixture_copy, fixture_interpreter, fixtures_dir, interpreter_versions, recorded_interpreter,
+    skip, Row, DFILE_ROOT,
 };
 use pyvet::bytecode::deep::{check_all, Interpreters};
 use pyvet::bytecode::judge::{judge, JudgeOptions, PycReport};
@@ -204,11 +205,7 @@ fn deep_without_interpreter_is_unverified() {
 #[test]
 fn deep_refuses_an_interpreter_of_another_version() {
     let (tmp, rows) = fixture_copy();
-    let versions = interpreter_versions(tmp.path());
-    let Some(py313) = versions
-        .get("py313")
-        .and_then(|v| fixture_interpreter("py313", v))
-    else {
+    let Some(py313) = recorded_interpreter(tmp.path(), "py313") else {
         skip("Python 3.13 is not on this machine");
         return;
     };

@@ -130,6 +130,12 @@ pub fn all_interpreters() -> Vec<(String, PathBuf, String)> {
     found
 }
 
+/// The interpreter `id` that built the fixtures in `dir`, if this machine
+/// has that exact version.
+pub fn recorded_interpreter(dir: &Path, id: &str) -> Option<PathBuf> {
+    fixture_interpreter(id, interpreter_versions(dir).get(id)?)
+}
+
 /// The interpreter that made fixture `id` (exact version), if present.
 pub fn fixture_interpreter(id: &str, version: &str) -> Option<PathBuf> {
     let p = if id.starts_with("debian") {
