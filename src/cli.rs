@@ -17,6 +17,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Audit Python trees against their package manifests (this host by default).
+    Audit(AuditArgs),
     /// Print what the package databases (and any INPUT) say is installed.
     Manifest(ManifestArgs),
     /// Judge .pyc files the way CPython's import system would.
@@ -92,4 +94,69 @@ pub struct PycArgs {
     /// The .pyc files to judge.
     #[arg(value_name = "PYC", required = true)]
     pub pycs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// A summary, then findings by severity.
+    Text,
+    /// `pyvet-audit/1` JSON.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// The owned-file results as `rpm -V` (and `dpkg --verify`) print them.
+    Rpm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Error,
+    /// Never exit 1 for findings.
+    Never,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// Root of the tree to audit (never written to, never chrooted into).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Which installed databases to read under --root.
+    #[arg(long, value_enum, default_value_t = DbChoice::Auto)]
+    pub db: DbChoice,
+    /// A further manifest (database, .rpm, .deb, RECORD, ...) whose files count as owned.
+    #[arg(long = "manifest", value_name = "INPUT")]
+    pub manifests: Vec<PathBuf>,
+    /// A policy: a built-in name (fedora, debian, alpine, generic) or a TOML file.
+    /// Default: detected from the root's os-release and databases.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub policy: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    pub fail_on: FailOn,
+    /// A PYTHONPYCACHEPREFIX tree (inside the root) whose pycs are judged too.
+    #[arg(long, value_name = "DIR")]
+    pub pycache_prefix: Vec<PathBuf>,
+    /// CPython's --check-hash-based-pycs mode.
+    #[arg(long, value_enum, default_value_t = HashCheckMode::Default)]
+    pub check_hash_based_pycs: HashCheckMode,
+    /// Prove the bytecode that would run is the compilation of its source.
+    #[arg(long)]
+    pub deep: bool,
+    /// A trusted interpreter for --deep, as VERSION=PATH.
+    #[arg(long, value_name = "VER=PATH")]
+    pub interpreter: Vec<String>,
+    /// Print what a rule means and exit (`all` lists every rule).
+    #[arg(long, value_name = "RULE")]
+    pub explain: Option<String>,
+    /// Never show a progress bar (it shows only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Further trees to audit, as paths inside the root.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }

@@ -9,7 +9,9 @@
 //! - [`cmd`] implements the subcommands on top of both; [`render`] turns their
 //!   results into text or JSON. Results are data; rendering is separate.
 
+pub mod audit;
 pub mod bytecode;
+pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod db;
@@ -19,7 +21,9 @@ pub mod format;
 pub mod fsutil;
 pub mod limits;
 pub mod manifest;
+pub mod policy;
 pub mod render;
+pub mod tree;
 
 pub use error::{Error, Result};
 

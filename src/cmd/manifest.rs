@@ -47,7 +47,7 @@ pub fn run(args: &ManifestArgs, out: &mut dyn std::io::Write) -> crate::Result<E
     })
 }
 
-fn select(c: DbChoice) -> DbSelect {
+pub(crate) fn select(c: DbChoice) -> DbSelect {
     match c {
         DbChoice::Auto => DbSelect::Auto,
         DbChoice::Rpm => DbSelect::Rpm,

@@ -1,6 +1,7 @@
 //! The subcommands. Each returns an [`ExitCode`]; errors that stop the whole
 //! command are returned as [`crate::Error`] and become exit code 2 in `main`.
 
+pub mod audit;
 pub mod manifest;
 pub mod pyc;
 
@@ -20,6 +21,7 @@ pub enum ExitCode {
 /// Runs one parsed command line, writing its report to `out`.
 pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
     match cli.command {
+        Command::Audit(a) => audit::run(&a, out),
         Command::Manifest(a) => manifest::run(&a, out),
         Command::Pyc(a) => pyc::run(&a, out),
     }

@@ -1,5 +1,6 @@
 //! Renderers: results are data, and these turn them into text or JSON.
 
+pub mod audit_json;
 pub mod json;
 pub mod pyc;
 pub mod text;

@@ -1,0 +1,310 @@
+//! The audit: a tree against its manifests.
+//!
+//! [`run`] builds one [`Context`] (the tree, the manifest and who owns each
+//! path, the Python trees and everything in them, the policy) and hands it to
+//! each check family in [`crate::check`]. Checks push [`Finding`]s into a
+//! [`Sink`]; the policy then sets each finding's severity (or drops it), and
+//! the result is a [`Report`], data for the renderers.
+
+pub mod finding;
+pub mod rules;
+pub mod walk;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+pub use finding::{Finding, Severity};
+
+use crate::bytecode::deep::Interpreters;
+use crate::cli::HashCheckMode;
+use crate::manifest::{Backend, FileEntry, Manifest, Owner, Package};
+use crate::policy::Policy;
+use crate::tree::Tree;
+use walk::Inventory;
+
+/// What the user asked for beyond the tree and manifest.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Extra trees to audit (command-line PATHs).
+    pub paths: Vec<PathBuf>,
+    /// `PYTHONPYCACHEPREFIX` trees (absolute, inside the tree).
+    pub pycache_prefixes: Vec<PathBuf>,
+    /// CPython's `--check-hash-based-pycs`.
+    pub hash_mode: HashCheckMode,
+    /// Prove pycs whose code would run are compilations of their sources.
+    pub deep: bool,
+    /// `--interpreter 3.X=PATH` for `--deep`.
+    pub interpreters: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            paths: Vec::new(),
+            pycache_prefixes: Vec::new(),
+            hash_mode: HashCheckMode::Default,
+            deep: false,
+            interpreters: Vec::new(),
+        }
+    }
+}
+
+/// Who owns each path. Where a package database (rpm, dpkg, apk) and a pip
+/// `RECORD` both list a path, the database decides: Debian ships RECORDs
+/// whose hashes do not match what it installed, and one file gets one
+/// verdict.
+#[derive(Debug, Default)]
+pub struct Owners<'m> {
+    map: HashMap<&'m Path, Vec<Owner>>,
+}
+
+impl<'m> Owners<'m> {
+    pub fn new(manifest: &'m Manifest) -> Self {
+        let mut map = manifest.owners();
+        for owners in map.values_mut() {
+            let is_pip =
+                |o: &Owner| manifest.packages[o.package].source.backend == Backend::PipRecord;
+            if owners.iter().any(|o| !is_pip(o)) {
+                owners.retain(|o| !is_pip(o));
+            }
+        }
+        Owners { map }
+    }
+
+    /// Every owner of `path` (after the precedence rule).
+    pub fn of(&self, path: &Path) -> &[Owner] {
+        self.map.get(path).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn is_owned(&self, path: &Path) -> bool {
+        self.map.contains_key(path)
+    }
+
+    /// Every owned path, with its owners.
+    pub fn iter(&self) -> impl Iterator<Item = (&'m Path, &[Owner])> + '_ {
+        self.map.iter().map(|(p, o)| (*p, o.as_slice()))
+    }
+}
+
+/// Counters every check may add to, shown in the summary.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub files_checked: AtomicU64,
+    pub bytes_hashed: AtomicU64,
+    pub pycs_judged: AtomicU64,
+}
+
+impl Counters {
+    pub fn add_file(&self) {
+        self.files_checked.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes_hashed.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn add_pyc(&self) {
+        self.pycs_judged.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Where checks put what they find. Safe to share across threads.
+#[derive(Debug, Default)]
+pub struct Sink {
+    findings: Mutex<Vec<Finding>>,
+    pub counters: Counters,
+    /// Inputs that could not be read at all (exit code 2).
+    errors: Mutex<Vec<String>>,
+}
+
+impl Sink {
+    pub fn push(&self, f: Finding) {
+        self.findings.lock().expect("sink").push(f);
+    }
+    pub fn extend(&self, fs: impl IntoIterator<Item = Finding>) {
+        self.findings.lock().expect("sink").extend(fs);
+    }
+    pub fn error(&self, e: impl std::fmt::Display) {
+        self.errors.lock().expect("sink").push(e.to_string());
+    }
+    fn into_parts(self) -> (Vec<Finding>, Vec<String>, Counters) {
+        (
+            self.findings.into_inner().expect("sink"),
+            self.errors.into_inner().expect("sink"),
+            self.counters,
+        )
+    }
+}
+
+/// Everything a check may read. Files are read only through `tree`.
+pub struct Context<'a> {
+    pub tree: &'a dyn Tree,
+    pub manifest: &'a Manifest,
+    pub owners: Owners<'a>,
+    pub policy: &'a Policy,
+    pub options: &'a Options,
+    /// The Python trees audited.
+    pub python_trees: Vec<PathBuf>,
+    /// Everything in them.
+    pub inventory: Inventory,
+    /// Packages whose files are verified: those owning a path in a Python tree.
+    pub audited_packages: Vec<usize>,
+    /// Trusted interpreters for `--deep`.
+    pub interpreters: Option<Interpreters>,
+}
+
+impl<'a> Context<'a> {
+    /// Builds the context: discovers and walks the Python trees, indexes owners.
+    pub fn new(
+        tree: &'a dyn Tree,
+        manifest: &'a Manifest,
+        policy: &'a Policy,
+        options: &'a Options,
+    ) -> Self {
+        let owners = Owners::new(manifest);
+        let mut extra = options.paths.clone();
+        extra.extend(options.pycache_prefixes.iter().cloned());
+        let python_trees = walk::discover(tree, manifest, &extra);
+        let inventory = Inventory::walk(tree, &python_trees);
+        let audited_packages = audited_packages(manifest, &python_trees);
+        Context {
+            tree,
+            manifest,
+            owners,
+            policy,
+            options,
+            python_trees,
+            inventory,
+            audited_packages,
+            interpreters: None,
+        }
+    }
+
+    /// The package and entry of an owner.
+    pub fn entry(&self, o: Owner) -> (&'a Package, &'a FileEntry) {
+        self.manifest.entry(o)
+    }
+
+    /// The first owner's package, as a finding names it.
+    pub fn package_of(&self, path: &Path) -> Option<finding::PackageRef> {
+        let o = self.owners.of(path).first()?;
+        Some(finding::PackageRef::of(&self.manifest.packages[o.package]))
+    }
+
+    /// The SELinux label of a path, for evidence.
+    pub fn selinux(&self, path: &Path) -> Option<String> {
+        let mut v = self.tree.xattr(path, "security.selinux")?;
+        while v.last() == Some(&0) {
+            v.pop();
+        }
+        Some(String::from_utf8_lossy(&v).into_owned())
+    }
+
+    /// Whether a path lies in one of the audited Python trees.
+    pub fn in_python_tree(&self, path: &Path) -> bool {
+        self.python_trees.iter().any(|t| path.starts_with(t))
+    }
+}
+
+fn audited_packages(manifest: &Manifest, trees: &[PathBuf]) -> Vec<usize> {
+    manifest
+        .packages
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            p.files
+                .iter()
+                .any(|f| trees.iter().any(|t| f.path.starts_with(t)))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The outcome of an audit, ready to render.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub root: String,
+    pub policy: String,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    /// Inputs that could not be read (these make the exit code 2).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+pub const SCHEMA: &str = "pyvet-audit/1";
+
+/// Counts for the summary.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub packages: usize,
+    pub python_trees: Vec<String>,
+    pub files_checked: u64,
+    pub bytes_hashed: u64,
+    pub pycs_judged: u64,
+    pub findings: usize,
+    pub by_severity: std::collections::BTreeMap<&'static str, usize>,
+    pub by_rule: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl Report {
+    /// The highest severity reported, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Runs every check family on `ctx`, applies the policy and sorts.
+pub fn run(ctx: &Context, load_errors: Vec<String>) -> Report {
+    let sink = Sink::default();
+    for e in &ctx.inventory.errors {
+        sink.error(e);
+    }
+    crate::check::run_all(ctx, &sink);
+    let (findings, mut errors, counters) = sink.into_parts();
+    errors.splice(0..0, load_errors);
+    let mut findings: Vec<Finding> = findings
+        .into_iter()
+        .filter_map(|mut f| {
+            f.severity = ctx.policy.apply(f.rule, f.severity)?;
+            Some(f)
+        })
+        .collect();
+    findings
+        .sort_by(|a, b| (b.severity, &a.path, a.rule.id).cmp(&(a.severity, &b.path, b.rule.id)));
+    let summary = summarise(ctx, &findings, &counters);
+    Report {
+        schema: SCHEMA,
+        root: ctx.tree.label(),
+        policy: ctx.policy.name.clone(),
+        summary,
+        findings,
+        errors,
+    }
+}
+
+fn summarise(ctx: &Context, findings: &[Finding], c: &Counters) -> Summary {
+    let mut by_severity = std::collections::BTreeMap::new();
+    let mut by_rule = std::collections::BTreeMap::new();
+    for f in findings {
+        *by_severity.entry(f.severity.as_str()).or_insert(0) += 1;
+        *by_rule.entry(f.rule.id).or_insert(0) += 1;
+    }
+    Summary {
+        packages: ctx.audited_packages.len(),
+        python_trees: ctx
+            .python_trees
+            .iter()
+            .map(|t| t.display().to_string())
+            .collect(),
+        files_checked: c.files_checked.load(Ordering::Relaxed),
+        bytes_hashed: c.bytes_hashed.load(Ordering::Relaxed),
+        pycs_judged: c.pycs_judged.load(Ordering::Relaxed),
+        findings: findings.len(),
+        by_severity,
+        by_rule,
+    }
+}

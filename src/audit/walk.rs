@@ -1,0 +1,241 @@
+//! Which Python trees an audit covers, and what is in them.
+//!
+//! A Python tree is a `lib*/python3.X` or `lib*/python3` directory that a
+//! manifest installs into (stdlib, `site-packages`, `dist-packages`,
+//! `lib-dynload` all live below one), every `usr/local/lib*/python3.*`, and
+//! whatever the command line names. Each is walked once through the
+//! [`Tree`], never following a symlink, into an [`Inventory`] that every
+//! check shares.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::manifest::Manifest;
+use crate::tree::{Kind, Meta, Tree, TreeError};
+
+/// Library directory names a Python tree may sit in.
+const LIB_DIRS: [&str; 4] = ["lib", "lib64", "lib32", "libx32"];
+/// Local prefixes searched even when no manifest owns a file there.
+const LOCAL_PARENTS: [&str; 2] = ["/usr/local/lib", "/usr/local/lib64"];
+
+/// Whether a directory name is `python3` or `python3.X`.
+pub fn is_python_dir(name: &OsStr) -> bool {
+    let b = name.as_bytes();
+    b == b"python3"
+        || b.strip_prefix(b"python3.")
+            .is_some_and(|v| !v.is_empty() && v.iter().all(u8::is_ascii_digit))
+}
+
+/// The Python tree a path lies in (`/usr/lib/python3.11`), if any.
+pub fn python_tree_of(path: &Path) -> Option<PathBuf> {
+    let mut prefix = PathBuf::new();
+    let mut prev_lib = false;
+    for c in path.components() {
+        let Component::Normal(n) = c else {
+            prefix.push(c);
+            continue;
+        };
+        if prev_lib && is_python_dir(n) {
+            prefix.push(n);
+            return Some(prefix);
+        }
+        prev_lib = LIB_DIRS.iter().any(|l| OsStr::new(l) == n);
+        prefix.push(n);
+    }
+    None
+}
+
+/// Finds the trees to audit: those the manifest installs into, the local
+/// ones that exist, then `extra` (command-line paths). Trees that resolve to
+/// the same directory (`lib64` → `lib`) are walked once, under the first
+/// spelling found (the manifest's).
+pub fn discover(tree: &dyn Tree, manifest: &Manifest, extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut candidates: BTreeSet<PathBuf> = BTreeSet::new();
+    for p in &manifest.packages {
+        for f in &p.files {
+            if let Some(t) = python_tree_of(&f.path) {
+                candidates.insert(t);
+            }
+        }
+    }
+    for parent in LOCAL_PARENTS {
+        if let Ok(entries) = tree.read_dir(Path::new(parent)) {
+            for e in entries {
+                if is_python_dir(&e.name) && e.meta.kind == Kind::Dir {
+                    candidates.insert(Path::new(parent).join(&e.name));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for c in candidates.into_iter().chain(extra.iter().cloned()) {
+        let Ok(resolved) = tree.resolve(&c) else {
+            continue;
+        };
+        if !tree.lstat(&resolved).is_ok_and(|m| m.kind == Kind::Dir) {
+            continue;
+        }
+        if seen.insert(resolved) {
+            out.push(c);
+        }
+    }
+    // A tree inside another is walked as part of it.
+    let all = out.clone();
+    out.retain(|t| !all.iter().any(|o| o != t && t.starts_with(o)));
+    out
+}
+
+/// Every entry found in the audited trees, with its `lstat` metadata.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Sorted by path.
+    pub entries: Vec<(PathBuf, Meta)>,
+    index: HashMap<PathBuf, usize>,
+    /// Directories that could not be listed, with why.
+    pub errors: Vec<TreeError>,
+}
+
+impl Inventory {
+    /// Walks each tree (in parallel, directory by directory).
+    pub fn walk(tree: &dyn Tree, roots: &[PathBuf]) -> Inventory {
+        let mut entries = Vec::new();
+        let mut errors = Vec::new();
+        for root in roots {
+            match tree.lstat(root) {
+                Ok(m) => {
+                    entries.push((root.clone(), m));
+                    walk_dir(tree, root, &mut entries, &mut errors);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
+        let index = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| (p.clone(), i))
+            .collect();
+        Inventory {
+            entries,
+            index,
+            errors,
+        }
+    }
+
+    /// The metadata of a path found by the walk.
+    pub fn get(&self, path: &Path) -> Option<&Meta> {
+        self.index.get(path).map(|&i| &self.entries[i].1)
+    }
+
+    pub fn contains(&self, path: &Path) -> bool {
+        self.index.contains_key(path)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Lists `dir`, then its subdirectories in parallel. Symlinks to
+/// directories are entries, never descended into.
+fn walk_dir(
+    tree: &dyn Tree,
+    dir: &Path,
+    out: &mut Vec<(PathBuf, Meta)>,
+    errors: &mut Vec<TreeError>,
+) {
+    let listing = match tree.read_dir(dir) {
+        Ok(l) => l,
+        Err(e) => {
+            errors.push(e);
+            return;
+        }
+    };
+    let mut subdirs = Vec::new();
+    for e in listing {
+        let p = dir.join(&e.name);
+        if e.meta.kind == Kind::Dir {
+            subdirs.push(p.clone());
+        }
+        out.push((p, e.meta));
+    }
+    let parts: Vec<(Vec<(PathBuf, Meta)>, Vec<TreeError>)> = subdirs
+        .par_iter()
+        .map(|d| {
+            let mut o = Vec::new();
+            let mut e = Vec::new();
+            walk_dir(tree, d, &mut o, &mut e);
+            (o, e)
+        })
+        .collect();
+    for (o, e) in parts {
+        out.extend(o);
+        errors.extend(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_tree_names() {
+        let t = |p: &str| python_tree_of(Path::new(p));
+        assert_eq!(
+            t("/usr/lib/python3.11/os.py"),
+            Some(PathBuf::from("/usr/lib/python3.11"))
+        );
+        assert_eq!(
+            t("/usr/lib/python3/dist-packages/six.py"),
+            Some(PathBuf::from("/usr/lib/python3"))
+        );
+        assert_eq!(
+            t("/usr/local/lib64/python3.12/site-packages/x.py"),
+            Some(PathBuf::from("/usr/local/lib64/python3.12"))
+        );
+        assert_eq!(t("/usr/share/python3.11/x"), None);
+        assert_eq!(t("/usr/lib/python3.x/x"), None);
+        assert_eq!(t("/usr/lib/python2.7/x.py"), None);
+    }
+
+    #[test]
+    fn walk_lists_without_following_links() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("usr/lib/python3.11/json")).unwrap();
+        std::fs::write(r.join("usr/lib/python3.11/json/x.py"), "").unwrap();
+        std::os::unix::fs::symlink("/etc", r.join("usr/lib/python3.11/etc")).unwrap();
+        std::fs::create_dir_all(r.join("etc")).unwrap();
+        std::fs::write(r.join("etc/passwd"), "").unwrap();
+        let t = crate::tree::FsTree::new(r);
+        let inv = Inventory::walk(&t, &[PathBuf::from("/usr/lib/python3.11")]);
+        let paths: Vec<_> = inv
+            .entries
+            .iter()
+            .map(|e| e.0.display().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/usr/lib/python3.11",
+                "/usr/lib/python3.11/etc",
+                "/usr/lib/python3.11/json",
+                "/usr/lib/python3.11/json/x.py"
+            ]
+        );
+        assert_eq!(
+            inv.get(Path::new("/usr/lib/python3.11/etc")).unwrap().kind,
+            Kind::Symlink
+        );
+    }
+}

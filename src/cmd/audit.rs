@@ -1,0 +1,160 @@
+//! `pyvet audit`: load the manifests under the root, pick the policy, run
+//! every check through the tree interface, render, and map the worst
+//! finding to the exit code.
+
+use std::path::{Path, PathBuf};
+
+use crate::audit::{self, rules, Context, Options, Report, Severity};
+use crate::cli::{AuditArgs, AuditFormat, DbChoice, FailOn};
+use crate::cmd::{manifest::select, ExitCode};
+use crate::db::{self, DbSelect, LoadOptions};
+use crate::manifest::{Backend, Manifest};
+use crate::policy::{self, Policy};
+use crate::render;
+use crate::tree::{FsTree, Tree};
+
+pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
+    if let Some(rule) = &args.explain {
+        return explain(rule, out);
+    }
+    if !args.root.is_dir() {
+        return Err(crate::Error::Usage(format!(
+            "--root {}: not a directory",
+            args.root.display()
+        )));
+    }
+    let tree = FsTree::new(&args.root);
+    let (manifest, load_errors) = load_manifest(&args.root, args.db, &args.manifests);
+    let policy = choose_policy(args.policy.as_deref(), &tree, &manifest)?;
+    let options = Options {
+        paths: inside_root(&args.paths)?,
+        pycache_prefixes: inside_root(&args.pycache_prefix)?,
+        hash_mode: args.check_hash_based_pycs,
+        deep: args.deep,
+        interpreters: args.interpreter.clone(),
+    };
+    let mut ctx = Context::new(&tree, &manifest, &policy, &options);
+    if args.deep {
+        ctx.interpreters = Some(crate::bytecode::deep::Interpreters::discover(
+            &args.interpreter,
+            Some(&args.root),
+        )?);
+    }
+    let report = audit::run(&ctx, load_errors);
+    let text = render_report(&report, &ctx, args.format);
+    render::write_out(out, &text)?;
+    for e in &report.errors {
+        eprintln!("pyvet: error: {e}");
+    }
+    Ok(exit_code(&report, args.fail_on))
+}
+
+fn render_report(report: &Report, _ctx: &Context, format: AuditFormat) -> String {
+    match format {
+        AuditFormat::Json => render::audit_json::render(report),
+        // The other renderers land with their own modules.
+        AuditFormat::Text | AuditFormat::Sarif | AuditFormat::Rpm => {
+            render::audit_json::render(report)
+        }
+    }
+}
+
+/// Exit 2 for unreadable inputs, else 1 for a finding at or above `fail_on`.
+pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
+    if !report.errors.is_empty() {
+        return ExitCode::Error;
+    }
+    let threshold = match fail_on {
+        FailOn::Info => Severity::Info,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Error => Severity::Error,
+        FailOn::Never => return ExitCode::Clean,
+    };
+    match report.worst() {
+        Some(w) if w >= threshold => ExitCode::Findings,
+        _ => ExitCode::Clean,
+    }
+}
+
+/// Every installed database under the root, plus `--manifest` inputs.
+fn load_manifest(root: &Path, choice: DbChoice, extra: &[PathBuf]) -> (Manifest, Vec<String>) {
+    let opts = LoadOptions {
+        skip_gpg_pubkey: true,
+    };
+    let mut manifest = Manifest::default();
+    let mut errors = Vec::new();
+    let sel = select(choice);
+    if sel != DbSelect::None {
+        let (m, errs) = db::load_root(root, sel, opts);
+        manifest.extend(m);
+        errors.extend(errs.iter().map(ToString::to_string));
+    }
+    for input in extra {
+        let (m, errs) = db::load_input(input, root, opts);
+        manifest.extend(m);
+        errors.extend(errs.iter().map(ToString::to_string));
+    }
+    (manifest, errors)
+}
+
+/// `--policy`, else the distribution's built-in policy.
+fn choose_policy(spec: Option<&str>, tree: &dyn Tree, m: &Manifest) -> crate::Result<Policy> {
+    if let Some(spec) = spec {
+        return policy::load(spec).map_err(|e| crate::Error::Usage(e.to_string()));
+    }
+    let has = |f: fn(Backend) -> bool| m.packages.iter().any(|p| f(p.source.backend));
+    let distro = policy::detect(
+        tree,
+        has(|b| {
+            matches!(
+                b,
+                Backend::RpmdbSqlite | Backend::RpmdbBdb | Backend::RpmdbNdb
+            )
+        }),
+        has(|b| matches!(b, Backend::Dpkg | Backend::DpkgStatusD)),
+        has(|b| b == Backend::Apk),
+    );
+    Ok(distro.policy())
+}
+
+/// Command-line tree paths are paths inside the root: absolute.
+fn inside_root(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
+    paths
+        .iter()
+        .map(|p| {
+            if p.is_absolute() {
+                Ok(p.clone())
+            } else {
+                Err(crate::Error::Usage(format!(
+                    "{}: paths are inside --root and must be absolute",
+                    p.display()
+                )))
+            }
+        })
+        .collect()
+}
+
+/// `--explain RULE` (or `all`).
+fn explain(id: &str, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
+    let text = if id == "all" {
+        rules::ALL
+            .iter()
+            .map(|r| format!("{:<26} {:<8} {}\n", r.id, r.severity.as_str(), r.summary))
+            .collect()
+    } else {
+        let r = rules::find(id).ok_or_else(|| {
+            crate::Error::Usage(format!(
+                "no rule {id:?}; `pyvet audit --explain all` lists them"
+            ))
+        })?;
+        format!(
+            "{}  (default: {})\n{}\n\n{}\n",
+            r.id,
+            r.severity.as_str(),
+            r.summary,
+            r.explanation
+        )
+    };
+    render::write_out(out, &text)?;
+    Ok(ExitCode::Clean)
+}

@@ -1,0 +1,301 @@
+//! [`FsTree`]: a root directory on disk (`--root DIR`, or `/`).
+//!
+//! Tree paths are resolved inside the root the way the kernel resolves them
+//! in a chroot at it: a symlink in a parent directory is followed, an
+//! absolute target restarts at the root and `..` stops there. A final
+//! symlink is never followed by `lstat`, `open` or `xattr`. Resolved parent
+//! directories are cached, so the cost per file is one `lstat` and, for
+//! files that are read, one `open`.
+
+use std::collections::HashMap;
+use std::ffi::{CString, OsStr};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::RwLock;
+
+use super::{Entry, Kind, Meta, Tree, TreeError, TreeResult};
+
+/// Most symlinks followed while resolving one path (the kernel's limit).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// A directory on disk seen as a root filesystem.
+pub struct FsTree {
+    root: PathBuf,
+    /// Tree directory → the same directory with every symlink resolved.
+    resolved: RwLock<HashMap<PathBuf, PathBuf>>,
+}
+
+impl FsTree {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FsTree {
+            root: root.into(),
+            resolved: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The root directory on the host.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The host path of a tree path that has no symlink component.
+    fn host(&self, resolved: &Path) -> PathBuf {
+        crate::manifest::under_root(&self.root, resolved)
+    }
+
+    /// The host path of `path`, its parent resolved, its final name kept.
+    fn host_nofollow(&self, path: &Path) -> TreeResult<PathBuf> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(self.root.clone());
+        };
+        let dir = self.resolve_dir(parent)?;
+        Ok(self.host(&dir).join(name))
+    }
+
+    fn resolve_dir(&self, dir: &Path) -> TreeResult<PathBuf> {
+        if let Some(r) = self.resolved.read().expect("lock").get(dir) {
+            return Ok(r.clone());
+        }
+        let r = self.resolve_uncached(dir)?;
+        self.resolved
+            .write()
+            .expect("lock")
+            .insert(dir.to_path_buf(), r.clone());
+        Ok(r)
+    }
+
+    /// Walks `path` component by component on the host, following symlinks
+    /// inside the root.
+    fn resolve_uncached(&self, path: &Path) -> TreeResult<PathBuf> {
+        let mut pending: Vec<PathBuf> = vec![path.to_path_buf()];
+        let mut current = PathBuf::from("/");
+        let mut hops = 0;
+        while let Some(p) = pending.pop() {
+            let comps: Vec<Component> = p.components().collect();
+            for (i, c) in comps.iter().enumerate() {
+                match c {
+                    Component::RootDir => current = PathBuf::from("/"),
+                    Component::CurDir | Component::Prefix(_) => {}
+                    Component::ParentDir => {
+                        current.pop();
+                    }
+                    Component::Normal(n) => {
+                        let candidate = current.join(n);
+                        let host = self.host(&candidate);
+                        let meta =
+                            std::fs::symlink_metadata(&host).map_err(|e| TreeError::io(path, e))?;
+                        if !meta.file_type().is_symlink() {
+                            current = candidate;
+                            continue;
+                        }
+                        hops += 1;
+                        if hops > MAX_SYMLINK_HOPS {
+                            return Err(TreeError::io(
+                                path,
+                                std::io::Error::from_raw_os_error(libc::ELOOP),
+                            ));
+                        }
+                        let target =
+                            std::fs::read_link(&host).map_err(|e| TreeError::io(path, e))?;
+                        let rest: PathBuf = comps[i + 1..].iter().collect();
+                        if !rest.as_os_str().is_empty() {
+                            pending.push(rest);
+                        }
+                        pending.push(target);
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(current)
+    }
+}
+
+/// Converts `std::fs::Metadata` (from `lstat` or `fstat`).
+pub(crate) fn meta_from(m: &std::fs::Metadata) -> Meta {
+    let mode = m.mode();
+    Meta {
+        // A type the kernel never reports is read as a file so it is
+        // still checked; `mode` keeps the truth.
+        kind: Kind::from_mode(mode).unwrap_or(Kind::File),
+        mode,
+        uid: m.uid(),
+        gid: m.gid(),
+        size: m.size(),
+        mtime: m.mtime(),
+        mtime_nsec: m.mtime_nsec(),
+        ctime: m.ctime(),
+        rdev: m.rdev(),
+        nlink: m.nlink(),
+    }
+}
+
+impl Tree for FsTree {
+    fn label(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn lstat(&self, path: &Path) -> TreeResult<Meta> {
+        let host = self.host_nofollow(path)?;
+        let m = std::fs::symlink_metadata(&host).map_err(|e| TreeError::io(path, e))?;
+        Ok(meta_from(&m))
+    }
+
+    fn read_link(&self, path: &Path) -> TreeResult<PathBuf> {
+        let host = self.host_nofollow(path)?;
+        std::fs::read_link(host).map_err(|e| TreeError::io(path, e))
+    }
+
+    fn read_dir(&self, path: &Path) -> TreeResult<Vec<Entry>> {
+        let dir = self.resolve_dir(path)?;
+        let host = self.host(&dir);
+        let rd = std::fs::read_dir(&host).map_err(|e| TreeError::io(path, e))?;
+        let mut out = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| TreeError::io(path, e))?;
+            // DirEntry::metadata is an lstat (it never follows the entry).
+            let m = e
+                .metadata()
+                .map_err(|err| TreeError::io(&path.join(e.file_name()), err))?;
+            out.push(Entry {
+                name: e.file_name(),
+                meta: meta_from(&m),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn xattr(&self, path: &Path, name: &str) -> Option<Vec<u8>> {
+        let host = self.host_nofollow(path).ok()?;
+        lgetxattr(&host, name)
+    }
+
+    fn open(&self, path: &Path) -> TreeResult<(Box<dyn Read + Send + '_>, Meta)> {
+        let host = self.host_nofollow(path)?;
+        let file = open_nofollow(&host).map_err(|e| TreeError::io(path, e))?;
+        let m = file.metadata().map_err(|e| TreeError::io(path, e))?;
+        let meta = meta_from(&m);
+        if meta.kind != Kind::File {
+            return Err(TreeError::NotRegular {
+                path: path.to_path_buf(),
+                kind: meta.kind,
+            });
+        }
+        Ok((Box::new(file), meta))
+    }
+
+    fn resolve(&self, path: &Path) -> TreeResult<PathBuf> {
+        self.resolve_uncached(path)
+    }
+}
+
+/// Opens without following a final symlink, without blocking on a FIFO,
+/// and without updating atime where the kernel allows it.
+fn open_nofollow(host: &Path) -> std::io::Result<File> {
+    let open = |extra: i32| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOFOLLOW | extra)
+            .open(host)
+    };
+    match open(libc::O_NOATIME) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(0),
+        r => r,
+    }
+}
+
+/// `lgetxattr(2)`: the attribute of the entry itself, never of a link target.
+fn lgetxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let p = CString::new(path.as_os_str().as_bytes()).ok()?;
+    let n = CString::new(OsStr::new(name).as_bytes()).ok()?;
+    let mut buf = vec![0u8; 256];
+    loop {
+        // SAFETY: both strings are NUL-terminated and `buf` is valid for its length.
+        let r =
+            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if r >= 0 {
+            buf.truncate(r as usize);
+            return Some(buf);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 16 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        return None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> (tempfile::TempDir, FsTree) {
+        let d = tempfile::tempdir().unwrap();
+        let t = FsTree::new(d.path());
+        (d, t)
+    }
+
+    #[test]
+    fn parent_symlinks_resolve_inside_the_root() {
+        let (d, t) = tree();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("usr/lib64/python3.12")).unwrap();
+        std::fs::write(r.join("usr/lib64/python3.12/os.py"), "x").unwrap();
+        symlink("/usr/lib64", r.join("usr/lib")).unwrap();
+        let m = t.lstat(Path::new("/usr/lib/python3.12/os.py")).unwrap();
+        assert_eq!((m.kind, m.size), (Kind::File, 1));
+        assert_eq!(
+            t.resolve(Path::new("/usr/lib/python3.12/os.py")).unwrap(),
+            Path::new("/usr/lib64/python3.12/os.py")
+        );
+        // The final symlink is not followed by lstat.
+        assert_eq!(t.lstat(Path::new("/usr/lib")).unwrap().kind, Kind::Symlink);
+    }
+
+    #[test]
+    fn a_link_out_of_the_root_stays_in_it() {
+        let (d, t) = tree();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        symlink(outside.path(), d.path().join("escape")).unwrap();
+        symlink("../../../../..", d.path().join("up")).unwrap();
+        assert!(t.lstat(&Path::new("/escape").join("secret")).is_err());
+        assert!(t.open(Path::new("/escape/secret")).is_err());
+        assert_eq!(t.resolve(Path::new("/up")).unwrap(), Path::new("/"));
+    }
+
+    #[test]
+    fn open_refuses_fifos_and_final_symlinks() {
+        let (d, t) = tree();
+        let fifo = CString::new(d.path().join("fifo").as_os_str().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        std::fs::write(d.path().join("f"), "data").unwrap();
+        symlink("/f", d.path().join("link")).unwrap();
+        assert!(matches!(
+            t.open(Path::new("/fifo")),
+            Err(TreeError::NotRegular {
+                kind: Kind::Fifo,
+                ..
+            })
+        ));
+        assert!(t.open(Path::new("/link")).is_err());
+        assert_eq!(t.read(Path::new("/f"), 10).unwrap(), b"data");
+        assert!(matches!(
+            t.read(Path::new("/f"), 3),
+            Err(TreeError::TooLarge { .. })
+        ));
+        let names: Vec<_> = t
+            .read_dir(Path::new("/"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["f", "fifo", "link"]);
+    }
+}
