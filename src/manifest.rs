@@ -191,6 +191,15 @@ pub struct FileEntry {
     pub flags: FileFlags,
     /// RPM's install state; `None` where the backend has no such notion.
     pub state: Option<FileState>,
+    /// Device number of a device node (`st_rdev`), where recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdev: Option<u64>,
+    /// File capabilities as `cap_to_text` writes them, where recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caps: Option<String>,
+    /// RPM's per-file `%verify` bits (`RPMVERIFY_*`); `None`: verify all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify_flags: Option<u32>,
 }
 
 impl FileEntry {
@@ -210,6 +219,9 @@ impl FileEntry {
             link: None,
             flags: FileFlags::default(),
             state: None,
+            rdev: None,
+            caps: None,
+            verify_flags: None,
         }
     }
 }

@@ -76,13 +76,13 @@ rules! {
         "The file's mtime differs from the package's. rpm does not compare mtimes for a path several packages own, and neither does pyvet. For a Python source, a changed mtime also makes its timestamp pycs stale, so CPython would recompile and try to write them.";
     LINK_MISMATCH = "link-mismatch", Owned, Warning,
         "an owned symlink points elsewhere than the package says (rpm -V `L`)",
-        "The symlink's target differs from the target the package recorded.";
+        "The symlink's target (readlink, not resolved) differs from the target the package recorded: code imported through it now comes from elsewhere.";
     TYPE_MISMATCH = "type-mismatch", Owned, Warning,
         "an owned path is of another file type than the package says",
         "The package installed a regular file, directory, symlink or device here, and something of another type is there now (for instance a symlink where a file was). rpm -V reports this as a mode change (`M`) and skips the other checks.";
     DEVICE_MISMATCH = "device-mismatch", Owned, Warning,
         "an owned device node has other major/minor numbers (rpm -V `D`)",
-        "A character or block device the package installed has another device number.";
+        "A character or block device the package installed now has another major or minor device number.";
     CAPS_MISMATCH = "caps-mismatch", Owned, Warning,
         "an owned file's capabilities differ from the package (rpm -V `P`)",
         "The file capabilities (security.capability) differ from the ones the package recorded.";

@@ -145,6 +145,9 @@ struct FileArrays<'h> {
     flags: Option<Vec<u32>>,
     links: Option<Vec<&'h [u8]>>,
     states: Option<Vec<u8>>,
+    rdevs: Option<Vec<u16>>,
+    caps: Option<Vec<&'h [u8]>>,
+    verify: Option<Vec<u32>>,
 }
 
 impl<'h> FileArrays<'h> {
@@ -168,6 +171,9 @@ impl<'h> FileArrays<'h> {
             flags: per_file(Tag::FILEFLAGS, n, h.u32_array(Tag::FILEFLAGS))?,
             links: per_file(Tag::FILELINKTOS, n, h.string_array(Tag::FILELINKTOS))?,
             states: per_file(Tag::FILESTATES, n, Ok(states))?,
+            rdevs: per_file(Tag::FILERDEVS, n, h.u16_array(Tag::FILERDEVS))?,
+            caps: per_file(Tag::FILECAPS, n, h.string_array(Tag::FILECAPS))?,
+            verify: per_file(Tag::FILEVERIFYFLAGS, n, h.u32_array(Tag::FILEVERIFYFLAGS))?,
         })
     }
 
@@ -188,6 +194,9 @@ impl<'h> FileArrays<'h> {
             .map(FileFlags::from_rpm)
             .unwrap_or_default();
         e.state = at(&self.states, i).and_then(FileState::from_rpm);
+        e.rdev = at(&self.rdevs, i).map(u64::from);
+        e.caps = at(&self.caps, i).filter(|c| !c.is_empty()).map(lossy);
+        e.verify_flags = at(&self.verify, i);
         Ok(e)
     }
 
@@ -301,13 +310,13 @@ mod tests {
 
     #[test]
     fn per_file_array_of_the_wrong_length_is_refused() {
-        let b = two_files()
-            .u32s(Tag::FILEINODES, &[1])
-            .u16s(Tag::FILERDEVS, &[0]);
+        let b = two_files().u32s(Tag::FILEINODES, &[1]);
         assert!(
             package(&b).is_ok(),
             "arrays pyvet does not use are not checked"
         );
+        let b = two_files().u16s(Tag::FILERDEVS, &[0]);
+        assert!(package(&b).is_err(), "FILERDEVS is used by rpm -V parity");
         let short = nevr()
             .u32s(Tag::DIRINDEXES, &[0, 0])
             .strings(Tag::BASENAMES, &["a", "b"])

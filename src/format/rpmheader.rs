@@ -62,6 +62,8 @@ impl Tag {
     pub const FILESTATES: u32 = 1029;
     pub const FILEMODES: u32 = 1030;
     pub const FILERDEVS: u32 = 1033;
+    /// Per-file `%verify` attributes (`RPMVERIFY_*` bits rpm -V checks).
+    pub const FILEVERIFYFLAGS: u32 = 1045;
     pub const FILEMTIMES: u32 = 1034;
     /// `FILEMD5S` in old rpm; holds digests of `FILEDIGESTALGO`.
     pub const FILEDIGESTS: u32 = 1035;
@@ -75,6 +77,8 @@ impl Tag {
     pub const BASENAMES: u32 = 1117;
     pub const DIRNAMES: u32 = 1118;
     pub const LONGFILESIZES: u32 = 5008;
+    /// Per-file capabilities in `cap_to_text` form (empty: none).
+    pub const FILECAPS: u32 = 5010;
     pub const LONGSIZE: u32 = 5009;
     pub const FILEDIGESTALGO: u32 = 5011;
     pub const PAYLOADDIGEST: u32 = 5092;
