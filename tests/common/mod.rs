@@ -88,3 +88,4 @@ impl XorShift {
         }
     }
 }
+pub mod rpmroot;
