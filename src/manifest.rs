@@ -7,12 +7,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 
 /// Which kind of reader produced a package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     RpmdbSqlite,
@@ -47,7 +47,7 @@ impl Backend {
 }
 
 /// Where a package's data was read from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     pub backend: Backend,
     #[serde(serialize_with = "crate::manifest::ser_path")]
@@ -55,7 +55,7 @@ pub struct Source {
 }
 
 /// A file's type as the package manager recorded it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileKind {
     File,
@@ -134,6 +134,21 @@ impl std::ops::BitOr for FileFlags {
     }
 }
 
+impl<'de> Deserialize<'de> for FileFlags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names: Vec<String> = Vec::deserialize(d)?;
+        let mut flags = FileFlags::default();
+        for n in names {
+            let (f, _) = Self::NAMES
+                .iter()
+                .find(|(_, name)| *name == n)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown file flag {n:?}")))?;
+            flags.insert(*f);
+        }
+        Ok(flags)
+    }
+}
+
 impl Serialize for FileFlags {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.names())
@@ -141,7 +156,7 @@ impl Serialize for FileFlags {
 }
 
 /// RPM's per-file install state (`RPMTAG_FILESTATES`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileState {
     Normal,
@@ -167,7 +182,7 @@ impl FileState {
 }
 
 /// One file as a package manifest records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     /// The path as the package manager spells it: absolute for installed
     /// files; source rpms list bare names (as `rpm -qpl` prints them).
@@ -227,7 +242,7 @@ impl FileEntry {
 }
 
 /// One installed (or packaged) package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     pub name: String,
     pub epoch: Option<u32>,
@@ -263,7 +278,7 @@ impl Package {
 }
 
 /// Everything one or more package sources say is installed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub packages: Vec<Package>,
 }
