@@ -25,6 +25,8 @@ pub enum Command {
     Pyc(PycArgs),
     /// Prove that a minimal layout is a file-wise subset of a fuller one.
     Subset(SubsetArgs),
+    /// Size and file count of every layout, from a status-quo tree.
+    Size(SizeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,4 +206,23 @@ pub struct SubsetArgs {
     /// Root whose installed databases pkg:NAME inputs come from.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SizeFormat {
+    Text,
+    /// `pyvet-size/1` JSON.
+    Json,
+    /// A bar chart.
+    Svg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SizeArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SizeFormat::Text)]
+    pub format: SizeFormat,
+    /// Status-quo trees (sources and their pycs at opt 0, 1 and 2); sizes add up.
+    #[arg(value_name = "TREE", required = true)]
+    pub trees: Vec<PathBuf>,
 }

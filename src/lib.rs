@@ -23,6 +23,7 @@ pub mod limits;
 pub mod manifest;
 pub mod policy;
 pub mod render;
+pub mod size;
 pub mod subset;
 pub mod tree;
 

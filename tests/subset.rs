@@ -249,3 +249,54 @@ fn junit_names_each_violation_as_a_failed_case() {
         r#"<testcase name="{STDLIB}/json/__pycache__/__dont_write_bytecode__" classname="subset-missing">"#
     )), "{xml}");
 }
+
+/// Sum of file sizes and count of files (and symlinks) below `dir`.
+fn bytes_and_files(dir: &Path) -> (u64, u64) {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| !e.file_type().is_dir())
+        .fold((0, 0), |(b, n), e| (b + e.metadata().unwrap().len(), n + 1))
+}
+
+#[test]
+fn size_predicts_the_layouts_built_from_the_same_tree() {
+    let l = layouts();
+    let base = l._dir.path();
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["size", "--format", "json"])
+        .arg(base.join("master"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], "pyvet-size/1");
+    for (layout, built) in [
+        ("status-quo", "status-quo"),
+        ("py-opt0", "py-opt0"),
+        ("option1", "option1"),
+        ("option2", "option2"),
+        ("minimal", "minimal"),
+    ] {
+        let predicted = v["layouts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == layout)
+            .unwrap();
+        let (bytes, files) = bytes_and_files(&base.join(built).join("stage"));
+        assert_eq!(
+            predicted["files"].as_u64().unwrap(),
+            files,
+            "{layout} file count"
+        );
+        let p = predicted["bytes"].as_u64().unwrap() as f64;
+        // Exact but for option 2, whose sources are gzipped by another deflate.
+        let tolerance = if layout == "option2" { 0.01 } else { 0.0 };
+        assert!(
+            (p - bytes as f64).abs() <= bytes as f64 * tolerance,
+            "{layout}: predicted {p} bytes, built {bytes}"
+        );
+    }
+}

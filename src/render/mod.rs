@@ -3,6 +3,7 @@
 pub mod audit_json;
 pub mod json;
 pub mod pyc;
+pub mod size;
 pub mod subset;
 pub mod text;
 
