@@ -1,0 +1,254 @@
+//! `pyvet audit` as a user runs it: `--explain`, usage errors, `--fail-on`,
+//! the formats on real roots (a SARIF log valid against the official
+//! schema), no colour or progress when piped, and every rule documented in
+//! the manual and the README.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use pyvet::audit::rules;
+use serde_json::Value;
+
+fn pyvet() -> Command {
+    Command::cargo_bin("pyvet").unwrap()
+}
+
+/// A root with nothing in it: no package database, no Python tree. Its
+/// report is exactly one `no-manifest` finding (info).
+fn bare_root() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn audit(root: &std::path::Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    pyvet()
+        .arg("audit")
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .assert()
+}
+
+fn stdout(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(a.get_output().stdout.clone()).unwrap()
+}
+
+#[test]
+fn explain_prints_a_rules_explanation() {
+    let a = pyvet()
+        .args(["audit", "--explain", "sourceless-bytecode"])
+        .assert()
+        .code(0);
+    let r = rules::SOURCELESS_BYTECODE;
+    let want = format!(
+        "sourceless-bytecode  (default: error)\n{}\n\n{}\n",
+        r.summary, r.explanation
+    );
+    assert_eq!(stdout(&a), want);
+}
+
+#[test]
+fn explain_all_lists_every_rule_once() {
+    let a = pyvet().args(["audit", "--explain", "all"]).assert().code(0);
+    let want: String = rules::ALL
+        .iter()
+        .map(|r| format!("{:<26} {:<8} {}\n", r.id, r.severity.as_str(), r.summary))
+        .collect();
+    assert_eq!(stdout(&a), want);
+    assert_eq!(want.lines().count(), rules::ALL.len());
+}
+
+#[test]
+fn explain_of_an_unknown_rule_is_a_usage_error() {
+    pyvet()
+        .args(["audit", "--explain", "no-such-rule"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "no rule \"no-such-rule\"; `pyvet audit --explain all` lists them",
+        ));
+}
+
+#[test]
+fn a_root_that_is_not_a_directory_is_a_usage_error() {
+    pyvet()
+        .args(["audit", "--root", "/nonexistent/pyvet-root"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "--root /nonexistent/pyvet-root: not a directory",
+        ));
+    let f = tempfile::NamedTempFile::new().unwrap();
+    audit(f.path(), &[]).code(2).stdout("");
+}
+
+#[test]
+fn an_unknown_format_or_fail_on_is_a_usage_error() {
+    let d = bare_root();
+    audit(d.path(), &["--format", "xml"]).code(2);
+    audit(d.path(), &["--fail-on", "fatal"]).code(2);
+}
+
+/// The bare root's only finding is info: only `--fail-on info` fails.
+#[test]
+fn fail_on_sets_the_threshold() {
+    let d = bare_root();
+    audit(d.path(), &[]).code(0);
+    for (fail_on, code) in [("info", 1), ("warning", 0), ("error", 0), ("never", 0)] {
+        audit(d.path(), &["--fail-on", fail_on]).code(code);
+    }
+}
+
+#[test]
+fn a_bare_root_reports_no_manifest_as_info() {
+    let d = bare_root();
+    let v = audit_json(d.path());
+    let findings: Vec<(&str, &str, &str)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap(),
+                f["severity"].as_str().unwrap(),
+                f["path"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(findings, [("no-manifest", "info", "/")]);
+    assert_eq!(v["schema"], "pyvet-audit/1");
+    assert_eq!(v["root"], d.path().to_str().unwrap());
+    assert_eq!(v["summary"]["by_severity"], serde_json::json!({"info": 1}));
+}
+
+fn audit_json(root: &std::path::Path) -> Value {
+    let a = audit(root, &["--format", "json", "--fail-on", "never"]).code(0);
+    serde_json::from_str(&stdout(&a)).unwrap()
+}
+
+#[test]
+fn text_is_plain_and_nothing_else_is_drawn_when_piped() {
+    let d = bare_root();
+    let want = format!(
+        "pyvet audit of {}
+  policy         generic
+  python trees   none found
+  packages       0
+  files checked  0
+  bytes hashed   0
+  pycs judged    0
+  findings       1: 1 info
+
+INFO (1)
+  no-manifest  /
+    no package database found: ownership checks skipped, everything else checked
+
+What a rule means: pyvet audit --explain RULE (e.g. --explain no-manifest; `all` lists every rule)
+",
+        d.path().display()
+    );
+    for extra in [&[][..], &["--no-progress"][..]] {
+        let a = audit(d.path(), extra).code(0).stderr("");
+        assert_eq!(stdout(&a), want);
+    }
+}
+
+fn sarif_validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sarif/sarif-schema-2.1.0.json"
+    ))
+    .unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    // Draft-04 has no `uri-reference`; give it RFC 3986's meaning.
+    jsonschema::draft4::options()
+        .should_validate_formats(true)
+        .with_format("uri-reference", |s| fluent_uri::UriRef::parse(s).is_ok())
+        .build(&schema)
+        .unwrap()
+}
+
+fn assert_valid_sarif(out: &str) -> Value {
+    let doc: Value = serde_json::from_str(out).unwrap();
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    doc
+}
+
+#[test]
+fn sarif_of_a_bare_root_is_valid() {
+    let d = bare_root();
+    let a = audit(d.path(), &["--format", "sarif", "--fail-on", "never"]).code(0);
+    let doc = assert_valid_sarif(&stdout(&a));
+    let run = &doc["runs"][0];
+    let root_uri = format!("file://{}/", d.path().display());
+    assert_eq!(run["originalUriBaseIds"]["ROOT"]["uri"], root_uri.as_str());
+    let r = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "no-manifest")
+        .unwrap();
+    assert_eq!(r["level"], "note");
+    let loc = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(loc["uri"], ".");
+    assert_eq!(loc["uriBaseId"], "ROOT");
+}
+
+/// A root built with rpmbuild and `rpm --root`: the report of the real
+/// binary, in every format, on real package data.
+#[test]
+fn an_rpm_root_in_json_and_sarif() {
+    let r = common::rpmroot::RpmRoot::status_quo();
+    let a = audit(&r.root, &["--format", "json", "--fail-on", "never"]).code(0);
+    let v: Value = serde_json::from_str(&stdout(&a)).unwrap();
+    assert_eq!(v["summary"]["packages"], 1);
+    assert_eq!(
+        v["summary"]["python_trees"],
+        serde_json::json!(["/usr/lib/python3.11"])
+    );
+    assert!(v["errors"].is_null(), "{v}");
+    let rules_found = v["findings"].as_array().unwrap();
+    assert!(rules_found.iter().all(|f| f["rule"] != "no-manifest"));
+
+    let a = audit(&r.root, &["--format", "sarif", "--fail-on", "never"]).code(0);
+    let doc = assert_valid_sarif(&stdout(&a));
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), rules_found.len());
+
+    let a = audit(&r.root, &["--format", "text", "--fail-on", "never"]).code(0);
+    let out = stdout(&a);
+    assert!(
+        out.contains("\n  python trees   /usr/lib/python3.11\n  packages       1\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn every_rule_is_in_the_man_page_and_the_readme() {
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("{}/{f}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .replace("\\-", "-")
+    };
+    let (man, readme) = (read("man/pyvet.1"), read("README.md"));
+    let mut missing = Vec::new();
+    for r in rules::ALL {
+        // The man page's RULES entry: `.B id` then the severity.
+        let entry = format!(".B {}\n({})", r.id, r.severity.as_str());
+        if !man.contains(&entry) {
+            missing.push(format!("man/pyvet.1: {}", r.id));
+        }
+        // The README's rules table row.
+        let row = format!("| `{}` | {} |", r.id, r.severity.as_str());
+        if !readme.contains(&row) {
+            missing.push(format!("README.md: {}", r.id));
+        }
+    }
+    assert!(missing.is_empty(), "undocumented rules: {missing:?}");
+}
