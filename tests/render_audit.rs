@@ -275,12 +275,15 @@ fn sarif_is_valid_against_the_official_schema() {
     assert_eq!(schema_errors(&v, &doc), Vec::<String>::new());
 }
 
+/// A change that makes a valid SARIF log invalid.
+type Breakage = fn(&mut Value);
+
 /// The validator is not a rubber stamp: each of these breaks the schema.
 #[test]
 fn sarif_validation_rejects_invalid_documents() {
     let v = sarif_validator();
     let good = pyvet::render::sarif::log(&sample());
-    let breakages: [(&str, fn(&mut Value)); 6] = [
+    let breakages: [(&str, Breakage); 6] = [
         ("no version", |d| {
             d.as_object_mut().unwrap().remove("version");
         }),
