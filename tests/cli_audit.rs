@@ -200,33 +200,78 @@ fn sarif_of_a_bare_root_is_valid() {
     assert_eq!(loc["uriBaseId"], "ROOT");
 }
 
-/// A root built with rpmbuild and `rpm --root`: the report of the real
-/// binary, in every format, on real package data.
+/// A root built with rpmbuild and `rpm --root`, then tampered with (a
+/// changed source, a removed one, a dropped sourceless pyc, an unowned
+/// `.pth`): the real binary's SARIF log is valid and says exactly what its
+/// JSON report says, finding for finding, and so does the text report.
 #[test]
-fn an_rpm_root_in_json_and_sarif() {
+fn an_rpm_root_in_every_format_says_the_same() {
     let r = common::rpmroot::RpmRoot::status_quo();
+    std::fs::write(r.path("/usr/lib/python3.11/json/decoder.py"), "import os\n").unwrap();
+    std::fs::remove_file(r.path("/usr/lib/python3.11/keyword.py")).unwrap();
+    std::fs::copy(
+        r.path("/usr/lib/python3.11/__pycache__/colorsys.cpython-311.pyc"),
+        r.path("/usr/lib/python3.11/evil.pyc"),
+    )
+    .unwrap();
+    let site = r.path("/usr/local/lib/python3.11/site-packages");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("evil.pth"), "import os\n").unwrap();
+
     let a = audit(&r.root, &["--format", "json", "--fail-on", "never"]).code(0);
     let v: Value = serde_json::from_str(&stdout(&a)).unwrap();
     assert_eq!(v["summary"]["packages"], 1);
-    assert_eq!(
-        v["summary"]["python_trees"],
-        serde_json::json!(["/usr/lib/python3.11"])
-    );
+    let trees = serde_json::json!(["/usr/lib/python3.11", "/usr/local/lib/python3.11"]);
+    assert_eq!(v["summary"]["python_trees"], trees);
     assert!(v["errors"].is_null(), "{v}");
-    let rules_found = v["findings"].as_array().unwrap();
-    assert!(rules_found.iter().all(|f| f["rule"] != "no-manifest"));
+    let findings = v["findings"].as_array().unwrap();
+    assert!(findings.iter().all(|f| f["rule"] != "no-manifest"));
 
     let a = audit(&r.root, &["--format", "sarif", "--fail-on", "never"]).code(0);
     let doc = assert_valid_sarif(&stdout(&a));
     let results = doc["runs"][0]["results"].as_array().unwrap();
-    assert_eq!(results.len(), rules_found.len());
+    assert_eq!(results.len(), findings.len());
+    for (res, f) in results.iter().zip(findings) {
+        assert_eq!(sarif_summary(res), json_summary(f));
+    }
 
     let a = audit(&r.root, &["--format", "text", "--fail-on", "never"]).code(0);
     let out = stdout(&a);
-    assert!(
-        out.contains("\n  python trees   /usr/lib/python3.11\n  packages       1\n"),
-        "{out}"
-    );
+    let head = "\n  python trees   /usr/lib/python3.11\n                 /usr/local/lib/python3.11\n  packages       1\n";
+    assert!(out.contains(head), "{out}");
+    for f in findings {
+        let line = format!(
+            "\n  {}  {}\n",
+            f["rule"].as_str().unwrap(),
+            f["path"].as_str().unwrap()
+        );
+        assert!(out.contains(&line), "{line:?} not in {out}");
+    }
+}
+
+/// (rule, level, path, message) of a SARIF result.
+fn sarif_summary(r: &Value) -> (String, String, String, String) {
+    let uri = &r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+    (
+        r["ruleId"].as_str().unwrap().into(),
+        r["level"].as_str().unwrap().into(),
+        format!("/{}", uri.as_str().unwrap()),
+        r["message"]["text"].as_str().unwrap().into(),
+    )
+}
+
+/// The same of a `pyvet-audit/1` finding (plain paths only).
+fn json_summary(f: &Value) -> (String, String, String, String) {
+    let level = match f["severity"].as_str().unwrap() {
+        "info" => "note",
+        other => other,
+    };
+    (
+        f["rule"].as_str().unwrap().into(),
+        level.into(),
+        f["path"].as_str().unwrap().into(),
+        f["message"].as_str().unwrap().into(),
+    )
 }
 
 #[test]
