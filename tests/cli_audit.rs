@@ -274,26 +274,31 @@ fn json_summary(f: &Value) -> (String, String, String, String) {
     )
 }
 
+/// Every rule, with its default severity and its summary as the registry
+/// says them, in the man page's RULES section and the README's table.
 #[test]
 fn every_rule_is_in_the_man_page_and_the_readme() {
-    let read = |f: &str| {
-        std::fs::read_to_string(format!("{}/{f}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
-            .replace("\\-", "-")
-    };
-    let (man, readme) = (read("man/pyvet.1"), read("README.md"));
+    let read =
+        |f: &str| std::fs::read_to_string(format!("{}/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    // Back from roff to the registry's text: `\-` is `-`, `\e` a backslash,
+    // and `\fBx\fR` is the registry's `x` in backquotes.
+    let man = read("man/pyvet.1")
+        .replace("\\-", "-")
+        .replace("\\e", "\\")
+        .replace("\\fB", "`")
+        .replace("\\fR", "`");
+    let readme = read("README.md");
     let mut missing = Vec::new();
     for r in rules::ALL {
-        // The man page's RULES entry: `.B id` then the severity.
-        let entry = format!(".B {}\n({})", r.id, r.severity.as_str());
+        let sev = r.severity.as_str();
+        let entry = format!(".TP\n.B {}\n({sev}) {}\n", r.id, r.summary);
         if !man.contains(&entry) {
-            missing.push(format!("man/pyvet.1: {}", r.id));
+            missing.push(format!("man/pyvet.1: {entry:?}"));
         }
-        // The README's rules table row.
-        let row = format!("| `{}` | {} |", r.id, r.severity.as_str());
+        let row = format!("\n| `{}` | {sev} | {} |\n", r.id, r.summary);
         if !readme.contains(&row) {
-            missing.push(format!("README.md: {}", r.id));
+            missing.push(format!("README.md: {row:?}"));
         }
     }
-    assert!(missing.is_empty(), "undocumented rules: {missing:?}");
+    assert!(missing.is_empty(), "undocumented rules: {missing:#?}");
 }
