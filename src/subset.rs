@@ -207,6 +207,27 @@ fn side(e: &FileEntry, package: &str) -> Side {
     }
 }
 
+impl Violation {
+    /// The violation as an audit finding (for SARIF and text renderers).
+    pub fn to_finding(&self) -> crate::audit::Finding {
+        let mut message = self.rule.summary.to_string();
+        if !self.differs.is_empty() {
+            message.push_str(&format!(": {}", self.differs.join(", ")));
+        }
+        let mut f = crate::audit::Finding::new(self.rule, &self.path, message);
+        if !self.differs.is_empty() {
+            f = f.extra("differs", self.differs.join(","));
+        }
+        if let Some(m) = &self.minimal {
+            f = f.extra("minimal_package", m.package.clone());
+        }
+        if let Some(full) = &self.full {
+            f = f.extra("full_package", full.package.clone());
+        }
+        f
+    }
+}
+
 fn ser_rule<S: serde::Serializer>(r: &&'static Rule, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(r.id)
 }

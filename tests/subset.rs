@@ -300,3 +300,25 @@ fn size_predicts_the_layouts_built_from_the_same_tree() {
         );
     }
 }
+
+#[test]
+fn sarif_is_valid_and_names_each_violation() {
+    let l = layouts();
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["subset", "--format", "sarif", "--minimal"])
+        .arg(&l.rpms["option1"])
+        .arg("--full")
+        .arg(&l.rpms["status-quo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = common::sarif::assert_valid(&String::from_utf8(out.stdout).unwrap());
+    let results: Vec<_> = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(results, ["subset-missing", "subset-missing"]);
+}

@@ -103,7 +103,32 @@ pub fn junit(o: &Outcome) -> String {
     report.to_string().expect("junit serialises")
 }
 
-/// SARIF: the violations as results of the subset rules.
+/// SARIF: the violations as results of the subset rules, through the
+/// audit's SARIF renderer (one registry, one schema-checked writer).
 pub fn sarif(o: &Outcome) -> String {
-    json(o)
+    let findings: Vec<_> = o.violations.iter().map(Violation::to_finding).collect();
+    let mut summary = crate::audit::Summary {
+        findings: findings.len(),
+        ..Default::default()
+    };
+    for f in &findings {
+        *summary.by_rule.entry(f.rule.id).or_insert(0) += 1;
+        *summary.by_severity.entry(f.severity.as_str()).or_insert(0) += 1;
+    }
+    let report = crate::audit::Report {
+        schema: SCHEMA,
+        root: "/".into(),
+        policy: format!("subset, compared by {}", compare_name(o)),
+        summary,
+        findings,
+        errors: Vec::new(),
+    };
+    crate::render::sarif::render(&report)
+}
+
+fn compare_name(o: &Outcome) -> String {
+    serde_json::to_value(o.compare)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
