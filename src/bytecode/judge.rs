@@ -52,6 +52,10 @@ pub struct PycReport {
     pub verdict: Verdict,
     pub reason: String,
     pub co_filename: Option<String>,
+    /// The path bytes `co_filename` stands for (`os.fsencode`), to compare
+    /// with paths; `None` when unknown or unencodable.
+    #[serde(skip)]
+    pub co_filename_bytes: Option<Vec<u8>>,
     pub has_docstring: Option<bool>,
     /// Facts that do not change the verdict but deserve a look.
     pub warnings: Vec<String>,
@@ -342,6 +346,7 @@ impl PycReport {
             verdict: Verdict::Corrupt,
             reason: String::new(),
             co_filename: None,
+            co_filename_bytes: None,
             has_docstring: None,
             warnings: Vec::new(),
             deep: None,
@@ -380,6 +385,7 @@ impl PycReport {
             return;
         };
         self.co_filename = Some(f.co_filename.clone());
+        self.co_filename_bytes = f.co_filename_bytes.clone();
         self.has_docstring = Some(f.has_docstring);
         if let (Some(src), Some(name)) = (source, &f.co_filename_bytes) {
             use std::os::unix::ffi::OsStrExt;
