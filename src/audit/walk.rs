@@ -169,7 +169,7 @@ fn walk_dir(
         }
         out.push((p, e.meta));
     }
-    let parts: Vec<(Vec<(PathBuf, Meta)>, Vec<TreeError>)> = subdirs
+    let parts: Vec<_> = subdirs
         .par_iter()
         .map(|d| {
             let mut o = Vec::new();

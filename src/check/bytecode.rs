@@ -314,11 +314,12 @@ fn locate(ctx: &Context, pyc: &Path) -> PycLocation {
 }
 
 /// Whether `co_filename` names another file than `source`, both taken as
-/// paths inside the root: a spelling through a symlinked directory
-/// (`/usr/lib64` for `/usr/lib`) names the same file, and a relative name
-/// the source path ends with was compiled in place from a parent directory
-/// (`cd /usr/lib/x && python -m compileall lib/...`, as some postinst
-/// scripts do).
+/// paths inside the root. Names the same file: a spelling through a
+/// symlinked directory (`/usr/lib64` for `/usr/lib`); the root's own host
+/// location before the path (a host Python importing from a mounted root
+/// records `/mnt/root/usr/lib/...`); a relative name the source path ends
+/// with, compiled in place from a parent directory (`cd /usr/lib/x &&
+/// python -m compileall lib/...`, as some postinst scripts do).
 fn misplaced(tree: &dyn Tree, source: &Path, co_filename: Option<&[u8]>) -> bool {
     let Some(name) = co_filename else {
         return false;
@@ -330,9 +331,21 @@ fn misplaced(tree: &dyn Tree, source: &Path, co_filename: Option<&[u8]>) -> bool
     if !named.is_absolute() {
         return !source.ends_with(named);
     }
-    match (tree.resolve(named), tree.resolve(source)) {
+    let named = inside_root(tree, named);
+    match (tree.resolve(&named), tree.resolve(source)) {
         (Ok(a), Ok(b)) => a != b,
         _ => true,
+    }
+}
+
+/// A host path under the tree's root directory, as a path inside the tree;
+/// other paths as they are.
+fn inside_root(tree: &dyn Tree, host: &Path) -> PathBuf {
+    let label = tree.label();
+    let root = Path::new(&label);
+    match host.strip_prefix(root) {
+        Ok(rest) if root.is_absolute() && root != Path::new("/") => Path::new("/").join(rest),
+        _ => host.to_path_buf(),
     }
 }
 
@@ -448,8 +461,10 @@ mod tests {
         assert!(!m("python3.11/m.py"), "compiled in place from /usr/lib64");
         assert!(m("build/python3.11/m.py"));
         assert!(m("n.py"));
-        // The host path of the root is not a path inside it.
-        assert!(m(&r.join("usr/lib64/python3.11/m.py").to_string_lossy()));
+        // Compiled by a host Python importing from the root: the root's
+        // host location, then the path inside it.
+        assert!(!m(&r.join("usr/lib/python3.11/m.py").to_string_lossy()));
+        assert!(m(&r.join("usr/lib/python3.11/n.py").to_string_lossy()));
         assert!(!misplaced(&tree, src, None));
     }
 

@@ -86,7 +86,15 @@ fn predict_source(ctx: &Context, judged: &Judgements, source: &Path) -> Vec<Find
                 continue;
             };
             if let Some(why) = write_reason(ctx, judged.get(&pyc), &pyc) {
-                out.push(finding(ctx, source, &pyc, version, opt, why, judged.get(&pyc)));
+                out.push(finding(
+                    ctx,
+                    source,
+                    &pyc,
+                    version,
+                    opt,
+                    why,
+                    judged.get(&pyc),
+                ));
             }
         }
     }
@@ -138,7 +146,11 @@ fn finding(
     why: String,
     judged: Option<&Judged>,
 ) -> Finding {
-    let package = ctx.owners.of(source).first().map(|o| &ctx.manifest.packages[o.package]);
+    let package = ctx
+        .owners
+        .of(source)
+        .first()
+        .map(|o| &ctx.manifest.packages[o.package]);
     let report = judged.and_then(|j| j.outcome.as_ref().ok());
     let mut f = Finding::new(
         rules::BYTECODE_WRITE_ATTEMPT,
@@ -183,7 +195,10 @@ mod tests {
         let i = |p: &str| importable(Path::new(p));
         assert!(i("os.py"));
         assert!(i("json/decoder.py"));
-        assert!(i("dist-packages/six.py"), "a sys.path entry itself may have a dash");
+        assert!(
+            i("dist-packages/six.py"),
+            "a sys.path entry itself may have a dash"
+        );
         assert!(!i("config-3.11-x86_64-linux-gnu/python-config.py"));
         assert!(!i("x/a.b.py"));
     }

@@ -161,12 +161,12 @@ mod tests {
             Class::Other,
             "a dotted directory is no package"
         );
-        assert_eq!(c("config-3.11-x86_64-linux-gnu/libpython3.11.so"), Class::Other);
+        assert_eq!(
+            c("config-3.11-x86_64-linux-gnu/libpython3.11.so"),
+            Class::Other
+        );
         assert_eq!(c("json/README.txt"), Class::Other);
         assert_eq!(c("json/.py"), Class::Other);
-        assert_eq!(
-            classify(Path::new("json/x.py"), Kind::Fifo),
-            Class::Special
-        );
+        assert_eq!(classify(Path::new("json/x.py"), Kind::Fifo), Class::Special);
     }
 }
