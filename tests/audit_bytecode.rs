@@ -421,3 +421,113 @@ fn host_stdlib_has_no_error_findings() {
         assert!(generated > 0, "Debian's stdlib pycs are generated-bytecode");
     }
 }
+
+#[test]
+fn a_packaged_dont_write_marker_stops_the_prediction() {
+    let r = RpmRoot::status_quo();
+    let mut files = DEMO_FILES.to_vec();
+    let marker = format!("{DEMO_DIR}/__pycache__/__dont_write_bytecode__");
+    files.push((&marker, ""));
+    r.install_sources_only(DEMO, &files);
+    assert!(r.path(&marker).is_file());
+    assert_eq!(found(&audit(&r.root, &[])), set(&[]));
+}
+
+/// The Debian layout, through the library: a synthetic dpkg manifest over
+/// a temporary root whose pycs the real interpreter compiled, as
+/// py3compile does (opt-0, the interpreter's own tag, installed paths).
+#[test]
+fn debian_generated_bytecode_and_what_stays_reported() {
+    use pyvet::audit::{self, Context, Options};
+    use pyvet::manifest::{Backend, FileEntry, FileKind, Manifest, Package, Source};
+    use pyvet::tree::FsTree;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let dist = "/usr/lib/python3/dist-packages";
+    let inside = |p: &str| root.join(p.trim_start_matches('/'));
+    let write = |p: &str, text: &str| {
+        std::fs::create_dir_all(inside(p).parent().unwrap()).unwrap();
+        std::fs::write(inside(p), text).unwrap();
+    };
+    write("/usr/lib/python3.11/os.py", "import sys\n");
+    write(&format!("{dist}/foo.py"), "def f():\n    assert f\n");
+    write(&format!("{dist}/bar.py"), "X = 1\n");
+    let compile = |src: &str, pyc: &str, opt: u8| {
+        std::fs::create_dir_all(inside(pyc).parent().unwrap()).unwrap();
+        let code = "import sys, py_compile\n\
+                    py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3], optimize=int(sys.argv[4]), doraise=True)";
+        let opt = PathBuf::from(opt.to_string());
+        python(PYTHON, code, &[&inside(src), &inside(pyc), Path::new(src), &opt]);
+    };
+    let os_pyc = cache(STDLIB, "os");
+    let foo_pyc = cache(dist, "foo");
+    let foo_opt1 = format!("{dist}/__pycache__/foo.cpython-311.opt-1.pyc");
+    compile("/usr/lib/python3.11/os.py", &os_pyc, 0);
+    compile(&format!("{dist}/foo.py"), &foo_pyc, 0);
+    compile(&format!("{dist}/foo.py"), &foo_opt1, 1);
+    let package = |name: &str, files: &[&str]| Package {
+        name: name.into(),
+        epoch: None,
+        version: "1".into(),
+        release: None,
+        arch: None,
+        source: Source {
+            backend: Backend::Dpkg,
+            file: "/var/lib/dpkg/status".into(),
+        },
+        install_time: None,
+        files: files
+            .iter()
+            .map(|f| FileEntry::new(*f, FileKind::File))
+            .collect(),
+    };
+    let manifest = Manifest {
+        packages: vec![
+            package("libpython3.11-stdlib", &["/usr/lib/python3.11/os.py"]),
+            package(
+                "python3-foo",
+                &[&format!("{dist}/foo.py"), &format!("{dist}/bar.py")],
+            ),
+        ],
+    };
+    let tree = FsTree::new(root);
+    let options = Options::default();
+    let run = |policy: &str| -> BTreeSet<(String, String)> {
+        let policy = pyvet::policy::builtin(policy).unwrap();
+        let ctx = Context::new(&tree, &manifest, &policy, &options);
+        audit::run(&ctx, Vec::new())
+            .findings
+            .iter()
+            .map(|f| (f.rule.id.to_string(), f.path.display().to_string()))
+            .collect()
+    };
+    // Who wrote the opt-1 pyc: root, when the tests run as root.
+    let writer = match std::fs::metadata(inside(&foo_opt1)).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid()
+    }) {
+        Ok(0) => "root-written-bytecode",
+        _ => "user-written-bytecode",
+    };
+    let bar_pyc = cache(dist, "bar");
+    assert_eq!(
+        run("debian"),
+        set(&[
+            ("generated-bytecode", &os_pyc),
+            ("generated-bytecode", &foo_pyc),
+            (writer, &foo_opt1),
+            ("bytecode-write-attempt", &bar_pyc),
+        ])
+    );
+    // Where pycs are packaged, the same files were written by whoever ran Python.
+    assert_eq!(
+        run("fedora"),
+        set(&[
+            (writer, &os_pyc),
+            (writer, &foo_pyc),
+            (writer, &foo_opt1),
+            ("bytecode-write-attempt", &bar_pyc),
+        ])
+    );
+}
