@@ -531,3 +531,62 @@ fn debian_generated_bytecode_and_what_stays_reported() {
         ])
     );
 }
+
+/// Hostile entries are reported and never opened, followed out of the root
+/// or read whole.
+#[test]
+fn hostile_entries_never_win() {
+    use pyvet::audit::{self, Context, Options};
+    use pyvet::manifest::Manifest;
+    use pyvet::tree::FsTree;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let tree_dir = root.join("usr/local/lib/python3.11");
+    std::fs::create_dir_all(tree_dir.join("__pycache__")).unwrap();
+    // Bigger than any pyc pyvet reads (sparse: no disk used).
+    let big = std::fs::File::create(tree_dir.join("big.pyc")).unwrap();
+    big.set_len(65 << 20).unwrap();
+    run_stdout(Command::new("mkfifo").arg(tree_dir.join("fifo.pyc")));
+    // A real pyc outside the root, linked to by an absolute host path.
+    let outside = dir.path().join("outside.py");
+    std::fs::write(&outside, "X = 1\n").unwrap();
+    let outside_pyc = dir.path().join("outside.pyc");
+    py_compile(PYTHON, &outside, &outside_pyc, None);
+    std::os::unix::fs::symlink(&outside_pyc, tree_dir.join("out.pyc")).unwrap();
+    // A link inside the root to a pyc: imported as is, as the file would be.
+    std::os::unix::fs::symlink(
+        "/usr/local/lib/python3.11/__pycache__/loop.cpython-311.pyc",
+        tree_dir.join("linked.pyc"),
+    )
+    .unwrap();
+    // A cache pyc whose source is a symlink loop.
+    std::os::unix::fs::symlink("loop.py", tree_dir.join("loop.py")).unwrap();
+    std::fs::copy(&outside_pyc, tree_dir.join("__pycache__/loop.cpython-311.pyc")).unwrap();
+
+    let tree = FsTree::new(&root);
+    let manifest = Manifest::default();
+    let policy = pyvet::policy::builtin("generic").unwrap();
+    let options = Options::default();
+    let ctx = Context::new(&tree, &manifest, &policy, &options);
+    let report = audit::run(&ctx, Vec::new());
+    let got: BTreeSet<(String, String)> = report
+        .findings
+        .iter()
+        .map(|f| (f.rule.id.to_string(), f.path.display().to_string()))
+        .collect();
+    let t = "/usr/local/lib/python3.11";
+    assert_eq!(
+        got,
+        set(&[
+            ("no-manifest", "/"),
+            ("unreadable", &format!("{t}/big.pyc")),
+            ("special-file", &format!("{t}/fifo.pyc")),
+            ("unowned-file", &format!("{t}/out.pyc")),
+            ("sourceless-bytecode", &format!("{t}/linked.pyc")),
+            ("unowned-module", &format!("{t}/loop.py")),
+            ("unreadable", &format!("{t}/__pycache__/loop.cpython-311.pyc")),
+        ])
+    );
+    assert_eq!(report.summary.pycs_judged, 3, "big.pyc, loop's cache, linked.pyc");
+}

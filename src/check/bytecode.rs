@@ -90,13 +90,19 @@ impl Judgements {
     }
 }
 
-/// Whether the bytecode check judges this inventory entry: a regular file
-/// named `*.pyc` (CPython 3 never reads `.pyo`).
-pub fn is_judged(path: &Path, meta: &Meta) -> bool {
-    meta.kind == Kind::File
-        && path
-            .file_name()
-            .is_some_and(|n| n.as_bytes().ends_with(naming::BYTECODE_SUFFIX.as_bytes()))
+/// Whether the bytecode check judges this inventory entry: a `*.pyc` that
+/// is a regular file, or a symlink to one inside the root (the import
+/// system follows links). CPython 3 never reads `.pyo`.
+pub fn is_judged(tree: &dyn Tree, path: &Path, meta: &Meta) -> bool {
+    let named = path
+        .file_name()
+        .is_some_and(|n| n.as_bytes().ends_with(naming::BYTECODE_SUFFIX.as_bytes()));
+    named
+        && match meta.kind {
+            Kind::File => true,
+            Kind::Symlink => tree.stat(path).is_ok_and(|m| m.kind == Kind::File),
+            _ => false,
+        }
 }
 
 /// Judges every pyc of the inventory (in parallel), deep-checks those whose
@@ -121,7 +127,7 @@ pub fn judge_all(ctx: &Context, sink: &Sink) -> Judgements {
         .inventory
         .entries
         .par_iter()
-        .filter(|(p, m)| is_judged(p, m))
+        .filter(|(p, m)| is_judged(ctx.tree, p, m))
         .map(|(p, m)| {
             sink.counters.add_pyc();
             judge_one(ctx, p, m)
@@ -246,7 +252,8 @@ fn rule_for(t: Traits) -> Option<&'static Rule> {
         Verdict::Valid if t.misplaced => rules::MISPLACED_BYTECODE,
         // The unowned source is reported itself (unowned-module).
         Verdict::Valid if !t.source_owned => return None,
-        Verdict::Valid if t.generated => rules::GENERATED_BYTECODE,
+        // py3compile runs from maintainer scripts, as root.
+        Verdict::Valid if t.generated && t.uid == 0 => rules::GENERATED_BYTECODE,
         Verdict::Valid if t.uid == 0 => rules::ROOT_WRITTEN_BYTECODE,
         Verdict::Valid => rules::USER_WRITTEN_BYTECODE,
         Verdict::Diverges | Verdict::Unverified => return None,
@@ -430,6 +437,14 @@ mod tests {
             ..valid
         };
         assert_eq!(id(generated), Some("generated-bytecode"));
+        assert_eq!(
+            id(Traits {
+                uid: 1000,
+                ..generated
+            }),
+            Some("user-written-bytecode"),
+            "the distribution's tooling runs as root"
+        );
         // Compiled elsewhere beats every other reading of a valid pyc.
         let moved = Traits {
             misplaced: true,
