@@ -106,10 +106,17 @@ fn python(interpreter: &str, code: &str, args: &[&Path]) {
 
 /// `py_compile.compile(src, cfile=dst, dfile=dfile or src)`.
 fn py_compile(interpreter: &str, src: &Path, dst: &Path, dfile: Option<&str>) {
+    py_compile_as(interpreter, src, dst, dfile, "TIMESTAMP");
+}
+
+/// `py_compile.compile` with a `PycInvalidationMode` (`TIMESTAMP`,
+/// `CHECKED_HASH`, `UNCHECKED_HASH`).
+fn py_compile_as(interpreter: &str, src: &Path, dst: &Path, dfile: Option<&str>, mode: &str) {
     let code = "import sys, py_compile\n\
-                py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3] or None, doraise=True)";
+                py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3] or None, doraise=True,\n\
+                invalidation_mode=py_compile.PycInvalidationMode[sys.argv[4]])";
     let dfile = PathBuf::from(dfile.unwrap_or(""));
-    python(interpreter, code, &[src, dst, &dfile]);
+    python(interpreter, code, &[src, dst, &dfile, Path::new(mode)]);
 }
 
 fn demo_root() -> RpmRoot {
@@ -233,7 +240,14 @@ fn python_run_as_root_writes_exactly_the_pycs_predicted() {
 
 #[test]
 fn tampering_is_reported_by_rule() {
-    let r = demo_root();
+    let r = RpmRoot::status_quo();
+    let mut files = DEMO_FILES.to_vec();
+    let extra: Vec<(String, &str)> = ["stale", "checked", "unchecked"]
+        .iter()
+        .map(|m| (format!("{DEMO_DIR}/{m}.py"), "X = 1\n"))
+        .collect();
+    files.extend(extra.iter().map(|(p, c)| (p.as_str(), *c)));
+    r.install_sources_only(DEMO, &files);
     let scratch = tempfile::tempdir().unwrap();
     // A real module compiled by py_compile, moved to the legacy location.
     let evil = scratch.path().join("evil.py");
@@ -256,6 +270,31 @@ fn tampering_is_reported_by_rule() {
         &r.path(&cache(DEMO_DIR, "util")),
         None,
     );
+    // A pyc whose source changed since: timestamp, then checked hash.
+    let compile_demo = |m: &str, mode: &str| {
+        py_compile_as(
+            PYTHON,
+            &demo(&format!("{m}.py")),
+            &r.path(&cache(DEMO_DIR, m)),
+            None,
+            mode,
+        )
+    };
+    compile_demo("stale", "TIMESTAMP");
+    run_stdout(
+        Command::new("touch")
+            .args(["-d", "2001-02-03 04:05:06"])
+            .arg(demo("stale.py")),
+    );
+    compile_demo("checked", "CHECKED_HASH");
+    std::fs::write(demo("checked.py"), "X = 2\n").unwrap();
+    // Used without any check against its source.
+    compile_demo("unchecked", "UNCHECKED_HASH");
+    // A real pyc cut short inside its header.
+    let init_pyc = r.path(&cache(DEMO_DIR, "__init__"));
+    compile_demo("__init__", "TIMESTAMP");
+    let whole = std::fs::read(&init_pyc).unwrap();
+    std::fs::write(&init_pyc, &whole[..10]).unwrap();
     // A valid pyc compiled for another path.
     py_compile(
         PYTHON,
@@ -287,7 +326,13 @@ fn tampering_is_reported_by_rule() {
             ("foreign-bytecode", &util),
             ("bytecode-write-attempt", &util),
             ("misplaced-bytecode", &other),
+            ("corrupt-bytecode", &init),
             ("bytecode-write-attempt", &init),
+            ("stale-bytecode", &cache(DEMO_DIR, "stale")),
+            ("bytecode-write-attempt", &cache(DEMO_DIR, "stale")),
+            ("hash-mismatch-bytecode", &cache(DEMO_DIR, "checked")),
+            ("bytecode-write-attempt", &cache(DEMO_DIR, "checked")),
+            ("unchecked-hash-bytecode", &cache(DEMO_DIR, "unchecked")),
             (
                 "unowned-pth",
                 "/usr/lib/python3.11/site-packages/zz-evil.pth"
@@ -458,7 +503,11 @@ fn debian_generated_bytecode_and_what_stays_reported() {
         let code = "import sys, py_compile\n\
                     py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3], optimize=int(sys.argv[4]), doraise=True)";
         let opt = PathBuf::from(opt.to_string());
-        python(PYTHON, code, &[&inside(src), &inside(pyc), Path::new(src), &opt]);
+        python(
+            PYTHON,
+            code,
+            &[&inside(src), &inside(pyc), Path::new(src), &opt],
+        );
     };
     let os_pyc = cache(STDLIB, "os");
     let foo_pyc = cache(dist, "foo");
@@ -567,7 +616,11 @@ fn hostile_entries_never_win() {
     .unwrap();
     // A cache pyc whose source is a symlink loop.
     std::os::unix::fs::symlink("loop.py", tree_dir.join("loop.py")).unwrap();
-    std::fs::copy(&outside_pyc, tree_dir.join("__pycache__/loop.cpython-311.pyc")).unwrap();
+    std::fs::copy(
+        &outside_pyc,
+        tree_dir.join("__pycache__/loop.cpython-311.pyc"),
+    )
+    .unwrap();
 
     let tree = FsTree::new(&root);
     let manifest = Manifest::default();
@@ -590,8 +643,14 @@ fn hostile_entries_never_win() {
             ("unowned-file", &format!("{t}/out.pyc")),
             ("sourceless-bytecode", &format!("{t}/linked.pyc")),
             ("unowned-module", &format!("{t}/loop.py")),
-            ("unreadable", &format!("{t}/__pycache__/loop.cpython-311.pyc")),
+            (
+                "unreadable",
+                &format!("{t}/__pycache__/loop.cpython-311.pyc")
+            ),
         ])
     );
-    assert_eq!(report.summary.pycs_judged, 3, "big.pyc, loop's cache, linked.pyc");
+    assert_eq!(
+        report.summary.pycs_judged, 3,
+        "big.pyc, loop's cache, linked.pyc"
+    );
 }

@@ -36,7 +36,9 @@ pub fn check(ctx: &Context, sink: &Sink) {
         .inventory
         .entries
         .par_iter()
-        .filter(|(p, m)| !ctx.owners.is_owned(p) && !is_judged(ctx.tree, p, m) && m.kind != Kind::Dir)
+        .filter(|(p, m)| {
+            !ctx.owners.is_owned(p) && !is_judged(ctx.tree, p, m) && m.kind != Kind::Dir
+        })
         .filter_map(|(p, m)| finding_for(ctx, p, m))
         .collect();
     sink.extend(findings);
