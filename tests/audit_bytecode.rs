@@ -498,6 +498,13 @@ fn debian_generated_bytecode_and_what_stays_reported() {
     write("/usr/lib/python3.11/os.py", "import sys\n");
     write(&format!("{dist}/foo.py"), "def f():\n    assert f\n");
     write(&format!("{dist}/bar.py"), "X = 1\n");
+    // Debian's sitecustomize.py is a link into /etc; imports follow it.
+    write("/etc/python3.11/sitecustomize.py", "");
+    std::os::unix::fs::symlink(
+        "/etc/python3.11/sitecustomize.py",
+        inside("/usr/lib/python3.11/sitecustomize.py"),
+    )
+    .unwrap();
     let compile = |src: &str, pyc: &str, opt: u8| {
         std::fs::create_dir_all(inside(pyc).parent().unwrap()).unwrap();
         let code = "import sys, py_compile\n\
@@ -533,7 +540,13 @@ fn debian_generated_bytecode_and_what_stays_reported() {
     };
     let manifest = Manifest {
         packages: vec![
-            package("libpython3.11-stdlib", &["/usr/lib/python3.11/os.py"]),
+            package(
+                "libpython3.11-stdlib",
+                &[
+                    "/usr/lib/python3.11/os.py",
+                    "/usr/lib/python3.11/sitecustomize.py",
+                ],
+            ),
             package(
                 "python3-foo",
                 &[&format!("{dist}/foo.py"), &format!("{dist}/bar.py")],
@@ -565,6 +578,7 @@ fn debian_generated_bytecode_and_what_stays_reported() {
         user => user,
     };
     let bar_pyc = cache(dist, "bar");
+    let site_pyc = cache(STDLIB, "sitecustomize");
     assert_eq!(
         run("debian"),
         set(&[
@@ -572,6 +586,7 @@ fn debian_generated_bytecode_and_what_stays_reported() {
             (generated, &foo_pyc),
             (writer, &foo_opt1),
             ("bytecode-write-attempt", &bar_pyc),
+            ("bytecode-write-attempt", &site_pyc),
         ])
     );
     // Where pycs are packaged, the same files were written by whoever ran Python.
@@ -582,6 +597,7 @@ fn debian_generated_bytecode_and_what_stays_reported() {
             (writer, &foo_pyc),
             (writer, &foo_opt1),
             ("bytecode-write-attempt", &bar_pyc),
+            ("bytecode-write-attempt", &site_pyc),
         ])
     );
 }

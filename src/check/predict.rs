@@ -46,17 +46,20 @@ pub fn check(ctx: &Context, sink: &Sink, judged: &Judgements) {
     sink.extend(findings);
 }
 
-/// An owned `.py` inside a Python tree that an import can reach.
+/// An owned `.py` inside a Python tree that an import can reach: a file,
+/// or a link to one.
 fn is_owned_source(ctx: &Context, path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "py")
         && ctx
             .python_trees
             .iter()
             .any(|t| path.strip_prefix(t).is_ok_and(importable))
-        && ctx
-            .inventory
-            .get(path)
-            .is_some_and(|m| m.kind == Kind::File)
+        && ctx.inventory.get(path).is_some_and(|m| match m.kind {
+            Kind::File => true,
+            // Imports follow links (Debian's sitecustomize.py is one to /etc).
+            Kind::Symlink => ctx.tree.stat(path).is_ok_and(|t| t.kind == Kind::File),
+            _ => false,
+        })
 }
 
 /// Whether a `.py`, relative to its Python tree, has a module name: no
