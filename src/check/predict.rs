@@ -10,7 +10,10 @@
 //! policy says interpreters run at, and every interpreter importing from
 //! that tree, the pyc CPython reads (`cache_from_source`) is looked up in
 //! the bytecode check's judgements: missing, stale, hash-mismatched or with
-//! a bad header, the import recompiles and writes. A directory whose
+//! a bad header, the import recompiles and writes. Interpreters are taken
+//! to run without `PYTHONPYCACHEPREFIX` (the default): pycs under a
+//! `--pycache-prefix` tree are judged, but predictions are about
+//! `__pycache__`. A directory whose
 //! `__pycache__/__dont_write_bytecode__` marker exists is the layout that
 //! forbids writes, and is not predicted.
 
