@@ -514,4 +514,39 @@ mod tests {
         };
         assert!(judge(&cached, &opts).is_err());
     }
+
+    #[test]
+    fn judge_in_reads_inside_the_tree_and_follows_links_there() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("usr/lib/python3.11/__pycache__")).unwrap();
+        std::fs::create_dir_all(r.join("srv")).unwrap();
+        std::fs::write(r.join("srv/m.py"), "x = 1\n").unwrap();
+        // The source and the pyc are links with absolute targets: inside
+        // the tree they name /srv, never the host's.
+        std::os::unix::fs::symlink("/srv/m.py", r.join("usr/lib/python3.11/m.py")).unwrap();
+        std::fs::write(r.join("srv/m.pyc"), header_for(&r.join("srv/m.py"))).unwrap();
+        let pyc = Path::new("/usr/lib/python3.11/__pycache__/m.cpython-311.pyc");
+        std::os::unix::fs::symlink("/srv/m.pyc", r.join(&pyc.to_str().unwrap()[1..])).unwrap();
+        let tree = FsTree::new(r);
+        let opts = JudgeOptions {
+            mode: HashCheckMode::Default,
+            source: None,
+            pycache_prefix: None,
+            deep: false,
+        };
+        let rep = judge_in(&tree, pyc, &opts).unwrap();
+        assert_eq!(rep.path, pyc.display().to_string());
+        assert_eq!(rep.source.as_deref(), Some("/usr/lib/python3.11/m.py"));
+        assert!(rep.source_exists);
+        // The header matched the linked source's stat; the empty payload fails.
+        assert_eq!(rep.verdict, Verdict::Corrupt, "{}", rep.reason);
+        assert!(rep.reason.contains("import would fail"), "{}", rep.reason);
+        // A link out of the tree names nothing inside it.
+        std::fs::remove_file(r.join(&pyc.to_str().unwrap()[1..])).unwrap();
+        std::os::unix::fs::symlink(r.join("srv/m.pyc"), r.join(&pyc.to_str().unwrap()[1..]))
+            .unwrap();
+        let err = judge_in(&tree, pyc, &opts).unwrap_err().to_string();
+        assert!(err.contains("no such file"), "{err}");
+    }
 }
