@@ -22,8 +22,9 @@ use crate::tree::{Kind, Meta};
 
 /// Directories site.py processes `.pth` files in.
 const SITE_DIRS: [&str; 2] = ["site-packages", "dist-packages"];
-/// Where the distribution's own modules live, below a Python tree: an
-/// unowned module there is an error (besides the tree's top, the stdlib).
+/// The local prefix: an unowned module there is a warning (pip installs
+/// there); anywhere else (the stdlib, `lib-dynload`, the distribution's
+/// `site-packages` and `dist-packages`) it is an error.
 const LOCAL_PREFIX: &str = "/usr/local";
 /// Largest `.pth` read to quote its executable lines.
 const MAX_PTH: u64 = 1 << 20;
