@@ -311,6 +311,14 @@ fn tampering_is_reported_by_rule() {
     std::fs::write(r.path("/usr/lib/python3.11/json/evil.py"), "x = 1\n").unwrap();
     std::fs::write(r.path("/usr/lib/python3.11/json/NOTES.txt"), "notes\n").unwrap();
     run_stdout(Command::new("mkfifo").arg(r.path("/usr/lib/python3.11/json/pipe")));
+    // A package behind a link: the walk never descends into it.
+    std::fs::create_dir_all(r.path("/srv/evilpkg")).unwrap();
+    std::fs::write(r.path("/srv/evilpkg/__init__.py"), "x = 1\n").unwrap();
+    std::os::unix::fs::symlink(
+        "/srv/evilpkg",
+        r.path("/usr/lib/python3.11/site-packages/evilpkg"),
+    )
+    .unwrap();
 
     let report = audit(&r.root, &[]);
     let util = cache(DEMO_DIR, "util");
@@ -338,6 +346,10 @@ fn tampering_is_reported_by_rule() {
                 "/usr/lib/python3.11/site-packages/zz-evil.pth"
             ),
             ("unowned-module", "/usr/lib/python3.11/json/evil.py"),
+            (
+                "unowned-module",
+                "/usr/lib/python3.11/site-packages/evilpkg",
+            ),
             ("unowned-file", "/usr/lib/python3.11/json/NOTES.txt"),
             ("special-file", "/usr/lib/python3.11/json/pipe"),
         ])

@@ -58,8 +58,9 @@ enum Class {
     Other,
 }
 
-/// Classifies `path` (relative to its Python tree: `rel`).
-fn classify(rel: &Path, kind: Kind) -> Class {
+/// Classifies `path` (relative to its Python tree: `rel`); `target` is
+/// what a symlink resolves to inside the root.
+fn classify(rel: &Path, kind: Kind, target: Option<Kind>) -> Class {
     if kind.is_special() {
         return Class::Special;
     }
@@ -77,7 +78,10 @@ fn classify(rel: &Path, kind: Kind) -> Class {
         .flat_map(Path::components)
         .all(|c| matches!(c, Component::Normal(n) if !n.as_bytes().contains(&b'.')));
     let module = match name.iter().position(|&b| b == b'.') {
-        Some(0) | None => false,
+        // A link to a directory is a package whose files the walk never
+        // lists (links are not descended).
+        None => !name.is_empty() && target == Some(Kind::Dir),
+        Some(0) => false,
         Some(dot) => {
             let suffix = &name[dot..];
             suffix == b".py"
@@ -98,7 +102,10 @@ fn finding_for(ctx: &Context, path: &Path, meta: &Meta) -> Option<Finding> {
     if rel.as_os_str().is_empty() {
         return None;
     }
-    let class = classify(rel, meta.kind);
+    let target = (meta.kind == Kind::Symlink)
+        .then(|| ctx.tree.stat(path).ok().map(|m| m.kind))
+        .flatten();
+    let class = classify(rel, meta.kind, target);
     let (rule, message): (&'static Rule, String) = match class {
         Class::Special => (
             rules::SPECIAL_FILE,
@@ -146,7 +153,7 @@ mod tests {
 
     #[test]
     fn classes() {
-        let c = |p: &str| classify(Path::new(p), Kind::File);
+        let c = |p: &str| classify(Path::new(p), Kind::File, None);
         assert_eq!(c("site-packages/evil.pth"), Class::Pth);
         assert_eq!(c("dist-packages/.hidden.pth"), Class::Pth);
         assert_eq!(c("json/evil.pth"), Class::Other, "not a site directory");
@@ -170,6 +177,21 @@ mod tests {
         );
         assert_eq!(c("json/README.txt"), Class::Other);
         assert_eq!(c("json/.py"), Class::Other);
-        assert_eq!(classify(Path::new("json/x.py"), Kind::Fifo), Class::Special);
+        let link = |p: &str, to| classify(Path::new(p), Kind::Symlink, to);
+        assert_eq!(
+            link("site-packages/evilpkg", Some(Kind::Dir)),
+            Class::Module,
+            "a package behind a link"
+        );
+        assert_eq!(
+            link("site-packages/evilpkg", Some(Kind::File)),
+            Class::Other
+        );
+        assert_eq!(link("site-packages/evilpkg", None), Class::Other);
+        assert_eq!(link("site-packages/x.py", None), Class::Module);
+        assert_eq!(
+            classify(Path::new("json/x.py"), Kind::Fifo, None),
+            Class::Special
+        );
     }
 }
