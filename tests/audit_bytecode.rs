@@ -119,6 +119,16 @@ fn py_compile_as(interpreter: &str, src: &Path, dst: &Path, dfile: Option<&str>,
     python(interpreter, code, &[src, dst, &dfile, Path::new(mode)]);
 }
 
+/// The rule for a valid pyc a Python process wrote: root's, as these
+/// scenarios run (CI runs as root), else the user's.
+fn writer_rule(pyc: &Path) -> &'static str {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(pyc).unwrap().uid() {
+        0 => "root-written-bytecode",
+        _ => "user-written-bytecode",
+    }
+}
+
 fn demo_root() -> RpmRoot {
     let r = RpmRoot::status_quo();
     r.install_sources_only(DEMO, DEMO_FILES);
@@ -221,13 +231,17 @@ fn python_run_as_root_writes_exactly_the_pycs_predicted() {
     let after = audit(&r.root, &[]);
     let mut expected: BTreeSet<(String, String)> = written
         .iter()
-        .map(|p| ("root-written-bytecode".to_string(), p.clone()))
+        .map(|p| (writer_rule(&r.path(p)).to_string(), p.clone()))
         .collect();
     expected.insert(("bytecode-write-attempt".into(), predicted[2].clone()));
     assert_eq!(found(&after), expected);
-    let f = finding(&after, "root-written-bytecode", &predicted[1]);
+    let f = finding(&after, writer_rule(&r.path(&predicted[1])), &predicted[1]);
     assert_eq!(f["severity"], "warning");
-    assert_eq!(f["evidence"]["file"]["uid"], 0);
+    let uid = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(r.path(&predicted[1])).unwrap().uid()
+    };
+    assert_eq!(f["evidence"]["file"]["uid"], uid);
     let b = &f["evidence"]["bytecode"];
     assert_eq!(b["verdict"], "valid");
     assert_eq!(b["source"], format!("{DEMO_DIR}/util.py"));
@@ -423,16 +437,15 @@ fn deep_catches_a_pyc_that_kept_its_header() {
     );
 }
 
-#[test]
-fn pip_wheel_files_are_owned_by_their_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
+/// `pip install --root R --prefix /usr/local --no-deps --no-index` of the
+/// committed six wheel (tests/fixtures/wheel/make.sh).
+fn pip_install(root: &Path, extra: &[&str]) {
     let wheel = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/wheel/six-1.16.0-py2.py3-none-any.whl");
     run_stdout(
         Command::new(PYTHON)
             .args(["-m", "pip", "install", "--root"])
-            .arg(&root)
+            .arg(root)
             .args([
                 "--prefix",
                 "/usr/local",
@@ -440,9 +453,19 @@ fn pip_wheel_files_are_owned_by_their_record() {
                 "--no-index",
                 "--disable-pip-version-check",
             ])
+            .args(extra)
             .arg(&wheel),
     );
-    let site = "/usr/local/lib/python3.11/site-packages";
+}
+
+const PIP_SITE: &str = "/usr/local/lib/python3.11/site-packages";
+
+#[test]
+fn pip_wheel_files_are_owned_by_their_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    pip_install(&root, &[]);
+    let site = PIP_SITE;
     assert!(root.join(&site[1..]).join("six.py").is_file());
     let report = audit(&root, &[]);
     assert_eq!(found(&report), set(&[]));
@@ -455,6 +478,33 @@ fn pip_wheel_files_are_owned_by_their_record() {
         finding(&report, "unowned-module", &evil)["severity"],
         "warning"
     );
+}
+
+/// Installed without pycs, then imported as root: pip's files are not the
+/// distribution's, so even under Debian's policy the pyc is root's write.
+#[test]
+fn pip_sources_imported_as_root_are_root_written_even_on_debian() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    pip_install(&root, &["--no-compile"]);
+    let pyc = cache(PIP_SITE, "six");
+    for policy in ["generic", "debian"] {
+        let report = audit(&root, &["--policy", policy]);
+        assert_eq!(found(&report), set(&[("bytecode-write-attempt", &pyc)]));
+    }
+    python(
+        PYTHON,
+        "import sys; sys.path.insert(0, sys.argv[1]); import six",
+        &[&root.join(&PIP_SITE[1..])],
+    );
+    assert!(root.join(&pyc[1..]).is_file());
+    for policy in ["generic", "debian"] {
+        let report = audit(&root, &["--policy", policy]);
+        let writer = writer_rule(&root.join(&pyc[1..]));
+        assert_eq!(found(&report), set(&[(writer, &pyc)]));
+        let b = &finding(&report, writer, &pyc)["evidence"]["bytecode"];
+        assert_eq!(b["source_package"], "six");
+    }
 }
 
 /// This machine's own stdlib: Debian's py3compile pycs are what the
@@ -576,14 +626,8 @@ fn debian_generated_bytecode_and_what_stays_reported() {
             .map(|f| (f.rule.id.to_string(), f.path.display().to_string()))
             .collect()
     };
-    // Who wrote the opt-1 pyc: root, when the tests run as root.
-    let writer = match std::fs::metadata(inside(&foo_opt1)).map(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.uid()
-    }) {
-        Ok(0) => "root-written-bytecode",
-        _ => "user-written-bytecode",
-    };
+    // Who wrote the pycs: root, when the tests run as root.
+    let writer = writer_rule(&inside(&foo_opt1));
     // py3compile runs as root: what a user compiled is that user's.
     let generated = match writer {
         "root-written-bytecode" => "generated-bytecode",

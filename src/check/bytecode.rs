@@ -29,6 +29,7 @@ use crate::bytecode::judge::{judge_in, JudgeOptions, PycReport};
 use crate::bytecode::magic::PyVersion;
 use crate::bytecode::naming::{self, PycLocation};
 use crate::bytecode::Verdict;
+use crate::manifest::Backend;
 use crate::tree::{Kind, Meta, Tree};
 
 /// Prefixes whose `lib*/python3.X` directories are installed interpreters.
@@ -233,7 +234,8 @@ struct Traits {
     misplaced: bool,
     /// A package owns the source.
     source_owned: bool,
-    /// Opt-0, the interpreter's own tag, and the policy generates bytecode.
+    /// Opt-0, the interpreter's own tag, a source of the distribution's, and
+    /// the policy generates bytecode.
     generated: bool,
     uid: u32,
 }
@@ -306,9 +308,20 @@ fn traits(ctx: &Context, judged: &Judgements, j: &Judged, r: &PycReport, v: Verd
         beside_source: matches!(location, PycLocation::Legacy { .. }) && r.source_exists,
         misplaced: source.is_some_and(|s| misplaced(ctx.tree, s, r.co_filename_bytes.as_deref())),
         source_owned: source.is_some_and(|s| ctx.owners.is_owned(s)),
-        generated: own_tag && ctx.policy.generates_bytecode(),
+        generated: own_tag
+            && ctx.policy.generates_bytecode()
+            && source.is_some_and(|s| owned_by_distribution(ctx, s)),
         uid: j.meta.uid,
     }
+}
+
+/// Whether a package database (not a pip `RECORD`) owns `source`: the
+/// distribution's install-time compilation covers only its own packages.
+fn owned_by_distribution(ctx: &Context, source: &Path) -> bool {
+    ctx.owners
+        .of(source)
+        .iter()
+        .any(|o| ctx.manifest.packages[o.package].source.backend != Backend::PipRecord)
 }
 
 fn locate(ctx: &Context, pyc: &Path) -> PycLocation {
