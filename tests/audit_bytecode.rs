@@ -129,6 +129,12 @@ fn writer_rule(pyc: &Path) -> &'static str {
     }
 }
 
+/// `--interpreter 3.11=PATH` for `--deep`: the python3.11 on PATH.
+fn trusted_311() -> String {
+    let out = run_stdout(Command::new("sh").args(["-c", "command -v python3.11"]));
+    format!("3.11={}", String::from_utf8(out).unwrap().trim())
+}
+
 fn demo_root() -> RpmRoot {
     let r = RpmRoot::status_quo();
     r.install_sources_only(DEMO, DEMO_FILES);
@@ -249,6 +255,16 @@ fn python_run_as_root_writes_exactly_the_pycs_predicted() {
     assert!(
         b["after_install_secs"].as_i64().unwrap() >= 0,
         "written after the install: {b}"
+    );
+    // What Python wrote is the compilation of the source: --deep agrees.
+    let deep = audit(&r.root, &["--deep", "--interpreter", &trusted_311()]);
+    assert_eq!(found(&deep), expected);
+    let b =
+        &finding(&deep, writer_rule(&r.path(&predicted[1])), &predicted[1])["evidence"]["bytecode"];
+    assert_eq!(b["verdict"], "valid");
+    assert!(
+        s(&b["reason"]).contains("code equals the compilation of the source"),
+        "{b}"
     );
 }
 
@@ -426,10 +442,7 @@ fn deep_catches_a_pyc_that_kept_its_header() {
         set(&[]),
         "the header still matches"
     );
-    let report = audit(
-        &r.root,
-        &["--deep", "--interpreter", "3.11=/usr/bin/python3.11"],
-    );
+    let report = audit(&r.root, &["--deep", "--interpreter", &trusted_311()]);
     assert_eq!(found(&report), set(&[("diverging-bytecode", &pyc)]));
     assert_eq!(
         finding(&report, "diverging-bytecode", &pyc)["severity"],

@@ -373,7 +373,12 @@ fn finding(ctx: &Context, j: &Judged, r: &PycReport, rule: &'static Rule) -> Fin
     let mut f = Finding::new(rule, &j.path, format!("{}: {}", rule.summary, r.reason))
         .package(ctx.package_of(&j.path))
         .file(&j.meta, ctx.selinux(&j.path));
-    f.evidence.bytecode = Some(facts(ctx, j, r));
+    let mut facts = facts(ctx, j, r);
+    // A rule about the import's verdict shows it, not what --deep made of it.
+    if deep_rule(r) != Some(rule) {
+        facts.verdict = j.import.unwrap_or(r.verdict).as_str();
+    }
+    f.evidence.bytecode = Some(facts);
     f
 }
 
