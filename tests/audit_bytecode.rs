@@ -597,6 +597,14 @@ fn debian_generated_bytecode_and_what_stays_reported() {
     compile("/usr/lib/python3.11/os.py", &os_pyc, 0);
     compile(&format!("{dist}/foo.py"), &foo_pyc, 0);
     compile(&format!("{dist}/foo.py"), &foo_opt1, 1);
+    // Python 3.12's, in a tree only 3.11 (the root's interpreter) reads.
+    let foo_312 = format!("{dist}/__pycache__/foo.cpython-312.pyc");
+    py_compile(
+        PYTHON312,
+        &inside(&format!("{dist}/foo.py")),
+        &inside(&foo_312),
+        None,
+    );
     let package = |name: &str, files: &[&str]| Package {
         name: name.into(),
         epoch: None,
@@ -654,6 +662,7 @@ fn debian_generated_bytecode_and_what_stays_reported() {
             (generated, &os_pyc),
             (generated, &foo_pyc),
             (writer, &foo_opt1),
+            ("foreign-bytecode", &foo_312),
             ("bytecode-write-attempt", &bar_pyc),
             ("bytecode-write-attempt", &site_pyc),
         ])
@@ -665,6 +674,7 @@ fn debian_generated_bytecode_and_what_stays_reported() {
             (writer, &os_pyc),
             (writer, &foo_pyc),
             (writer, &foo_opt1),
+            ("foreign-bytecode", &foo_312),
             ("bytecode-write-attempt", &bar_pyc),
             ("bytecode-write-attempt", &site_pyc),
         ])

@@ -281,15 +281,45 @@ fn findings_for(ctx: &Context, judged: &Judgements, j: &Judged) -> Vec<Finding> 
                 .file(&j.meta, ctx.selinux(&j.path))]
         }
     };
-    let mut rules_found = Vec::new();
+    let mut out = Vec::new();
     if let (false, Some(import)) = (owned, j.import) {
-        rules_found.extend(rule_for(traits(ctx, judged, j, report, import)));
+        let stray = stray_tag(judged, j, &locate(ctx, &j.path));
+        match (import, stray) {
+            (
+                Verdict::Valid | Verdict::Stale | Verdict::HashMismatch | Verdict::UncheckedHash,
+                Some(why),
+            ) => out.push(finding(ctx, j, report, rules::FOREIGN_BYTECODE, Some(why))),
+            _ => out.extend(
+                rule_for(traits(ctx, judged, j, report, import))
+                    .map(|rule| finding(ctx, j, report, rule, None)),
+            ),
+        }
     }
-    rules_found.extend(deep_rule(report));
-    rules_found
-        .into_iter()
-        .map(|rule| finding(ctx, j, report, rule))
-        .collect()
+    out.extend(deep_rule(report).map(|rule| finding(ctx, j, report, rule, None)));
+    out
+}
+
+/// Why a cache pyc of a version-less tree (`/usr/lib/python3/dist-packages`)
+/// is no installed interpreter's: its tag names a CPython the root does not
+/// have (a leftover of a removed python3.X, or a copy from elsewhere).
+fn stray_tag(judged: &Judgements, j: &Judged, location: &PycLocation) -> Option<String> {
+    let PycLocation::Cache {
+        version: Some(t),
+        tag,
+        ..
+    } = location
+    else {
+        return None;
+    };
+    let ours = judged.interpreters_for(&j.path);
+    if ours.is_empty() || ours.contains(t) {
+        return None;
+    }
+    let ours: Vec<String> = ours.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "cache tag {tag} is Python {t}'s, and the root's interpreters are {}: none reads it",
+        ours.join(", ")
+    ))
 }
 
 fn traits(ctx: &Context, judged: &Judgements, j: &Judged, r: &PycReport, v: Verdict) -> Traits {
@@ -369,15 +399,27 @@ fn inside_root(tree: &dyn Tree, host: &Path) -> PathBuf {
     }
 }
 
-fn finding(ctx: &Context, j: &Judged, r: &PycReport, rule: &'static Rule) -> Finding {
-    let mut f = Finding::new(rule, &j.path, format!("{}: {}", rule.summary, r.reason))
-        .package(ctx.package_of(&j.path))
-        .file(&j.meta, ctx.selinux(&j.path));
+/// A finding of `rule` about `j`; `stray` says why no installed
+/// interpreter reads it, when the tree's interpreters decide that.
+fn finding(
+    ctx: &Context,
+    j: &Judged,
+    r: &PycReport,
+    rule: &'static Rule,
+    stray: Option<String>,
+) -> Finding {
     let mut facts = facts(ctx, j, r);
     // A rule about the import's verdict shows it, not what --deep made of it.
     if deep_rule(r) != Some(rule) {
         facts.verdict = j.import.unwrap_or(r.verdict).as_str();
     }
+    if let Some(why) = stray {
+        facts.verdict = Verdict::Foreign.as_str();
+        facts.reason = why;
+    }
+    let mut f = Finding::new(rule, &j.path, format!("{}: {}", rule.summary, facts.reason))
+        .package(ctx.package_of(&j.path))
+        .file(&j.meta, ctx.selinux(&j.path));
     f.evidence.bytecode = Some(facts);
     f
 }
