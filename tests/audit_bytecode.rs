@@ -697,6 +697,10 @@ fn hostile_entries_never_win() {
     let big = std::fs::File::create(tree_dir.join("big.pyc")).unwrap();
     big.set_len(65 << 20).unwrap();
     run_stdout(Command::new("mkfifo").arg(tree_dir.join("fifo.pyc")));
+    // A .pth bigger than pyvet reads: it runs all the same.
+    std::fs::create_dir(tree_dir.join("site-packages")).unwrap();
+    let big_pth = std::fs::File::create(tree_dir.join("site-packages/big.pth")).unwrap();
+    big_pth.set_len(2 << 20).unwrap();
     // A real pyc outside the root, linked to by an absolute host path.
     let outside = dir.path().join("outside.py");
     std::fs::write(&outside, "X = 1\n").unwrap();
@@ -735,6 +739,8 @@ fn hostile_entries_never_win() {
             ("no-manifest", "/"),
             ("unreadable", &format!("{t}/big.pyc")),
             ("special-file", &format!("{t}/fifo.pyc")),
+            ("unowned-pth", &format!("{t}/site-packages/big.pth")),
+            ("unreadable", &format!("{t}/site-packages/big.pth")),
             ("unowned-file", &format!("{t}/out.pyc")),
             ("sourceless-bytecode", &format!("{t}/linked.pyc")),
             ("unowned-module", &format!("{t}/loop.py")),

@@ -5,7 +5,8 @@
 //! (site.py runs each line starting with `import`); a `.py`, an extension
 //! module or a zip where imports look can shadow or extend what packages
 //! installed; anything else is clutter or a stash. FIFOs, sockets and
-//! devices are reported and never opened. Pycs are the bytecode check's
+//! devices are reported and never opened. A `.pth` is read (capped) to
+//! quote the lines it runs; one that cannot be read is also `unreadable`. Pycs are the bytecode check's
 //! ([`super::bytecode`]); unowned directories are not findings themselves
 //! (a `__pycache__` Python made, a package directory): their contents are.
 
@@ -40,7 +41,7 @@ pub fn check(ctx: &Context, sink: &Sink) {
         .filter(|(p, m)| {
             !ctx.owners.is_owned(p) && !is_judged(ctx.tree, p, m) && m.kind != Kind::Dir
         })
-        .filter_map(|(p, m)| finding_for(ctx, p, m))
+        .flat_map_iter(|(p, m)| findings_for(ctx, p, m))
         .collect();
     sink.extend(findings);
 }
@@ -96,12 +97,15 @@ fn classify(rel: &Path, kind: Kind, target: Option<Kind>) -> Class {
     }
 }
 
-fn finding_for(ctx: &Context, path: &Path, meta: &Meta) -> Option<Finding> {
-    let tree = ctx.python_trees.iter().find(|t| path.starts_with(t))?;
-    let rel = path.strip_prefix(tree).ok()?;
-    if rel.as_os_str().is_empty() {
-        return None;
-    }
+fn findings_for(ctx: &Context, path: &Path, meta: &Meta) -> Vec<Finding> {
+    let Some(rel) = ctx
+        .python_trees
+        .iter()
+        .find_map(|t| path.strip_prefix(t).ok())
+        .filter(|r| !r.as_os_str().is_empty())
+    else {
+        return Vec::new();
+    };
     let target = (meta.kind == Kind::Symlink)
         .then(|| ctx.tree.stat(path).ok().map(|m| m.kind))
         .flatten();
@@ -121,24 +125,34 @@ fn finding_for(ctx: &Context, path: &Path, meta: &Meta) -> Option<Finding> {
         ),
         Class::Other => (rules::UNOWNED_FILE, "nothing owns this file".into()),
     };
-    let mut f = Finding::new(rule, path, message).file(meta, ctx.selinux(path));
+    let selinux = ctx.selinux(path);
+    let mut f = Finding::new(rule, path, message).file(meta, selinux.clone());
     if class == Class::Module && path.starts_with(LOCAL_PREFIX) {
         f.severity = Severity::Warning;
     }
-    if class == Class::Pth {
-        f = match pth_imports(ctx, path) {
-            Ok(lines) if lines.is_empty() => f.extra("imports", "none"),
-            Ok(lines) => f.extra("imports", lines.join("\n")),
-            Err(why) => f.extra("unreadable", why),
-        };
+    if class != Class::Pth {
+        return vec![f];
     }
-    Some(f)
+    match pth_imports(ctx, path, meta) {
+        Ok(lines) if lines.is_empty() => vec![f.extra("imports", "none")],
+        Ok(lines) => vec![f.extra("imports", lines.join("\n"))],
+        // It runs all the same; what it runs was not seen.
+        Err(why) => vec![
+            f,
+            Finding::new(rules::UNREADABLE, path, why).file(meta, selinux),
+        ],
+    }
 }
 
 /// The lines site.py would execute (`import ...` / `import\t...`), the
-/// first few, read through the tree (capped; never a FIFO).
-fn pth_imports(ctx: &Context, path: &Path) -> Result<Vec<String>, String> {
-    let bytes = ctx.tree.read(path, MAX_PTH).map_err(|e| e.to_string())?;
+/// first few, read through the tree (capped; never a FIFO; a link is
+/// followed inside the root, as site.py opens it).
+fn pth_imports(ctx: &Context, path: &Path, meta: &Meta) -> Result<Vec<String>, String> {
+    let real = match meta.kind {
+        Kind::Symlink => ctx.tree.resolve(path).map_err(|e| e.to_string())?,
+        _ => path.to_path_buf(),
+    };
+    let bytes = ctx.tree.read(&real, MAX_PTH).map_err(|e| e.to_string())?;
     Ok(bytes
         .split(|&b| b == b'\n')
         .filter(|l| l.starts_with(b"import ") || l.starts_with(b"import\t"))
