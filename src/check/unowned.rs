@@ -6,9 +6,10 @@
 //! module or a zip where imports look can shadow or extend what packages
 //! installed; anything else is clutter or a stash. FIFOs, sockets and
 //! devices are reported and never opened. A `.pth` is read (capped) to
-//! quote the lines it runs; one that cannot be read is also `unreadable`. Pycs are the bytecode check's
-//! ([`super::bytecode`]); unowned directories are not findings themselves
-//! (a `__pycache__` Python made, a package directory): their contents are.
+//! quote the lines it runs; one that cannot be read is also `unreadable`.
+//! Pycs are the bytecode check's ([`super::bytecode`]); unowned
+//! directories are not findings themselves (a `__pycache__` Python made, a
+//! package directory): their contents are.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
