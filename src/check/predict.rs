@@ -81,6 +81,18 @@ fn importable(rel: &Path) -> bool {
         })
 }
 
+/// One predicted write: which interpreter, at which level, writes which
+/// pyc for which source, and why.
+struct Attempt<'a> {
+    source: &'a Path,
+    pyc: PathBuf,
+    version: PyVersion,
+    opt: u8,
+    why: String,
+    /// The judgement of the pyc there, if there is one.
+    judged: Option<&'a Judged>,
+}
+
 fn predict_source(ctx: &Context, judged: &Judgements, source: &Path) -> Vec<Finding> {
     if has_marker(ctx, source) {
         return Vec::new();
@@ -91,15 +103,18 @@ fn predict_source(ctx: &Context, judged: &Judgements, source: &Path) -> Vec<Find
             let Some(pyc) = naming::cache_path(source, version, opt, None) else {
                 continue;
             };
-            if let Some(why) = write_reason(ctx, judged.get(&pyc), &pyc) {
+            let there = judged.get(&pyc);
+            if let Some(why) = write_reason(ctx, there, &pyc) {
                 out.push(finding(
                     ctx,
-                    source,
-                    &pyc,
-                    version,
-                    opt,
-                    why,
-                    judged.get(&pyc),
+                    Attempt {
+                        source,
+                        pyc,
+                        version,
+                        opt,
+                        why,
+                        judged: there,
+                    },
                 ));
             }
         }
@@ -143,48 +158,47 @@ fn write_reason(ctx: &Context, judged: Option<&Judged>, pyc: &Path) -> Option<St
     }
 }
 
-fn finding(
-    ctx: &Context,
-    source: &Path,
-    pyc: &Path,
-    version: PyVersion,
-    opt: u8,
-    why: String,
-    judged: Option<&Judged>,
-) -> Finding {
+fn finding(ctx: &Context, a: Attempt) -> Finding {
     let package = ctx
         .owners
-        .of(source)
+        .of(a.source)
         .first()
         .map(|o| &ctx.manifest.packages[o.package]);
-    let report = judged.and_then(|j| j.outcome.as_ref().ok());
+    let report = a.judged.and_then(|j| j.outcome.as_ref().ok());
+    let dash_o = "O".repeat(a.opt as usize);
+    let flags = if a.opt == 0 {
+        String::new()
+    } else {
+        format!(" -{dash_o}")
+    };
     let mut f = Finding::new(
         rules::BYTECODE_WRITE_ATTEMPT,
-        pyc,
+        &a.pyc,
         format!(
-            "Python {version}{} importing {} would try to write this pyc: {why}",
-            if opt == 0 {
-                String::new()
-            } else {
-                format!(" -{}", "O".repeat(opt as usize))
-            },
-            source.display()
+            "Python {}{flags} importing {} would try to write this pyc: {}",
+            a.version,
+            a.source.display(),
+            a.why
         ),
     )
-    .package(ctx.package_of(source));
-    if let Some(j) = judged {
-        f = f.file(&j.meta, ctx.selinux(pyc));
+    .package(ctx.package_of(a.source));
+    if let Some(j) = a.judged {
+        f = f.file(&j.meta, ctx.selinux(&a.pyc));
     }
     f.evidence.bytecode = Some(BytecodeFacts {
-        verdict: report.map_or("missing", |r| r.verdict.as_str()),
-        reason: why,
-        python: Some(version.to_string()),
+        // What the import decides, not what --deep made of it.
+        verdict: a
+            .judged
+            .and_then(|j| j.import)
+            .map_or("missing", Verdict::as_str),
+        reason: a.why,
+        python: Some(a.version.to_string()),
         kind: report.and_then(|r| r.kind),
-        opt_level: (opt != 0).then(|| opt.to_string()),
-        source: Some(PathBuf::from(source)),
+        opt_level: (a.opt != 0).then(|| a.opt.to_string()),
+        source: Some(a.source.to_path_buf()),
         source_package: package.map(|p| p.name.clone()),
         co_filename: report.and_then(|r| r.co_filename.clone()),
-        after_install_secs: match (judged, package.and_then(|p| p.install_time)) {
+        after_install_secs: match (a.judged, package.and_then(|p| p.install_time)) {
             (Some(j), Some(t)) => Some(j.meta.mtime - t),
             _ => None,
         },
