@@ -45,7 +45,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     if args.deep {
         ctx.interpreters = Some(crate::bytecode::deep::Interpreters::discover(
             &args.interpreter,
-            Some(&args.root),
+            untrusted_root(&args.root),
         )?);
     }
     progress.stage("checking");
@@ -69,6 +69,15 @@ fn render_report(report: &Report, _ctx: &Context, format: AuditFormat) -> String
         // The rpm renderer lands with its own module.
         AuditFormat::Rpm => render::audit_json::render(report),
     }
+}
+
+/// The tree whose interpreters `--deep` must not trust. An offline root's
+/// interpreters are what is being audited; on the live host (`--root /`)
+/// every interpreter is inside the root, and the host's own are the ones that
+/// run its code anyway, so none is refused there.
+fn untrusted_root(root: &Path) -> Option<&Path> {
+    let live = root.canonicalize().is_ok_and(|r| r == Path::new("/"));
+    (!live).then_some(root)
 }
 
 /// Exit 2 for unreadable inputs, else 1 for a finding at or above `fail_on`.
