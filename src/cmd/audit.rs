@@ -52,10 +52,9 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
 fn render_report(report: &Report, _ctx: &Context, format: AuditFormat) -> String {
     match format {
         AuditFormat::Json => render::audit_json::render(report),
+        AuditFormat::Rpm => render::rpm::render(report),
         // The other renderers land with their own modules.
-        AuditFormat::Text | AuditFormat::Sarif | AuditFormat::Rpm => {
-            render::audit_json::render(report)
-        }
+        AuditFormat::Text | AuditFormat::Sarif => render::audit_json::render(report),
     }
 }
 

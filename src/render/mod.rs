@@ -3,6 +3,7 @@
 pub mod audit_json;
 pub mod json;
 pub mod pyc;
+pub mod rpm;
 pub mod text;
 
 /// Writes a rendered report; a closed pipe (`pyvet … | head`) is not an error.

@@ -1,0 +1,309 @@
+//! Owned-file verification against the real verifiers: every scenario root
+//! is built with rpmbuild and `rpm --root`, tampered with, and audited by
+//! the real `pyvet` binary; the owned findings are asserted exactly, and
+//! `pyvet audit --format rpm` must print the same lines as
+//! `rpm --root R --dbpath /var/lib/rpm -V --nodeps --noscripts PACKAGE`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+use common::rpmroot::{self, RpmRoot};
+use common::run_stdout;
+
+/// The owned-file rules (src/audit/rules.rs, family `owned`).
+const OWNED_RULES: &[&str] = &[
+    "missing",
+    "digest-mismatch",
+    "size-mismatch",
+    "mode-mismatch",
+    "owner-mismatch",
+    "group-mismatch",
+    "mtime-mismatch",
+    "link-mismatch",
+    "type-mismatch",
+    "device-mismatch",
+    "caps-mismatch",
+    "unreadable",
+];
+
+fn pyvet_audit(root: &Path, format: &str) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["audit", "--fail-on", "never", "--format", format, "--root"])
+        .arg(root)
+        .output()
+        .unwrap()
+}
+
+/// The owned findings of `pyvet audit --format json`: (rule, path).
+fn owned_findings(root: &Path) -> BTreeSet<(String, String)> {
+    let out = pyvet_audit(root, "json");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| OWNED_RULES.contains(&f["rule"].as_str().unwrap()))
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The full JSON of the one finding about `path`.
+fn finding_for(root: &Path, path: &str) -> serde_json::Value {
+    let out = pyvet_audit(root, "json");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path && OWNED_RULES.contains(&f["rule"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("no owned finding for {path}"))
+        .clone()
+}
+
+fn pyvet_rpm_lines(root: &Path) -> BTreeSet<String> {
+    let out = pyvet_audit(root, "rpm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn rpm_verify(root: &Path, packages: &[&str]) -> BTreeSet<String> {
+    let out = Command::new("rpm")
+        .arg("--root")
+        .arg(root)
+        .args(["--dbpath", "/var/lib/rpm", "-V", "--nodeps", "--noscripts"])
+        .args(packages)
+        .output()
+        .expect("rpm runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn lines(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Asserts the owned findings, and that pyvet's rpm lines are rpm's own.
+fn assert_audit(r: &RpmRoot, findings: &[(&str, &str)], rpm_lines: &[&str]) {
+    assert_eq!(owned_findings(&r.root), set(findings));
+    let rpm = rpm_verify(&r.root, &[rpmroot::PACKAGE]);
+    assert_eq!(rpm, lines(rpm_lines), "rpm -V itself");
+    assert_eq!(
+        pyvet_rpm_lines(&r.root),
+        rpm,
+        "pyvet --format rpm vs rpm -V"
+    );
+}
+
+/// `touch -d @SECS`: sets atime and mtime without changing content.
+fn set_mtime(path: &Path, secs: i64) {
+    run_stdout(
+        Command::new("touch")
+            .arg("-h")
+            .arg("-d")
+            .arg(format!("@{secs}"))
+            .arg(path),
+    );
+}
+
+const TOOL: &str = "/usr/lib/python3.11/json/tool.py";
+const COLORSYS: &str = "/usr/lib/python3.11/colorsys.py";
+const KEYWORD: &str = "/usr/lib/python3.11/keyword.py";
+const BISECT: &str = "/usr/lib/python3.11/bisect.py";
+const SCANNER: &str = "/usr/lib/python3.11/json/scanner.py";
+const DECODER: &str = "/usr/lib/python3.11/json/decoder.py";
+
+#[test]
+fn untouched_root_has_no_owned_findings() {
+    let r = RpmRoot::status_quo();
+    assert_audit(&r, &[], &[]);
+    let out = pyvet_audit(&r.root, "json");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Every file of the package was verified (sources, pycs, directories).
+    let listed = run_stdout(Command::new("rpm").arg("--root").arg(&r.root).args([
+        "--dbpath",
+        "/var/lib/rpm",
+        "-ql",
+        rpmroot::PACKAGE,
+    ]));
+    let n = String::from_utf8(listed).unwrap().lines().count() as u64;
+    assert_eq!(report["summary"]["files_checked"], n);
+    assert!(report["summary"]["bytes_hashed"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn edited_source() {
+    let r = RpmRoot::status_quo();
+    let p = r.path(TOOL);
+    let mut text = std::fs::read(&p).unwrap();
+    text.extend_from_slice(b"\nimport os; os.system('id')\n");
+    std::fs::write(&p, text).unwrap();
+    assert_audit(
+        &r,
+        &[("digest-mismatch", TOOL)],
+        &["S.5....T.    /usr/lib/python3.11/json/tool.py"],
+    );
+    let f = finding_for(&r.root, TOOL);
+    assert_eq!(f["package"]["name"], rpmroot::PACKAGE);
+    assert_eq!(f["evidence"]["verify"]["result"], "S.5....T.");
+    assert_eq!(
+        f["evidence"]["verify"]["differs"],
+        serde_json::json!(["size", "digest", "mtime"])
+    );
+    assert!(f["evidence"]["verify"]["expected"]["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert_eq!(f["evidence"]["file"]["type"], "file");
+}
+
+#[test]
+fn same_size_edit_keeping_the_mtime() {
+    let r = RpmRoot::status_quo();
+    let p = r.path(COLORSYS);
+    let before = std::fs::metadata(&p).unwrap();
+    let mut text = std::fs::read(&p).unwrap();
+    let i = text.iter().position(|&b| b == b'e').unwrap();
+    text[i] = b'E';
+    std::fs::write(&p, text).unwrap();
+    set_mtime(&p, std::os::unix::fs::MetadataExt::mtime(&before));
+    assert_audit(
+        &r,
+        &[("digest-mismatch", COLORSYS)],
+        &["..5......    /usr/lib/python3.11/colorsys.py"],
+    );
+}
+
+#[test]
+fn chmod() {
+    let r = RpmRoot::status_quo();
+    std::fs::set_permissions(r.path(COLORSYS), std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_audit(
+        &r,
+        &[("mode-mismatch", COLORSYS)],
+        &[".M.......    /usr/lib/python3.11/colorsys.py"],
+    );
+    let f = finding_for(&r.root, COLORSYS);
+    assert_eq!(f["evidence"]["verify"]["expected"]["mode"], "100644");
+    assert_eq!(f["evidence"]["verify"]["actual"]["mode"], "100666");
+}
+
+#[test]
+fn deleted_file() {
+    let r = RpmRoot::status_quo();
+    std::fs::remove_file(r.path(KEYWORD)).unwrap();
+    assert_audit(
+        &r,
+        &[("missing", KEYWORD)],
+        &["missing     /usr/lib/python3.11/keyword.py"],
+    );
+}
+
+#[test]
+fn file_replaced_by_a_symlink() {
+    let r = RpmRoot::status_quo();
+    let p = r.path(BISECT);
+    std::fs::remove_file(&p).unwrap();
+    symlink("colorsys.py", &p).unwrap();
+    // rpm compares no mode for a symlink: only its target (none was
+    // recorded, so `L`), owner, group and device. pyvet names the cause.
+    assert_audit(
+        &r,
+        &[("type-mismatch", BISECT)],
+        &["....L....    /usr/lib/python3.11/bisect.py"],
+    );
+    let f = finding_for(&r.root, BISECT);
+    assert_eq!(f["evidence"]["verify"]["expected"]["type"], "file");
+    assert_eq!(f["evidence"]["verify"]["actual"]["type"], "symlink");
+}
+
+#[test]
+fn touched_source_mtime_only() {
+    let r = RpmRoot::status_quo();
+    let p = r.path(SCANNER);
+    let mtime = std::os::unix::fs::MetadataExt::mtime(&std::fs::metadata(&p).unwrap());
+    set_mtime(&p, mtime + 3600);
+    assert_audit(
+        &r,
+        &[("mtime-mismatch", SCANNER)],
+        &[".......T.    /usr/lib/python3.11/json/scanner.py"],
+    );
+    let f = finding_for(&r.root, SCANNER);
+    assert_eq!(
+        f["evidence"]["verify"]["actual"]["mtime"],
+        (mtime + 3600).to_string()
+    );
+}
+
+/// Appends a user and a group to the root's own etc/passwd and etc/group.
+fn add_root_user(root: &Path, name: &str, id: u32) {
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    for (file, line) in [
+        (
+            "etc/passwd",
+            format!("{name}:x:{id}:{id}::/nonexistent:/bin/false\n"),
+        ),
+        ("etc/group", format!("{name}:x:{id}:\n")),
+    ] {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join(file))
+            .unwrap();
+        std::io::Write::write_all(&mut f, line.as_bytes()).unwrap();
+    }
+}
+
+#[test]
+fn chown_to_a_user_of_the_root() {
+    let r = RpmRoot::status_quo();
+    add_root_user(&r.root, "pyvetuser", 4321);
+    std::os::unix::fs::chown(r.path(DECODER), Some(4321), Some(4321)).unwrap();
+    assert_audit(
+        &r,
+        &[("owner-mismatch", DECODER)],
+        &[".....UG..    /usr/lib/python3.11/json/decoder.py"],
+    );
+    let f = finding_for(&r.root, DECODER);
+    assert_eq!(f["evidence"]["verify"]["expected"]["owner"], "root (0)");
+    // The name comes from the root's etc/passwd (the host has no such user).
+    assert_eq!(
+        f["evidence"]["verify"]["actual"]["owner"],
+        "pyvetuser (4321)"
+    );
+    assert_eq!(
+        f["evidence"]["verify"]["actual"]["group"],
+        "pyvetuser (4321)"
+    );
+}
