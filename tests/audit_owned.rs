@@ -126,6 +126,10 @@ fn assert_audit(r: &RpmRoot, findings: &[(&str, &str)], rpm_lines: &[&str]) {
     );
 }
 
+fn mtime_of(path: &Path) -> i64 {
+    std::os::unix::fs::MetadataExt::mtime(&std::fs::symlink_metadata(path).unwrap())
+}
+
 /// `touch -d @SECS`: sets atime and mtime without changing content.
 fn set_mtime(path: &Path, secs: i64) {
     run_stdout(
@@ -166,9 +170,12 @@ fn untouched_root_has_no_owned_findings() {
 fn edited_source() {
     let r = RpmRoot::status_quo();
     let p = r.path(TOOL);
+    let mtime = mtime_of(&p);
     let mut text = std::fs::read(&p).unwrap();
     text.extend_from_slice(b"\nimport os; os.system('id')\n");
     std::fs::write(&p, text).unwrap();
+    // The write may fall in the second rpm installed it: make it later.
+    set_mtime(&p, mtime + 60);
     assert_audit(
         &r,
         &[("digest-mismatch", TOOL)],
@@ -192,12 +199,12 @@ fn edited_source() {
 fn same_size_edit_keeping_the_mtime() {
     let r = RpmRoot::status_quo();
     let p = r.path(COLORSYS);
-    let before = std::fs::metadata(&p).unwrap();
+    let mtime = mtime_of(&p);
     let mut text = std::fs::read(&p).unwrap();
     let i = text.iter().position(|&b| b == b'e').unwrap();
     text[i] = b'E';
     std::fs::write(&p, text).unwrap();
-    set_mtime(&p, std::os::unix::fs::MetadataExt::mtime(&before));
+    set_mtime(&p, mtime);
     assert_audit(
         &r,
         &[("digest-mismatch", COLORSYS)],
@@ -252,7 +259,7 @@ fn file_replaced_by_a_symlink() {
 fn touched_source_mtime_only() {
     let r = RpmRoot::status_quo();
     let p = r.path(SCANNER);
-    let mtime = std::os::unix::fs::MetadataExt::mtime(&std::fs::metadata(&p).unwrap());
+    let mtime = mtime_of(&p);
     set_mtime(&p, mtime + 3600);
     assert_audit(
         &r,
@@ -306,4 +313,156 @@ fn chown_to_a_user_of_the_root() {
         f["evidence"]["verify"]["actual"]["group"],
         "pyvetuser (4321)"
     );
+}
+
+/// A second package exercising what the stdlib subset does not: a
+/// `%config` file, a `%config(missingok)` file, an owner named only in the
+/// root's etc/passwd (`%attr`), file capabilities (`%caps`), a `%ghost`, a
+/// `%verify(not ...)` file and a symlink. Its modules are real stdlib files.
+struct Extras {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+}
+
+const EXTRAS: &str = "pyvet-extras";
+const X_DIR: &str = "/usr/lib/python3.11/pyvetextras";
+const X_CONF: &str = "/etc/pyvet.conf";
+const X_OPTIONAL: &str = "/etc/pyvet-optional.conf";
+const X_OWNED: &str = "/usr/lib/python3.11/pyvetextras/owned.py";
+const X_CAPPED: &str = "/usr/lib/python3.11/pyvetextras/capped.py";
+const X_GHOST: &str = "/usr/lib/python3.11/pyvetextras/ghost.py";
+const X_VOLATILE: &str = "/usr/lib/python3.11/pyvetextras/volatile.py";
+const X_LINK: &str = "/usr/lib/python3.11/pyvetextras/link.py";
+
+impl Extras {
+    fn new() -> Extras {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        for (name, from) in [
+            ("owned.py", "colorsys.py"),
+            ("capped.py", "keyword.py"),
+            ("volatile.py", "bisect.py"),
+        ] {
+            std::fs::copy(Path::new(rpmroot::STDLIB).join(from), src.join(name)).unwrap();
+        }
+        std::fs::write(src.join("pyvet.conf"), "[pyvet]\nlevel = strict\n").unwrap();
+        std::fs::write(src.join("optional.conf"), "# optional\n").unwrap();
+        let rpm = build_extras(dir.path(), &src);
+        let root = dir.path().join("root");
+        // The owner exists only in the root: rpm resolves it there.
+        add_root_user(&root, "pyvetuser", 4321);
+        rpmroot::install(&root, &rpm);
+        Extras { _dir: dir, root }
+    }
+
+    fn path(&self, inside: &str) -> std::path::PathBuf {
+        self.root.join(inside.trim_start_matches('/'))
+    }
+
+    fn assert_audit(&self, findings: &[(&str, &str)], rpm_lines: &[&str]) {
+        assert_eq!(owned_findings(&self.root), set(findings));
+        let rpm = rpm_verify(&self.root, &[EXTRAS]);
+        assert_eq!(rpm, lines(rpm_lines), "rpm -V itself");
+        assert_eq!(pyvet_rpm_lines(&self.root), rpm, "pyvet --format rpm vs rpm -V");
+    }
+}
+
+fn build_extras(work: &Path, src: &Path) -> std::path::PathBuf {
+    let top = work.join("rpmbuild");
+    let spec = work.join("extras.spec");
+    let d = &X_DIR[1..];
+    std::fs::write(
+        &spec,
+        format!(
+            "Name: {EXTRAS}\nVersion: 2.0\nRelease: 1\nSummary: pyvet scenario\nLicense: PSF-2.0\nBuildArch: noarch\n\
+             %description\nFile attributes for pyvet's owned-file tests.\n\
+             %install\n\
+             mkdir -p %{{buildroot}}/etc %{{buildroot}}/{d}\n\
+             cp {s}/pyvet.conf {s}/optional.conf %{{buildroot}}/etc/\n\
+             mv %{{buildroot}}/etc/optional.conf %{{buildroot}}{X_OPTIONAL}\n\
+             cp {s}/owned.py {s}/capped.py {s}/volatile.py %{{buildroot}}/{d}/\n\
+             ln -s owned.py %{{buildroot}}/{d}/link.py\n\
+             %files\n\
+             %config(noreplace) {X_CONF}\n\
+             %config(missingok) {X_OPTIONAL}\n\
+             %dir {X_DIR}\n\
+             %attr(0640,pyvetuser,pyvetuser) {X_OWNED}\n\
+             %caps(cap_net_raw=ep) {X_CAPPED}\n\
+             %ghost {X_GHOST}\n\
+             %verify(not md5 size mtime) {X_VOLATILE}\n\
+             {X_LINK}\n",
+            s = src.display()
+        ),
+    )
+    .unwrap();
+    run_stdout(
+        Command::new("rpmbuild")
+            .arg("-bb")
+            .arg("--quiet")
+            .arg("--define")
+            .arg(format!("_topdir {}", top.display()))
+            .args(["--define", "__os_install_post %{nil}"])
+            .args(["--define", "_build_id_links none"])
+            .arg(&spec),
+    );
+    let rpm = top.join(format!("RPMS/noarch/{EXTRAS}-2.0-1.noarch.rpm"));
+    assert!(rpm.is_file());
+    rpm
+}
+
+#[test]
+fn extras_untouched_verify_clean_with_root_owner_and_caps() {
+    let x = Extras::new();
+    // rpm really applied the root's uid and the capability.
+    let meta = std::fs::metadata(x.path(X_OWNED)).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 4321);
+    assert!(!x.path(X_GHOST).exists());
+    let caps = run_stdout(Command::new("getcap").arg(x.path(X_CAPPED)));
+    assert!(String::from_utf8_lossy(&caps).contains("cap_net_raw=ep"));
+    x.assert_audit(&[], &[]);
+}
+
+#[test]
+fn extras_tampered() {
+    let x = Extras::new();
+    // %config edited: reported, marked `c`.
+    let mtime = mtime_of(&x.path(X_CONF));
+    std::fs::write(x.path(X_CONF), "[pyvet]\nlevel = lax\n").unwrap();
+    set_mtime(&x.path(X_CONF), mtime + 60);
+    // %config(missingok) removed, and the %ghost never existed: silent.
+    std::fs::remove_file(x.path(X_OPTIONAL)).unwrap();
+    // %verify(not md5 size mtime): content changes are not checked...
+    std::fs::write(x.path(X_VOLATILE), "changed = True\n").unwrap();
+    // ...but its mode still is.
+    std::fs::set_permissions(x.path(X_VOLATILE), std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Capabilities dropped.
+    run_stdout(Command::new("setcap").arg("-r").arg(x.path(X_CAPPED)));
+    // Symlink retargeted.
+    std::fs::remove_file(x.path(X_LINK)).unwrap();
+    symlink("capped.py", x.path(X_LINK)).unwrap();
+    // Owner changed to root (the package says pyvetuser).
+    std::os::unix::fs::chown(x.path(X_OWNED), Some(0), None).unwrap();
+    x.assert_audit(
+        &[
+            ("digest-mismatch", X_CONF),
+            ("mode-mismatch", X_VOLATILE),
+            ("caps-mismatch", X_CAPPED),
+            ("link-mismatch", X_LINK),
+            ("owner-mismatch", X_OWNED),
+        ],
+        &[
+            "S.5....T.  c /etc/pyvet.conf",
+            ".M.......    /usr/lib/python3.11/pyvetextras/volatile.py",
+            "........P    /usr/lib/python3.11/pyvetextras/capped.py",
+            "....L....    /usr/lib/python3.11/pyvetextras/link.py",
+            ".....U...    /usr/lib/python3.11/pyvetextras/owned.py",
+        ],
+    );
+    let f = finding_for(&x.root, X_CAPPED);
+    assert_eq!(f["evidence"]["verify"]["expected"]["caps"], "cap_net_raw=ep");
+    assert_eq!(f["evidence"]["verify"]["actual"]["caps"], "none");
+    let f = finding_for(&x.root, X_OWNED);
+    assert_eq!(f["evidence"]["verify"]["expected"]["owner"], "pyvetuser (4321)");
+    assert_eq!(f["evidence"]["verify"]["actual"]["owner"], "root (0)");
 }
