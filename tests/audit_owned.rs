@@ -364,7 +364,11 @@ impl Extras {
         assert_eq!(owned_findings(&self.root), set(findings));
         let rpm = rpm_verify(&self.root, &[EXTRAS]);
         assert_eq!(rpm, lines(rpm_lines), "rpm -V itself");
-        assert_eq!(pyvet_rpm_lines(&self.root), rpm, "pyvet --format rpm vs rpm -V");
+        assert_eq!(
+            pyvet_rpm_lines(&self.root),
+            rpm,
+            "pyvet --format rpm vs rpm -V"
+        );
     }
 }
 
@@ -460,9 +464,188 @@ fn extras_tampered() {
         ],
     );
     let f = finding_for(&x.root, X_CAPPED);
-    assert_eq!(f["evidence"]["verify"]["expected"]["caps"], "cap_net_raw=ep");
+    assert_eq!(
+        f["evidence"]["verify"]["expected"]["caps"],
+        "cap_net_raw=ep"
+    );
     assert_eq!(f["evidence"]["verify"]["actual"]["caps"], "none");
     let f = finding_for(&x.root, X_OWNED);
-    assert_eq!(f["evidence"]["verify"]["expected"]["owner"], "pyvetuser (4321)");
+    assert_eq!(
+        f["evidence"]["verify"]["expected"]["owner"],
+        "pyvetuser (4321)"
+    );
     assert_eq!(f["evidence"]["verify"]["actual"]["owner"], "root (0)");
+}
+
+/// Everything observable about one entry of a tree.
+#[derive(Debug, PartialEq, Eq)]
+struct Snap {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    size: u64,
+    mtime: (i64, i64),
+    atime: (i64, i64),
+    ctime: (i64, i64),
+    ino: u64,
+    /// SHA-256 of the content.
+    content: Option<String>,
+    link: Option<std::path::PathBuf>,
+}
+
+/// Every entry under `root` (symlinks not followed), read with O_NOATIME
+/// so that taking the snapshot does not itself change access times.
+fn snapshot(root: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Snap> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            let content = m.file_type().is_file().then(|| {
+                let mut f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOATIME)
+                    .open(e.path())
+                    .unwrap();
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut f, &mut v).unwrap();
+                pyvet::digest::Algo::Sha256.hash_bytes(&v).hex()
+            });
+            let snap = Snap {
+                mode: m.mode(),
+                uid: m.uid(),
+                gid: m.gid(),
+                size: m.size(),
+                mtime: (m.mtime(), m.mtime_nsec()),
+                // readlink(2) moves a symlink's atime and has no O_NOATIME:
+                // the snapshot itself, like rpm -V, cannot avoid it.
+                atime: if m.file_type().is_symlink() {
+                    (0, 0)
+                } else {
+                    (m.atime(), m.atime_nsec())
+                },
+                ctime: (m.ctime(), m.ctime_nsec()),
+                ino: m.ino(),
+                content,
+                link: m
+                    .file_type()
+                    .is_symlink()
+                    .then(|| std::fs::read_link(e.path()).unwrap()),
+            };
+            (e.path().to_path_buf(), snap)
+        })
+        .collect()
+}
+
+/// A snapshot taken after a first listing of every directory: listing a
+/// directory moves its atime once under relatime (neither walkdir nor a
+/// directory read has O_NOATIME), as on any system whose trees were ever
+/// listed. File atimes are not settled: reading a file must not move them.
+fn settled_snapshot(root: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Snap> {
+    snapshot(root);
+    snapshot(root)
+}
+
+#[test]
+fn audit_leaves_the_root_byte_and_metadata_identical() {
+    let x = Extras::new();
+    // Tampered, so that every code path (hashing mismatches, reading links,
+    // caps, the root's passwd) runs.
+    std::fs::write(x.path(X_CONF), "changed\n").unwrap();
+    symlink(
+        "owned.py",
+        x.path("/usr/lib/python3.11/pyvetextras/extra-link.py"),
+    )
+    .unwrap();
+    // Files' access times far in the past: under relatime any plain read
+    // would now move them.
+    for e in walkdir::WalkDir::new(&x.root) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            run_stdout(
+                Command::new("touch")
+                    .args(["-a", "-d", "@1000"])
+                    .arg(e.path()),
+            );
+        }
+    }
+    let before = settled_snapshot(&x.root);
+    assert!(before.contains_key(&x.path("/var/lib/rpm/rpmdb.sqlite")));
+    for format in ["json", "rpm", "text", "sarif"] {
+        let out = pyvet_audit(&x.root, format);
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let after = snapshot(&x.root);
+    let added: Vec<_> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert_eq!(added, Vec::<&std::path::PathBuf>::new(), "new files");
+    for (path, snap) in &before {
+        assert_eq!(Some(snap), after.get(path), "{} changed", path.display());
+    }
+}
+
+/// Commits a copy of `from_db`'s package headers into `to_db` and dies
+/// without closing, as a crashed rpm would: SQLite leaves the committed
+/// transaction in `to_db-wal`, uncheckpointed.
+fn commit_into_wal_and_crash(from_db: &Path, to_db: &Path) {
+    let script = r#"
+import os, sqlite3, sys
+src = sqlite3.connect(sys.argv[1])
+blobs = [r[0] for r in src.execute("SELECT blob FROM Packages ORDER BY hnum")]
+src.close()
+dst = sqlite3.connect(sys.argv[2], isolation_level=None)
+assert dst.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+dst.execute("PRAGMA wal_autocheckpoint=0")
+dst.execute("BEGIN")
+for b in blobs:
+    dst.execute("INSERT INTO Packages (blob) VALUES (?)", (b,))
+dst.execute("COMMIT")
+os._exit(0)
+"#;
+    run_stdout(
+        Command::new(rpmroot::PYTHON)
+            .args(["-c", script])
+            .arg(from_db)
+            .arg(to_db),
+    );
+}
+
+#[test]
+fn rpmdb_wal_pending_package_is_read_and_the_root_untouched() {
+    let r = RpmRoot::status_quo();
+    let x = Extras::new();
+    let db = r.path("/var/lib/rpm/rpmdb.sqlite");
+    commit_into_wal_and_crash(&x.path("/var/lib/rpm/rpmdb.sqlite"), &db);
+    let wal = r.path("/var/lib/rpm/rpmdb.sqlite-wal");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0, "no pending WAL");
+    let before = settled_snapshot(&r.root);
+    // The pending package is read: its files are verified (and missing,
+    // since only its header was committed).
+    let found = owned_findings(&r.root);
+    assert_eq!(snapshot(&r.root), before, "the audit changed the root");
+    let missing: BTreeSet<(String, String)> =
+        [X_CONF, X_OWNED, X_CAPPED, X_VOLATILE, X_LINK, X_DIR]
+            .iter()
+            .map(|p| ("missing".to_string(), p.to_string()))
+            .collect();
+    assert_eq!(found, missing);
+    // rpm, which applies the WAL itself, agrees (it may checkpoint: last).
+    // The copied header is in Packages only, not in rpm's Name index, so
+    // rpm finds it by walking every package (-a), not by name.
+    assert_eq!(
+        rpm_verify(&r.root, &["-a"]),
+        lines(&[
+            "missing   c /etc/pyvet.conf",
+            "missing     /usr/lib/python3.11/pyvetextras",
+            "missing     /usr/lib/python3.11/pyvetextras/capped.py",
+            "missing     /usr/lib/python3.11/pyvetextras/link.py",
+            "missing     /usr/lib/python3.11/pyvetextras/owned.py",
+            "missing     /usr/lib/python3.11/pyvetextras/volatile.py",
+        ])
+    );
 }
