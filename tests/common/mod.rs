@@ -88,4 +88,5 @@ impl XorShift {
         }
     }
 }
+pub mod dpkgroot;
 pub mod rpmroot;
