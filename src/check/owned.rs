@@ -307,3 +307,141 @@ fn finding(
         None => finding,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Options;
+    use crate::digest::Algo;
+    use crate::manifest::{FileKind, Manifest, Source};
+    use crate::tree::FsTree;
+    use std::path::{Path, PathBuf};
+
+    fn package(backend: Backend, files: Vec<FileEntry>) -> Package {
+        Package {
+            name: "p".into(),
+            epoch: None,
+            version: "1".into(),
+            release: Some("1".into()),
+            arch: None,
+            source: Source {
+                backend,
+                file: PathBuf::from("/db"),
+            },
+            install_time: None,
+            files,
+        }
+    }
+
+    /// Audits `root` against `manifest`; (rule, path, result) per owned finding.
+    fn audit(root: &Path, manifest: &Manifest) -> Vec<(String, String, String)> {
+        let tree = FsTree::new(root);
+        let policy = crate::policy::builtin("generic").unwrap();
+        let options = Options::default();
+        let ctx = Context::new(&tree, manifest, &policy, &options);
+        let sink = Sink::default();
+        check(&ctx, &sink);
+        let report = crate::audit::run(&ctx, Vec::new());
+        let mut v: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule.family == rules::Family::Owned)
+            .map(|f| {
+                let r = f.evidence.verify.as_ref().unwrap().result.clone();
+                (f.rule.id.to_string(), f.display_path(), r)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    const DIR: &str = "usr/lib/python3.12";
+
+    #[test]
+    fn apk_digests_of_files_and_of_symlink_targets() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join(DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.py"), "a = 1\n").unwrap();
+        std::fs::write(dir.join("b.py"), "b = 2\n").unwrap();
+        std::os::unix::fs::symlink("a.py", dir.join("link.py")).unwrap();
+        std::os::unix::fs::symlink("b.py", dir.join("moved.py")).unwrap();
+        let entry = |name: &str, digest: &[u8]| {
+            let mut e = FileEntry::new(Path::new("/").join(DIR).join(name), FileKind::File);
+            e.digest = Some(Algo::Sha1.hash_bytes(digest));
+            e
+        };
+        let m = Manifest {
+            packages: vec![package(
+                Backend::Apk,
+                vec![
+                    entry("a.py", b"a = 1\n"),
+                    entry("b.py", b"b = 1\n"),
+                    // apk hashes a symlink's target string.
+                    entry("link.py", b"a.py"),
+                    entry("moved.py", b"a.py"),
+                    entry("gone.py", b""),
+                ],
+            )],
+        };
+        let p = |n: &str| format!("/{DIR}/{n}");
+        assert_eq!(
+            audit(d.path(), &m),
+            [
+                ("digest-mismatch".into(), p("b.py"), "??5??????".into()),
+                ("digest-mismatch".into(), p("moved.py"), "??5??????".into()),
+                ("missing".into(), p("gone.py"), "missing".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn rule_priority_follows_importance() {
+        let mut o = Outcome::default();
+        o.cols[8] = Some(Col::Fail); // caps
+        o.cols[7] = Some(Col::Fail); // mtime
+        assert_eq!(rule_of(&o).id, "caps-mismatch");
+        o.cols[5] = Some(Col::Fail); // owner
+        assert_eq!(rule_of(&o).id, "owner-mismatch");
+        o.cols[0] = Some(Col::Fail); // size
+        assert_eq!(rule_of(&o).id, "size-mismatch");
+        o.cols[2] = Some(Col::Fail); // digest
+        assert_eq!(rule_of(&o).id, "digest-mismatch");
+        o.cols[2] = Some(Col::Unknown);
+        assert_eq!(rule_of(&o).id, "unreadable");
+        o.type_mismatch = true;
+        assert_eq!(rule_of(&o).id, "type-mismatch");
+        o.missing = Some(None);
+        assert_eq!(rule_of(&o).id, "missing");
+        o.missing = Some(Some("Permission denied".into()));
+        assert_eq!(rule_of(&o).id, "unreadable");
+    }
+
+    #[test]
+    fn rpm_states_and_markers() {
+        let mut f = FileEntry::new("/x", FileKind::File);
+        assert_eq!(rpm_flags(&f), Some(verify::ALL));
+        f.verify_flags = Some(verify::ALL & !verify::DIGEST);
+        assert_eq!(rpm_flags(&f), Some(verify::ALL & !verify::DIGEST));
+        f.state = Some(FileState::NotInstalled);
+        assert_eq!(rpm_flags(&f), None);
+        f.state = Some(FileState::Replaced);
+        assert_eq!(rpm_flags(&f), Some(0));
+        let flags = FileFlags::CONFIG | FileFlags::NOREPLACE;
+        assert_eq!(attr_marker(Profile::Rpm, flags), 'c');
+        assert_eq!(attr_marker(Profile::Rpm, FileFlags::DOC | FileFlags::CONFIG), 'd');
+        assert_eq!(attr_marker(Profile::Rpm, FileFlags::MISSINGOK), 'm');
+        assert_eq!(attr_marker(Profile::Dpkg, FileFlags::DOC), ' ');
+        assert_eq!(attr_marker(Profile::Dpkg, FileFlags::CONFIG), 'c');
+    }
+
+    #[test]
+    fn unknown_names_mean_root_and_drop_set_id_bits() {
+        let mut f = FileEntry::new("/x", FileKind::File);
+        f.mode = Some(0o106755);
+        f.user = Some("nobody-here".into());
+        f.group = Some("root".into());
+        let e = rpm_expected(&f, &RootIds::default());
+        assert_eq!((e.uid, e.gid, e.mode), (Some(0), Some(0), Some(0o102755)));
+    }
+}

@@ -236,7 +236,8 @@ mod tests {
         let s = parse_text("cap_net_bind_service,cap_net_raw+ep cap_net_raw-e").unwrap();
         assert_eq!(s.effective, 1 << 10);
         assert_eq!(s.permitted, 1 << 10 | 1 << 13);
-        assert_eq!(s.to_text(), "cap_net_bind_service=ep cap_net_raw=p");
+        assert_eq!(s.to_text(), "cap_net_raw=p cap_net_bind_service=ep");
+        assert_eq!(parse_text(&s.to_text()).unwrap(), s);
         assert_eq!(parse_text("=").unwrap(), CapSet::default());
         assert_eq!(parse_text("all=p").unwrap().permitted, u64::MAX);
         assert!(matches!(
