@@ -198,3 +198,20 @@ pub fn marshal(data: &[u8]) {
     let version = MARSHAL_VERSIONS[usize::from(pick) % MARSHAL_VERSIONS.len()];
     consume(pyvet::format::marshal::read_code_facts(payload, version));
 }
+
+/// An `etc/passwd` or `etc/group` of an audited root; every name parsed is
+/// looked up both ways, as the owned-file check does.
+pub fn passwd(data: &[u8]) {
+    match pyvet::format::passwd::IdDb::parse(data) {
+        Ok(db) => {
+            for line in data.split(|&b| b == b'\n').take(64) {
+                let name = line.split(|&b| b == b':').next().unwrap_or_default();
+                if let Some(id) = db.id(name) {
+                    black_box(db.name(id));
+                }
+            }
+            black_box(db.len());
+        }
+        Err(e) => consume::<(), _>(Err(e)),
+    }
+}

@@ -339,8 +339,6 @@ mod tests {
         let policy = crate::policy::builtin("generic").unwrap();
         let options = Options::default();
         let ctx = Context::new(&tree, manifest, &policy, &options);
-        let sink = Sink::default();
-        check(&ctx, &sink);
         let report = crate::audit::run(&ctx, Vec::new());
         let mut v: Vec<_> = report
             .findings
@@ -396,6 +394,38 @@ mod tests {
     }
 
     #[test]
+    fn mtime_is_not_compared_for_a_path_several_packages_own() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join(DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("shared.py"), "x = 1\n").unwrap();
+        let meta = std::fs::metadata(dir.join("shared.py")).unwrap();
+        let mut e = FileEntry::new(Path::new("/").join(DIR).join("shared.py"), FileKind::File);
+        e.mode = Some(meta.mode());
+        e.uid = Some(meta.uid());
+        e.gid = Some(meta.gid());
+        e.size = Some(meta.size());
+        e.digest = Some(Algo::Sha256.hash_bytes(b"x = 1\n"));
+        e.mtime = Some(meta.mtime() - 100);
+        let one = Manifest {
+            packages: vec![package(Backend::Directory, vec![e.clone()])],
+        };
+        let path = format!("/{DIR}/shared.py");
+        assert_eq!(
+            audit(d.path(), &one),
+            [("mtime-mismatch".into(), path, ".......T.".into())]
+        );
+        let two = Manifest {
+            packages: vec![
+                package(Backend::Directory, vec![e.clone()]),
+                package(Backend::Directory, vec![e]),
+            ],
+        };
+        assert_eq!(audit(d.path(), &two), []);
+    }
+
+    #[test]
     fn rule_priority_follows_importance() {
         let mut o = Outcome::default();
         o.cols[8] = Some(Col::Fail); // caps
@@ -429,7 +459,10 @@ mod tests {
         assert_eq!(rpm_flags(&f), Some(0));
         let flags = FileFlags::CONFIG | FileFlags::NOREPLACE;
         assert_eq!(attr_marker(Profile::Rpm, flags), 'c');
-        assert_eq!(attr_marker(Profile::Rpm, FileFlags::DOC | FileFlags::CONFIG), 'd');
+        assert_eq!(
+            attr_marker(Profile::Rpm, FileFlags::DOC | FileFlags::CONFIG),
+            'd'
+        );
         assert_eq!(attr_marker(Profile::Rpm, FileFlags::MISSINGOK), 'm');
         assert_eq!(attr_marker(Profile::Dpkg, FileFlags::DOC), ' ');
         assert_eq!(attr_marker(Profile::Dpkg, FileFlags::CONFIG), 'c');

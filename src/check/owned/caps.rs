@@ -73,7 +73,7 @@ pub struct CapSet {
 
 impl CapSet {
     /// The `e`, `p`, `i` flags one capability has, as bits 0, 1, 2.
-    fn flags_of(&self, cap: u32) -> u8 {
+    fn flags_of(self, cap: u32) -> u8 {
         let bit = |set: u64| u8::from(set >> cap & 1 == 1);
         bit(self.effective) | bit(self.permitted) << 1 | bit(self.inheritable) << 2
     }
@@ -81,7 +81,7 @@ impl CapSet {
     /// A text form in libcap's grammar: capabilities with the same flags
     /// grouped as `name,name=flags`, groups separated by spaces; `=` when
     /// the set is empty.
-    pub fn to_text(&self) -> String {
+    pub fn to_text(self) -> String {
         let mut groups: Vec<String> = Vec::new();
         for flags in 1..8u8 {
             let names: Vec<String> = (0..MAX_BITS)
