@@ -23,7 +23,9 @@ impl RootIds {
     /// (an absent file is not an error: every lookup then fails, as in rpm).
     pub fn load(tree: &dyn Tree) -> (RootIds, Vec<String>) {
         let mut errors = Vec::new();
-        let mut read = |p: &str| match tree.read(Path::new(p), passwd::MAX_FILE as u64) {
+        // glibc follows a symlinked etc/passwd; resolve() keeps it in the root.
+        let max = passwd::MAX_FILE as u64;
+        let mut read = |p: &str| match tree.resolve(Path::new(p)).and_then(|r| tree.read(&r, max)) {
             Ok(data) => IdDb::parse(&data).unwrap_or_else(|e| {
                 errors.push(format!("{p}: {e}"));
                 IdDb::default()
@@ -89,10 +91,11 @@ mod tests {
         // The host's `root` is always 0; here `daemon` is 4242, whatever
         // the host says, and the root's `root` line is not even consulted.
         std::fs::write(
-            d.path().join("etc/passwd"),
+            d.path().join("etc/passwd.real"),
             "root:x:77:77::/:/bin/sh\ndaemon:x:4242:4242::/:/bin/sh\n",
         )
         .unwrap();
+        std::os::unix::fs::symlink("/etc/passwd.real", d.path().join("etc/passwd")).unwrap();
         let (ids, errors) = RootIds::load(&FsTree::new(d.path()));
         assert!(errors.is_empty());
         assert_eq!(ids.uid("root"), Some(0));
