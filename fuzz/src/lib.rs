@@ -203,3 +203,8 @@ pub fn marshal(data: &[u8]) {
 pub fn manifest_json(data: &[u8]) {
     let _ = std::hint::black_box(pyvet::db::json::parse(data));
 }
+
+/// A `__pysource__` metadata file.
+pub fn pysource(data: &[u8]) {
+    consume(pyvet::format::pysource::PySource::parse(data));
+}

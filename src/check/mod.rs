@@ -3,6 +3,8 @@
 //! `ctx.tree`, and pushes findings into `sink`.
 
 pub mod bytecode;
+pub mod layout;
+pub mod markers;
 pub mod owned;
 pub mod predict;
 pub mod unowned;
@@ -11,6 +13,25 @@ use crate::audit::{rules, Context, Finding, Sink};
 
 /// Runs every family.
 pub fn run_all(ctx: &Context, sink: &Sink) {
+    no_manifest(ctx, sink);
+    owned::check(ctx, sink);
+    unowned::check(ctx, sink);
+    // The prediction reuses the bytecode check's judgements.
+    let judged = bytecode::check(ctx, sink);
+    predict::check(ctx, sink, &judged);
+    markers::check(ctx, sink);
+    layout::check(ctx, sink);
+}
+
+/// Runs the layout families only (`pyvet markers`).
+pub fn run_markers(ctx: &Context, sink: &Sink) {
+    no_manifest(ctx, sink);
+    markers::check(ctx, sink);
+    layout::check(ctx, sink);
+}
+
+/// Says once that ownership checks are skipped.
+fn no_manifest(ctx: &Context, sink: &Sink) {
     if ctx.manifest.packages.is_empty() {
         sink.push(Finding::new(
             rules::NO_MANIFEST,
@@ -18,9 +39,4 @@ pub fn run_all(ctx: &Context, sink: &Sink) {
             "no package database found: ownership checks skipped, everything else checked",
         ));
     }
-    owned::check(ctx, sink);
-    unowned::check(ctx, sink);
-    // The prediction reuses the bytecode check's judgements.
-    let judged = bytecode::check(ctx, sink);
-    predict::check(ctx, sink, &judged);
 }

@@ -6,4 +6,5 @@ pub mod ar;
 pub mod deb822;
 pub mod marshal;
 pub mod pyc;
+pub mod pysource;
 pub mod rpmheader;
