@@ -546,6 +546,29 @@ missing = \"loud\"
         assert_eq!(problems("description = \"\"\n"), ["line 1: missing key `name`"]);
     }
 
+    /// Every key and value the loader knows is in pyvet-policy(5).
+    #[test]
+    fn every_key_and_value_is_documented() {
+        let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/pyvet-policy.5"))
+            .unwrap()
+            .replace("\\-", "-");
+        let keys = [TOP_KEYS, EXPECT_KEYS, ENTRY_KEYS, ACCEPT_KEYS].concat();
+        let values: Vec<&str> = LAYOUTS.iter().map(|v| v.0)
+            .chain(ORIGINS.iter().map(|v| v.0))
+            .chain(SOURCES.iter().map(|v| v.0))
+            .chain(COMPRESSIONS.iter().map(|v| v.0))
+            .chain(MARKERS.iter().map(|v| v.0))
+            .chain(LEVELS.iter().map(|v| v.0))
+            .collect();
+        let missing: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| !man.contains(&format!(".BR {k} ")) && !man.contains(&format!("[[{k}]]")))
+            .chain(values.into_iter().filter(|v| !man.contains(&format!(".B {v}\n")) && !man.contains(&format!(".BR {v} "))))
+            .collect();
+        assert!(missing.is_empty(), "undocumented in man/pyvet-policy.5: {missing:?}");
+    }
+
     #[test]
     fn names_and_unknowns() {
         assert_eq!(load("debian").unwrap().name, "debian");
