@@ -283,8 +283,11 @@ fn pysource_metadata_points_at_the_sources() {
     )
     .unwrap();
     let meta = inside(&root, "/usr/lib/python3.11/json/__pysource__");
-    std::fs::write(&meta, format!("# where json's sources are\ndirectory = {elsewhere}\n"))
-        .unwrap();
+    std::fs::write(
+        &meta,
+        format!("# where json's sources are\ndirectory = {elsewhere}\n"),
+    )
+    .unwrap();
     assert_eq!(markers(&root, "fedora-option2"), bare());
     std::fs::remove_file(inside(&root, &format!("{elsewhere}/scanner.py"))).unwrap();
     assert_eq!(
@@ -387,11 +390,15 @@ fn option1_markers_forbid_writes_and_must_be_there() {
 
     // Imported by the real interpreter, which (3.11 has no notion of the
     // marker) writes a pyc: nothing the interpreter should have written.
-    run_stdout(Command::new(PYTHON).env_remove("PYTHONDONTWRITEBYTECODE").args([
-        "-c",
-        "import sys; sys.path.insert(0, sys.argv[1]); import colorsys",
-        inside(&root, STDLIB).to_str().unwrap(),
-    ]));
+    run_stdout(
+        Command::new(PYTHON)
+            .env_remove("PYTHONDONTWRITEBYTECODE")
+            .args([
+                "-c",
+                "import sys; sys.path.insert(0, sys.argv[1]); import colorsys",
+                inside(&root, STDLIB).to_str().unwrap(),
+            ]),
+    );
     let pyc = "/usr/lib/python3.11/__pycache__/colorsys.cpython-311.pyc";
     assert!(inside(&root, pyc).is_file());
     assert_eq!(
@@ -399,7 +406,10 @@ fn option1_markers_forbid_writes_and_must_be_there() {
         set(&[("marker-written-bytecode", pyc)])
     );
     let got = audit(&root, "fedora-option1");
-    assert!(got.contains(&("marker-written-bytecode".into(), pyc.into())), "{got:?}");
+    assert!(
+        got.contains(&("marker-written-bytecode".into(), pyc.into())),
+        "{got:?}"
+    );
     std::fs::remove_file(inside(&root, pyc)).unwrap();
 
     // A missing marker is a finding under option 1, and under the status
@@ -476,7 +486,14 @@ fn markers_json_has_the_audit_shape_and_sarif_works() {
     assert_eq!(report["summary"]["findings"], 1 + SUBSET.len());
     let out = Command::cargo_bin("pyvet")
         .unwrap()
-        .args(["markers", "--policy", "fedora-minimal", "--format", "sarif", "--root"])
+        .args([
+            "markers",
+            "--policy",
+            "fedora-minimal",
+            "--format",
+            "sarif",
+            "--root",
+        ])
         .arg(&root)
         .output()
         .unwrap();

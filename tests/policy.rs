@@ -52,7 +52,11 @@ fn policy_check_reports_every_problem_with_its_line() {
         )
     );
     let good = d.path().join("good.toml");
-    std::fs::write(&good, "name = \"site\"\nlayout = \"option1\"\nmarkers = [\"dont-write-bytecode\"]\n").unwrap();
+    std::fs::write(
+        &good,
+        "name = \"site\"\nlayout = \"option1\"\nmarkers = [\"dont-write-bytecode\"]\n",
+    )
+    .unwrap();
     let (code, stdout, _) = output(pyvet().args(["policy", "check"]).arg(&good));
     assert_eq!(code, Some(0));
     assert_eq!(stdout, format!("{}: ok (policy site)\n", good.display()));
@@ -83,7 +87,10 @@ fn every_shipped_file_is_a_builtin_that_shows_and_checks() {
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let mut builtin: Vec<String> = pyvet::policy::BUILTIN.iter().map(|s| s.to_string()).collect();
+    let mut builtin: Vec<String> = pyvet::policy::BUILTIN
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     builtin.sort();
     assert_eq!(names, builtin);
     for name in &names {
@@ -92,7 +99,10 @@ fn every_shipped_file_is_a_builtin_that_shows_and_checks() {
         assert_eq!(code, Some(0), "{name}: {stderr}");
         let (code, shown, _) = output(pyvet().args(["policy", "show", name]));
         assert_eq!(code, Some(0));
-        assert!(shown.starts_with(&format!("name = \"{name}\"\n")), "{shown}");
+        assert!(
+            shown.starts_with(&format!("name = \"{name}\"\n")),
+            "{shown}"
+        );
         let again = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(again.path(), &shown).unwrap();
         let (_, reshown, _) = output(pyvet().args(["policy", "show"]).arg(again.path()));
@@ -122,7 +132,9 @@ fn listed(v: &Value) -> Vec<(String, String, String)> {
         .unwrap_or_default()
         .iter()
         .filter(|f| {
-            pyvet::audit::rules::find(f["rule"].as_str().unwrap()).unwrap().family
+            pyvet::audit::rules::find(f["rule"].as_str().unwrap())
+                .unwrap()
+                .family
                 != pyvet::audit::rules::Family::Owned
         })
         .map(|f| {
@@ -146,7 +158,10 @@ fn a_baseline_accepts_known_findings_only_new_ones_fail_and_gone_ones_are_report
     std::fs::write(r.path(notes), "left behind\n").unwrap();
     let (code, first) = audit(&r.root, &[]);
     assert_eq!(code, Some(1));
-    assert_eq!(listed(&first["findings"]), [t("unowned-file", "warning", notes)]);
+    assert_eq!(
+        listed(&first["findings"]),
+        [t("unowned-file", "warning", notes)]
+    );
     let baseline = r.root.parent().unwrap().join("baseline.json");
     std::fs::write(&baseline, serde_json::to_vec(&first).unwrap()).unwrap();
     let base = baseline.to_str().unwrap();
@@ -155,7 +170,10 @@ fn a_baseline_accepts_known_findings_only_new_ones_fail_and_gone_ones_are_report
     let (code, second) = audit(&r.root, &["--baseline", base]);
     assert_eq!(code, Some(0));
     assert_eq!(listed(&second["findings"]), []);
-    assert_eq!(listed(&second["accepted"]), [t("unowned-file", "warning", notes)]);
+    assert_eq!(
+        listed(&second["accepted"]),
+        [t("unowned-file", "warning", notes)]
+    );
     assert_eq!(
         second["accepted"][0]["accepted"],
         serde_json::json!({"by": format!("baseline {base}"), "reason": "in the baseline report"})
@@ -167,15 +185,24 @@ fn a_baseline_accepts_known_findings_only_new_ones_fail_and_gone_ones_are_report
     std::fs::write(r.path(stash), "x").unwrap();
     let (code, third) = audit(&r.root, &["--baseline", base]);
     assert_eq!(code, Some(1));
-    assert_eq!(listed(&third["findings"]), [t("unowned-file", "warning", stash)]);
-    assert_eq!(listed(&third["accepted"]), [t("unowned-file", "warning", notes)]);
+    assert_eq!(
+        listed(&third["findings"]),
+        [t("unowned-file", "warning", stash)]
+    );
+    assert_eq!(
+        listed(&third["accepted"]),
+        [t("unowned-file", "warning", notes)]
+    );
 
     // Fixed: the baseline's entry no longer occurs, and that is said.
     std::fs::remove_file(r.path(notes)).unwrap();
     std::fs::remove_file(r.path(stash)).unwrap();
     let (code, fourth) = audit(&r.root, &["--baseline", base]);
     assert_eq!(code, Some(1));
-    assert_eq!(listed(&fourth["findings"]), [t("accepted-gone", "warning", notes)]);
+    assert_eq!(
+        listed(&fourth["findings"]),
+        [t("accepted-gone", "warning", notes)]
+    );
     assert!(fourth.get("accepted").is_none());
 
     // A report of another schema is no baseline.
@@ -189,7 +216,9 @@ fn a_baseline_accepts_known_findings_only_new_ones_fail_and_gone_ones_are_report
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        format!("pyvet: error: --baseline {base}: schema \"pyvet-subset/1\", not \"pyvet-audit/1\"\n")
+        format!(
+            "pyvet: error: --baseline {base}: schema \"pyvet-subset/1\", not \"pyvet-audit/1\"\n"
+        )
     );
 }
 
@@ -214,10 +243,17 @@ fn policy_accept_entries_and_unmatched_expectations() {
         listed(&report["findings"]),
         [
             t("accepted-gone", "error", "/usr/lib/python3.11/gone.py"),
-            t("policy-unmatched", "warning", "/usr/lib/python3.11/pydoc_data/**"),
+            t(
+                "policy-unmatched",
+                "warning",
+                "/usr/lib/python3.11/pydoc_data/**"
+            ),
         ]
     );
-    assert_eq!(listed(&report["accepted"]), [t("unowned-file", "warning", notes)]);
+    assert_eq!(
+        listed(&report["accepted"]),
+        [t("unowned-file", "warning", notes)]
+    );
     let f = policy.display();
     assert_eq!(
         report["accepted"][0]["accepted"],
@@ -265,6 +301,13 @@ fn the_runtime_levels_of_a_path_decide_the_predictions() {
     // Interpreters with a PYTHONPYCACHEPREFIX never write into the tree.
     let (_, report) = audit(&r.root, &["--policy", "pycache-prefix"]);
     let got = listed(&report["findings"]);
-    assert!(got.iter().all(|(rule, _, _)| rule == "layout-unexpected"), "{got:?}");
-    assert_eq!(got.len(), 8 * 3 - 2, "every packaged pyc is unexpected there");
+    assert!(
+        got.iter().all(|(rule, _, _)| rule == "layout-unexpected"),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.len(),
+        8 * 3 - 2,
+        "every packaged pyc is unexpected there"
+    );
 }

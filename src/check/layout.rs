@@ -12,7 +12,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::markers::{PYSOURCES, PYSOURCE};
+use super::markers::{PYSOURCE, PYSOURCES};
 use crate::audit::{rules, Context, Finding, Sink};
 use crate::bytecode::naming::{self, PycLocation, BYTECODE_SUFFIX, PYCACHE, SOURCE_SUFFIX};
 use crate::policy::{Expect, Sources};
@@ -44,9 +44,13 @@ fn judge(ctx: &Context, path: &Path, meta: &Meta) -> Option<Finding> {
         return None;
     };
     Some(
-        Finding::new(rules::LAYOUT_UNEXPECTED, path, format!("policy {}: {why}", ctx.policy.name))
-            .package(ctx.package_of(path))
-            .file(meta, ctx.selinux(path)),
+        Finding::new(
+            rules::LAYOUT_UNEXPECTED,
+            path,
+            format!("policy {}: {why}", ctx.policy.name),
+        )
+        .package(ctx.package_of(path))
+        .file(meta, ctx.selinux(path)),
     )
 }
 
@@ -59,7 +63,8 @@ fn source_problem(ctx: &Context, path: &Path, e: &Expect) -> Option<String> {
         Sources::Pysources | Sources::Pysource => {
             let pyc = path.with_extension("pyc");
             let beside = path.parent().is_some_and(|d| {
-                ctx.inventory.contains(&d.join(PYSOURCES)) || ctx.inventory.contains(&d.join(PYSOURCE))
+                ctx.inventory.contains(&d.join(PYSOURCES))
+                    || ctx.inventory.contains(&d.join(PYSOURCE))
             });
             (!(beside && ctx.inventory.contains(&pyc))).then(|| {
                 "the layout keeps sources in __pysources__ (or where __pysource__ says), not beside the bytecode".into()
@@ -69,7 +74,11 @@ fn source_problem(ctx: &Context, path: &Path, e: &Expect) -> Option<String> {
 }
 
 fn pyc_problem(ctx: &Context, path: &Path, e: &Expect) -> Option<String> {
-    let prefix = ctx.options.pycache_prefixes.iter().find(|p| path.starts_with(p));
+    let prefix = ctx
+        .options
+        .pycache_prefixes
+        .iter()
+        .find(|p| path.starts_with(p));
     match naming::locate(path, prefix.map(|p| p.as_path())) {
         PycLocation::Cache { opt, prefixed: false, .. } => {
             let levels = e.pycache.as_ref()?;
@@ -96,12 +105,20 @@ fn unmatched(ctx: &Context) -> Vec<Finding> {
     ctx.policy
         .overrides
         .iter()
-        .filter(|o| !ctx.inventory.entries.iter().any(|(p, _)| o.globs.is_match(p)))
+        .filter(|o| {
+            !ctx.inventory
+                .entries
+                .iter()
+                .any(|(p, _)| o.globs.is_match(p))
+        })
         .map(|o| {
             Finding::new(
                 rules::POLICY_UNMATCHED,
                 o.paths.first().map_or("/", String::as_str),
-                format!("policy {}: [[expect]] paths {:?} matched no path of the audited trees", o.at, o.paths),
+                format!(
+                    "policy {}: [[expect]] paths {:?} matched no path of the audited trees",
+                    o.at, o.paths
+                ),
             )
         })
         .collect()

@@ -110,7 +110,9 @@ fn dont_write(ctx: &Context, dirs: &Dirs, out: &mut Vec<Finding>) {
         if cache.file_name() != Some(OsStr::new(PYCACHE)) || !has_manifest(ctx) {
             continue;
         }
-        let Some(children) = dirs.0.get(cache) else { continue };
+        let Some(children) = dirs.0.get(cache) else {
+            continue;
+        };
         let mut names: Vec<_> = children.iter().collect();
         names.sort_by_key(|(n, _)| **n);
         for (name, m) in names {
@@ -132,7 +134,13 @@ fn dont_write(ctx: &Context, dirs: &Dirs, out: &mut Vec<Finding>) {
     }
 }
 
-fn marker_problems(ctx: &Context, dirs: &Dirs, path: &Path, meta: &Meta, cache: &Path) -> Vec<String> {
+fn marker_problems(
+    ctx: &Context,
+    dirs: &Dirs,
+    path: &Path,
+    meta: &Meta,
+    cache: &Path,
+) -> Vec<String> {
     let mut why = Vec::new();
     if cache.file_name() != Some(OsStr::new(PYCACHE)) {
         why.push("not in a __pycache__ directory: CPython never looks for it here".to_string());
@@ -270,14 +278,22 @@ fn pysources(ctx: &Context, dir: &Path, children: &HashMap<&OsStr, &Meta>, out: 
 }
 
 /// Reads and parses a `__pysource__`; the directory it names, if it exists.
-fn read_pysource(ctx: &Context, path: &Path, meta: &Meta, out: &mut Vec<Finding>) -> Option<PathBuf> {
+fn read_pysource(
+    ctx: &Context,
+    path: &Path,
+    meta: &Meta,
+    out: &mut Vec<Finding>,
+) -> Option<PathBuf> {
     let invalid = |why: String| {
         Finding::new(rules::MARKER_PYSOURCE_INVALID, path, why)
             .package(ctx.package_of(path))
             .file(meta, ctx.selinux(path))
     };
     if !is_file(meta) {
-        out.push(invalid(format!("a {}, not a regular file", meta.kind.as_str())));
+        out.push(invalid(format!(
+            "a {}, not a regular file",
+            meta.kind.as_str()
+        )));
         return None;
     }
     let parsed = ctx
@@ -305,7 +321,13 @@ fn read_pysource(ctx: &Context, path: &Path, meta: &Meta, out: &mut Vec<Finding>
 }
 
 /// A plain `X.py` beside `X.pyc` where sources belong elsewhere.
-fn shadowed(ctx: &Context, dir: &Path, children: &HashMap<&OsStr, &Meta>, pycs: &[&OsStr], out: &mut Vec<Finding>) {
+fn shadowed(
+    ctx: &Context,
+    dir: &Path,
+    children: &HashMap<&OsStr, &Meta>,
+    pycs: &[&OsStr],
+    out: &mut Vec<Finding>,
+) {
     for n in pycs {
         let stem = &n.as_bytes()[..n.len() - BYTECODE_SUFFIX.len()];
         let mut py = stem.to_vec();
@@ -359,22 +381,40 @@ fn pairs(ctx: &Context, dir: &Path, pycs: &[&OsStr], sd: &SourceDir, out: &mut V
         let p = sdir.join(&e.name);
         let parsed = source_name(e.name.as_bytes()).filter(|_| is_file(&e.meta));
         let Some((stem, compression)) = parsed else {
-            out.push(orphan(ctx, &p, &e.meta, "not a source file (X.py, X.py.gz, X.py.xz, X.py.bz2)".into()));
+            out.push(orphan(
+                ctx,
+                &p,
+                &e.meta,
+                "not a source file (X.py, X.py.gz, X.py.xz, X.py.bz2)".into(),
+            ));
             continue;
         };
         if let Some(first) = by_stem.get(stem) {
-            let why = format!("a second source of one module: {} is there too", first.name.to_string_lossy());
+            let why = format!(
+                "a second source of one module: {} is there too",
+                first.name.to_string_lossy()
+            );
             out.push(orphan(ctx, &p, &e.meta, why));
             continue;
         }
-        by_stem.insert(stem.to_vec(), Src { name: e.name.clone(), compression });
+        by_stem.insert(
+            stem.to_vec(),
+            Src {
+                name: e.name.clone(),
+                compression,
+            },
+        );
     }
     let mut paired = Vec::new();
     for n in pycs {
         let stem = &n.as_bytes()[..n.len() - BYTECODE_SUFFIX.len()];
         let pyc = dir.join(n);
         match by_stem.get(stem) {
-            None => out.push(source_missing(ctx, &pyc, &format!("no source for it in {label}"))),
+            None => out.push(source_missing(
+                ctx,
+                &pyc,
+                &format!("no source for it in {label}"),
+            )),
             Some(src) => {
                 paired.push(stem.to_vec());
                 out.extend(compare(ctx, &pyc, &sdir.join(&src.name), src.compression));
@@ -388,7 +428,11 @@ fn pairs(ctx: &Context, dir: &Path, pycs: &[&OsStr], sd: &SourceDir, out: &mut V
             let mut f = Finding::new(
                 rules::MARKER_SOURCE_ORPHAN,
                 &p,
-                format!("no {}.pyc in {} for this source", String::from_utf8_lossy(stem), dir.display()),
+                format!(
+                    "no {}.pyc in {} for this source",
+                    String::from_utf8_lossy(stem),
+                    dir.display()
+                ),
             )
             .package(ctx.package_of(&p));
             if let Some(m) = meta {
@@ -406,8 +450,12 @@ fn orphan(ctx: &Context, p: &Path, meta: &Meta, why: String) -> Finding {
 }
 
 fn source_missing(ctx: &Context, pyc: &Path, why: &str) -> Finding {
-    let mut f = Finding::new(rules::MARKER_SOURCE_MISSING, pyc, format!("{}: {why}", rules::MARKER_SOURCE_MISSING.summary))
-        .package(ctx.package_of(pyc));
+    let mut f = Finding::new(
+        rules::MARKER_SOURCE_MISSING,
+        pyc,
+        format!("{}: {why}", rules::MARKER_SOURCE_MISSING.summary),
+    )
+    .package(ctx.package_of(pyc));
     if let Some(m) = ctx.inventory.get(pyc) {
         f = f.file(m, ctx.selinux(pyc));
     }
@@ -428,7 +476,12 @@ fn compare(ctx: &Context, pyc: &Path, source: &Path, c: Compression) -> Option<F
         let names: Vec<&str> = allowed.iter().map(|c| c.as_str()).collect();
         return make(
             rules::MARKER_SOURCE_INVALID,
-            format!("stored as {}; policy {} allows {}", c.as_str(), ctx.policy.name, names.join(", ")),
+            format!(
+                "stored as {}; policy {} allows {}",
+                c.as_str(),
+                ctx.policy.name,
+                names.join(", ")
+            ),
         );
     }
     let header = read_header(ctx, pyc)?;
@@ -445,7 +498,10 @@ fn compare(ctx: &Context, pyc: &Path, source: &Path, c: Compression) -> Option<F
         Err(SourceError::Bad(why)) => return make(rules::MARKER_SOURCE_INVALID, why),
     };
     let why = match known.kind {
-        PycKind::Timestamp { source_size: Some(want), .. } if want != content.size as u32 => format!(
+        PycKind::Timestamp {
+            source_size: Some(want),
+            ..
+        } if want != content.size as u32 => format!(
             "{} records a source of {want} bytes; this one is {} bytes",
             pyc.display(),
             content.size
@@ -491,8 +547,16 @@ enum SourceError {
 
 /// Decompresses a source through the tree, streamed and capped at
 /// [`MAX_SOURCE`]; the bytes are kept only when `keep` (hash-based pycs).
-fn read_source(ctx: &Context, path: &Path, c: Compression, keep: bool) -> Result<Content, SourceError> {
-    let (raw, _) = ctx.tree.open(path).map_err(|e| SourceError::Bad(e.to_string()))?;
+fn read_source(
+    ctx: &Context,
+    path: &Path,
+    c: Compression,
+    keep: bool,
+) -> Result<Content, SourceError> {
+    let (raw, _) = ctx
+        .tree
+        .open(path)
+        .map_err(|e| SourceError::Bad(e.to_string()))?;
     let reader: Box<dyn Read + '_> = match c {
         Compression::None => raw,
         Compression::Gz => Box::new(flate2::read::MultiGzDecoder::new(raw)),
@@ -500,13 +564,18 @@ fn read_source(ctx: &Context, path: &Path, c: Compression, keep: bool) -> Result
         Compression::Bz2 => Box::new(bzip2::read::BzDecoder::new(raw)),
     };
     let mut capped = reader.take(MAX_SOURCE + 1);
-    let bad = |e: std::io::Error| SourceError::Bad(format!("cannot be decompressed ({}): {e}", c.as_str()));
+    let bad = |e: std::io::Error| {
+        SourceError::Bad(format!("cannot be decompressed ({}): {e}", c.as_str()))
+    };
     let (size, bytes) = if keep {
         let mut bytes = Vec::new();
         capped.read_to_end(&mut bytes).map_err(bad)?;
         (bytes.len() as u64, bytes)
     } else {
-        (std::io::copy(&mut capped, &mut std::io::sink()).map_err(bad)?, Vec::new())
+        (
+            std::io::copy(&mut capped, &mut std::io::sink()).map_err(bad)?,
+            Vec::new(),
+        )
     };
     if size > MAX_SOURCE {
         return Err(SourceError::Bomb);
@@ -520,7 +589,9 @@ mod tests {
 
     #[test]
     fn source_names() {
-        let n = |s: &str| source_name(s.as_bytes()).map(|(st, c)| (String::from_utf8_lossy(st).into_owned(), c));
+        let n = |s: &str| {
+            source_name(s.as_bytes()).map(|(st, c)| (String::from_utf8_lossy(st).into_owned(), c))
+        };
         assert_eq!(n("os.py"), Some(("os".into(), Compression::None)));
         assert_eq!(n("os.py.gz"), Some(("os".into(), Compression::Gz)));
         assert_eq!(n("os.py.xz"), Some(("os".into(), Compression::Xz)));

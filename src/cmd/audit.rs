@@ -103,7 +103,11 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
 }
 
 /// Every installed database under the root, plus `--manifest` inputs.
-pub(crate) fn load_manifest(root: &Path, choice: DbChoice, extra: &[PathBuf]) -> (Manifest, Vec<String>) {
+pub(crate) fn load_manifest(
+    root: &Path,
+    choice: DbChoice,
+    extra: &[PathBuf],
+) -> (Manifest, Vec<String>) {
     let opts = LoadOptions {
         skip_gpg_pubkey: true,
     };
@@ -124,7 +128,11 @@ pub(crate) fn load_manifest(root: &Path, choice: DbChoice, extra: &[PathBuf]) ->
 }
 
 /// `--policy`, else the distribution's built-in policy.
-pub(crate) fn choose_policy(spec: Option<&str>, tree: &dyn Tree, m: &Manifest) -> crate::Result<Policy> {
+pub(crate) fn choose_policy(
+    spec: Option<&str>,
+    tree: &dyn Tree,
+    m: &Manifest,
+) -> crate::Result<Policy> {
     if let Some(spec) = spec {
         return policy::load(spec).map_err(|e| crate::Error::Usage(e.to_string()));
     }

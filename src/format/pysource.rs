@@ -96,7 +96,8 @@ mod tests {
 
     #[test]
     fn the_one_form() {
-        let p = PySource::parse(b"# sources of json\n\n directory = /usr/share/src/json \n").unwrap();
+        let p =
+            PySource::parse(b"# sources of json\n\n directory = /usr/share/src/json \n").unwrap();
         assert_eq!(p.directory, Path::new("/usr/share/src/json"));
     }
 

@@ -63,7 +63,8 @@ impl Baseline {
     pub fn load(path: &Path) -> crate::Result<Baseline> {
         let bytes = crate::fsutil::read_capped(path, MAX_BASELINE)
             .map_err(|e| crate::Error::Usage(format!("--baseline {}: {e}", path.display())))?;
-        let bad = |why: String| crate::Error::Usage(format!("--baseline {}: {why}", path.display()));
+        let bad =
+            |why: String| crate::Error::Usage(format!("--baseline {}: {why}", path.display()));
         let r: ReportIn = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
         if r.schema != crate::audit::SCHEMA {
             return Err(bad(format!(
@@ -200,7 +201,10 @@ mod tests {
             file: "old.json".into(),
             entries: vec![
                 ("unowned-file".into(), "/usr/lib/python3.11/x.txt".into()),
-                ("unowned-file".into(), "/usr/lib/python3.11/fixed.txt".into()),
+                (
+                    "unowned-file".into(),
+                    "/usr/lib/python3.11/fixed.txt".into(),
+                ),
             ],
         };
         let findings = vec![

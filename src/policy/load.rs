@@ -259,7 +259,10 @@ impl Walker<'_> {
                 Some(n @ 0..=MAX_OPT) => out.push(n as u8),
                 _ => self.problem(
                     v.span(),
-                    format!("bad optimisation level {} in `{key}`: 0, 1 or 2", v.to_string().trim()),
+                    format!(
+                        "bad optimisation level {} in `{key}`: 0, 1 or 2",
+                        v.to_string().trim()
+                    ),
                 ),
             }
         }
@@ -413,7 +416,7 @@ impl Walker<'_> {
                 }
             };
             let reason = self.string(t, "reason", false);
-            if reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            if !reason.as_deref().is_some_and(|r| !r.trim().is_empty()) {
                 self.problem(
                     t.span(),
                     "[[accept]] without a `reason`: say why it is accepted".into(),
@@ -543,17 +546,23 @@ missing = \"loud\"
             problems("name = \"x\"\n\nbytecode = \n"),
             ["line 3: invalid string\nexpected `\"`, `'`"]
         );
-        assert_eq!(problems("description = \"\"\n"), ["line 1: missing key `name`"]);
+        assert_eq!(
+            problems("description = \"\"\n"),
+            ["line 1: missing key `name`"]
+        );
     }
 
     /// Every key and value the loader knows is in pyvet-policy(5).
     #[test]
     fn every_key_and_value_is_documented() {
-        let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/pyvet-policy.5"))
-            .unwrap()
-            .replace("\\-", "-");
+        let man =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/pyvet-policy.5"))
+                .unwrap()
+                .replace("\\-", "-");
         let keys = [TOP_KEYS, EXPECT_KEYS, ENTRY_KEYS, ACCEPT_KEYS].concat();
-        let values: Vec<&str> = LAYOUTS.iter().map(|v| v.0)
+        let values: Vec<&str> = LAYOUTS
+            .iter()
+            .map(|v| v.0)
             .chain(ORIGINS.iter().map(|v| v.0))
             .chain(SOURCES.iter().map(|v| v.0))
             .chain(COMPRESSIONS.iter().map(|v| v.0))
@@ -564,9 +573,14 @@ missing = \"loud\"
             .iter()
             .copied()
             .filter(|k| !man.contains(&format!(".BR {k} ")) && !man.contains(&format!("[[{k}]]")))
-            .chain(values.into_iter().filter(|v| !man.contains(&format!(".B {v}\n")) && !man.contains(&format!(".BR {v} "))))
+            .chain(values.into_iter().filter(|v| {
+                !man.contains(&format!(".B {v}\n")) && !man.contains(&format!(".BR {v} "))
+            }))
             .collect();
-        assert!(missing.is_empty(), "undocumented in man/pyvet-policy.5: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "undocumented in man/pyvet-policy.5: {missing:?}"
+        );
     }
 
     #[test]
