@@ -180,7 +180,7 @@ rules! {
         "`__pysource__` names, in one `directory = /path` line, where the sources of the directory's legacy-location pycs are (see pyvet-policy(5)). This one is malformed, or the directory it names does not exist in the root.";
     LAYOUT_UNEXPECTED = "layout-unexpected", Marker, Warning,
         "a packaged file the policy's layout does not have at this path",
-        "The policy says which sources and which bytecode a layout ships where: a plain source where it ships none, a legacy-location pyc where it ships `__pycache__` pycs, a `__pycache__` pyc at an optimisation level it does not ship. On a bare build tree (no manifest) every file is taken as packaged.";
+        "The policy says which sources and which bytecode a layout ships where: a plain source where it ships none, a legacy-location pyc where it ships `__pycache__` pycs, a `__pycache__` pyc at an optimisation level it does not ship. `pyvet markers` on a bare build tree (no manifest) takes every file as packaged.";
     SUBSET_MISSING = "subset-missing", Subset, Error,
         "a file of the minimal side is not on the full side",
         "`pyvet subset`: the minimal packages install this path and the full packages do not, so installing the minimal layout is not a subset of installing the full one.";

@@ -4,8 +4,8 @@
 //! minimal tree that ships anything else is; which one the audit is looking
 //! at is the policy's to say ([`crate::policy::Expect`], per path glob).
 //! Only packaged files are judged here (unowned files are the other checks'
-//! business), except on a bare build tree without a manifest, where every
-//! file is taken as what the package will ship. Also here: the policy's
+//! business), except by `pyvet markers` on a bare build tree without a
+//! manifest, where every file is taken as what the package will ship. Also here: the policy's
 //! `[[expect]]` entries that matched no path (`policy-unmatched`).
 
 use std::ffi::OsStr;
@@ -20,7 +20,19 @@ use crate::tree::{Kind, Meta};
 
 /// Judges every packaged source and pyc, then reports unmatched entries.
 pub fn check(ctx: &Context, sink: &Sink) {
-    let bare = ctx.manifest.packages.is_empty();
+    judge_all(ctx, sink, false);
+}
+
+/// [`check`] for `pyvet markers`, which runs without the bytecode and
+/// unowned checks: on a bare build tree (no manifest) every file is taken
+/// as what the packages will ship. (In the whole audit those checks already
+/// report every file of a bare tree.)
+pub fn check_build_tree(ctx: &Context, sink: &Sink) {
+    judge_all(ctx, sink, true);
+}
+
+fn judge_all(ctx: &Context, sink: &Sink, build_tree: bool) {
+    let bare = build_tree && ctx.manifest.packages.is_empty();
     let findings: Vec<Finding> = ctx
         .inventory
         .entries

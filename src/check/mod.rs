@@ -27,7 +27,7 @@ pub fn run_all(ctx: &Context, sink: &Sink) {
 pub fn run_markers(ctx: &Context, sink: &Sink) {
     no_manifest(ctx, sink);
     markers::check(ctx, sink);
-    layout::check(ctx, sink);
+    layout::check_build_tree(ctx, sink);
 }
 
 /// Says once that ownership checks are skipped.
