@@ -498,6 +498,6 @@ fn markers_json_has_the_audit_shape_and_sarif_works() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "info only");
-    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sarif = common::sarif::assert_valid(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "no-manifest");
 }

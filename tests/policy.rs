@@ -179,6 +179,40 @@ fn a_baseline_accepts_known_findings_only_new_ones_fail_and_gone_ones_are_report
         serde_json::json!({"by": format!("baseline {base}"), "reason": "in the baseline report"})
     );
     assert_eq!(second["summary"]["findings"], 0);
+    // Text lists them apart; SARIF as results with an accepted suppression.
+    let text = output(
+        pyvet()
+            .args(["audit", "--root"])
+            .arg(&r.root)
+            .args(["--baseline", base]),
+    );
+    assert_eq!(text.0, Some(0));
+    assert!(
+        text.1.contains(&format!(
+            "\nACCEPTED (1, not failing the run)\n  unowned-file  {notes}  (baseline {base}: in the baseline report)\n"
+        )),
+        "{}",
+        text.1
+    );
+    let sarif = output(
+        pyvet()
+            .args(["audit", "--format", "sarif", "--root"])
+            .arg(&r.root)
+            .args(["--baseline", base]),
+    );
+    let sarif = common::sarif::assert_valid(&sarif.1);
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let suppressed: Vec<&Value> = results
+        .iter()
+        .filter(|r| r.get("suppressions").is_some())
+        .collect();
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(suppressed[0]["ruleId"], "unowned-file");
+    assert_eq!(
+        suppressed[0]["suppressions"],
+        serde_json::json!([{"kind": "external", "status": "accepted",
+            "justification": format!("baseline {base}: in the baseline report")}])
+    );
 
     // A new finding fails the run; the accepted one stays accepted.
     let stash = "/usr/lib/python3.11/stash.bin";
