@@ -272,7 +272,7 @@ pub fn run(ctx: &Context, load_errors: Vec<String>) -> Report {
 /// [`run`] into a sink the caller owns, so that another thread can watch
 /// its counters (the progress bar) while the checks run.
 pub fn run_with(ctx: &Context, sink: &Sink, load_errors: Vec<String>) -> Report {
-    run_checks(ctx, sink, load_errors, crate::check::run_all)
+    run_checks(ctx, sink, load_errors, crate::check::AUDIT)
 }
 
 /// [`run_with`] for a chosen set of check families (`pyvet markers` runs
@@ -282,12 +282,12 @@ pub fn run_checks(
     ctx: &Context,
     sink: &Sink,
     load_errors: Vec<String>,
-    checks: fn(&Context, &Sink),
+    checks: crate::check::Checks,
 ) -> Report {
     for e in &ctx.inventory.errors {
         sink.error(e);
     }
-    checks(ctx, sink);
+    (checks.run)(ctx, sink);
     let (findings, mut errors) = sink.take();
     errors.splice(0..0, load_errors);
     let levelled = |fs: Vec<Finding>| -> Vec<Finding> {
@@ -302,6 +302,7 @@ pub fn run_checks(
         levelled(findings),
         ctx.policy,
         ctx.options.baseline.as_ref(),
+        checks.families,
     );
     let mut findings = split.kept;
     findings.extend(levelled(split.gone));

@@ -9,7 +9,35 @@ pub mod owned;
 pub mod predict;
 pub mod unowned;
 
-use crate::audit::{rules, Context, Finding, Sink};
+use crate::audit::rules::{self, Family};
+use crate::audit::{Context, Finding, Sink};
+
+/// A set of check families to run, and the rule families they report (an
+/// acceptance of a rule no check ran is not reported gone).
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    pub run: fn(&Context, &Sink),
+    pub families: &'static [Family],
+}
+
+/// `pyvet audit`: everything.
+pub const AUDIT: Checks = Checks {
+    run: run_all,
+    families: &[
+        Family::Owned,
+        Family::Unowned,
+        Family::Bytecode,
+        Family::Prediction,
+        Family::Marker,
+        Family::Audit,
+    ],
+};
+
+/// `pyvet markers`: the layout families.
+pub const MARKERS: Checks = Checks {
+    run: run_markers,
+    families: &[Family::Marker, Family::Audit],
+};
 
 /// Runs every family.
 pub fn run_all(ctx: &Context, sink: &Sink) {

@@ -31,12 +31,7 @@ pub fn run(args: &MarkersArgs, out: &mut dyn std::io::Write) -> crate::Result<Ex
         ..Options::default()
     };
     let ctx = Context::new(&tree, &manifest, &policy, &options);
-    let report = audit::run_checks(
-        &ctx,
-        &Sink::default(),
-        load_errors,
-        crate::check::run_markers,
-    );
+    let report = audit::run_checks(&ctx, &Sink::default(), load_errors, crate::check::MARKERS);
     let text = match args.format {
         MarkersFormat::Json => render::audit_json::render(&report),
         MarkersFormat::Sarif => render::sarif::render(&report),

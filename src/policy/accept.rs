@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Policy;
-use crate::audit::{rules, Finding};
+use crate::audit::rules::{self, Family};
+use crate::audit::Finding;
 
 /// Why a finding is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,7 +101,14 @@ pub struct Split {
 
 /// Sorts `findings` into kept and accepted, by the policy's `[[accept]]`
 /// entries first, then the baseline.
-pub fn split(findings: Vec<Finding>, policy: &Policy, baseline: Option<&Baseline>) -> Split {
+/// Acceptances of rules outside `ran` (families no check ran) are never gone.
+pub fn split(
+    findings: Vec<Finding>,
+    policy: &Policy,
+    baseline: Option<&Baseline>,
+    ran: &[Family],
+) -> Split {
+    let checked = |rule: &str| rules::find(rule).is_some_and(|r| ran.contains(&r.family));
     let mut used_entries = vec![false; policy.accept.len()];
     let mut base: BTreeMap<(String, String), bool> = baseline
         .map(|b| b.entries.iter().map(|e| (e.clone(), false)).collect())
@@ -116,7 +124,7 @@ pub fn split(findings: Vec<Finding>, policy: &Policy, baseline: Option<&Baseline
         }
     }
     for (e, used) in policy.accept.iter().zip(&used_entries) {
-        if !used {
+        if !used && checked(&e.rule) {
             let mut f = Finding::new(
                 rules::ACCEPTED_GONE,
                 &e.path,
@@ -135,7 +143,7 @@ pub fn split(findings: Vec<Finding>, policy: &Policy, baseline: Option<&Baseline
     }
     if let Some(b) = baseline {
         for ((rule, path), used) in base {
-            if !used {
+            if !used && checked(&rule) {
                 out.gone.push(
                     Finding::new(
                         rules::ACCEPTED_GONE,
@@ -216,7 +224,12 @@ mod tests {
             Finding::new(rules::UNOWNED_FILE, "/usr/lib/python3.11/x.txt", "x"),
             Finding::new(rules::UNOWNED_FILE, "/usr/lib/python3.11/new.txt", "x"),
         ];
-        let s = split(findings, &policy, Some(&baseline));
+        let s = split(
+            findings,
+            &policy,
+            Some(&baseline),
+            crate::check::AUDIT.families,
+        );
         let ids = |fs: &[Finding]| -> Vec<(String, String)> {
             fs.iter()
                 .map(|f| (f.rule.id.to_string(), f.display_path()))
@@ -256,5 +269,13 @@ mod tests {
         );
         assert_eq!(s.gone[0].severity, crate::audit::Severity::Error);
         assert_eq!(s.gone[1].severity, crate::audit::Severity::Warning);
+        // `pyvet markers` runs no unowned or owned check: nothing is gone.
+        let s = split(
+            Vec::new(),
+            &policy,
+            Some(&baseline),
+            crate::check::MARKERS.families,
+        );
+        assert!(s.gone.is_empty());
     }
 }
