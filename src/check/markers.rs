@@ -36,7 +36,7 @@ pub const PYSOURCES: &str = "__pysources__";
 /// The metadata file naming where a directory's sources are.
 pub const PYSOURCE: &str = "__pysource__";
 /// Largest decompressed source checked: past it, a compression bomb.
-pub const MAX_SOURCE: u64 = 16 << 20;
+pub const MAX_SOURCE: u64 = crate::limits::MAX_PYSOURCE_DECOMPRESSED;
 /// Largest pyc header read.
 const PYC_HEADER_MAX: u64 = 16;
 
@@ -308,7 +308,7 @@ fn read_pysource(
             return None;
         }
     };
-    match ctx.tree.lstat(&dir) {
+    match ctx.tree.stat(&dir) {
         Ok(m) if m.kind == Kind::Dir => Some(dir),
         _ => {
             out.push(invalid(format!(
@@ -560,7 +560,15 @@ fn read_source(
     let reader: Box<dyn Read + '_> = match c {
         Compression::None => raw,
         Compression::Gz => Box::new(flate2::read::MultiGzDecoder::new(raw)),
-        Compression::Xz => Box::new(liblzma::read::XzDecoder::new(raw)),
+        Compression::Xz => {
+            // The dictionary size is the file's to say: capped, as any allocation.
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                crate::limits::MAX_DECODER_MEMORY,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(|e| SourceError::Bad(format!("xz decoder: {e}")))?;
+            Box::new(liblzma::read::XzDecoder::new_stream(raw, stream))
+        }
         Compression::Bz2 => Box::new(bzip2::read::BzDecoder::new(raw)),
     };
     let mut capped = reader.take(MAX_SOURCE + 1);
