@@ -184,8 +184,8 @@ pub struct AuditArgs {
     /// A further manifest (database, .rpm, .deb, RECORD, ...) whose files count as owned.
     #[arg(long = "manifest", value_name = "INPUT")]
     pub manifests: Vec<PathBuf>,
-    /// A policy: a built-in name (fedora, fedora-option1, fedora-option2, fedora-minimal,
-    /// debian, alpine, pycache-prefix, generic) or a TOML file.
+    /// A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option2,
+    /// fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file.
     /// Default: detected from the root's os-release and databases.
     #[arg(long, value_name = "NAME|FILE")]
     pub policy: Option<String>,

@@ -345,3 +345,32 @@ fn the_runtime_levels_of_a_path_decide_the_predictions() {
         "every packaged pyc is unexpected there"
     );
 }
+
+#[test]
+fn py_opt0_expects_opt0_pycs_only() {
+    let r = RpmRoot::status_quo();
+    let (code, report) = audit(&r.root, &["--policy", "fedora"]);
+    assert_eq!((code, listed(&report["findings"])), (Some(0), vec![]));
+    let (code, report) = audit(&r.root, &["--policy", "fedora-py-opt0"]);
+    assert_eq!(code, Some(1));
+    let mut want = Vec::new();
+    for (dir, m) in [
+        ("/usr/lib/python3.11/__pycache__", "bisect"),
+        ("/usr/lib/python3.11/__pycache__", "colorsys"),
+        ("/usr/lib/python3.11/__pycache__", "keyword"),
+        ("/usr/lib/python3.11/json/__pycache__", "__init__"),
+        ("/usr/lib/python3.11/json/__pycache__", "decoder"),
+        ("/usr/lib/python3.11/json/__pycache__", "encoder"),
+        ("/usr/lib/python3.11/json/__pycache__", "scanner"),
+        ("/usr/lib/python3.11/json/__pycache__", "tool"),
+    ] {
+        for opt in [1, 2] {
+            want.push(t(
+                "layout-unexpected",
+                "warning",
+                &format!("{dir}/{m}.cpython-311.opt-{opt}.pyc"),
+            ));
+        }
+    }
+    assert_eq!(listed(&report["findings"]), want);
+}

@@ -360,6 +360,10 @@ impl Policy {
 const SHIPPED: &[(&str, &str)] = &[
     ("fedora", include_str!("../../policies/fedora.toml")),
     (
+        "fedora-py-opt0",
+        include_str!("../../policies/fedora-py-opt0.toml"),
+    ),
+    (
         "fedora-option1",
         include_str!("../../policies/fedora-option1.toml"),
     ),
@@ -383,6 +387,7 @@ const SHIPPED: &[(&str, &str)] = &[
 /// The built-in policies, by name.
 pub const BUILTIN: &[&str] = &[
     "fedora",
+    "fedora-py-opt0",
     "fedora-option1",
     "fedora-option2",
     "fedora-minimal",
