@@ -14,11 +14,13 @@
 //! manifest nothing is owned, so the ownership parts are skipped (the audit
 //! says so once, `no-manifest`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::audit::rules::{self, Rule};
 use crate::audit::{Context, Finding, Sink};
@@ -46,10 +48,18 @@ pub fn check(ctx: &Context, sink: &Sink) {
     let mut out = Vec::new();
     dont_write(ctx, &dirs, &mut out);
     required_dont_write(ctx, &dirs, &mut out);
-    for (dir, children) in &dirs.0 {
-        pysources(ctx, dir, children, &mut out);
-    }
     sink.extend(out);
+    // Each directory's sources are decompressed and hashed: in parallel.
+    let pairs: Vec<Finding> = dirs
+        .0
+        .par_iter()
+        .flat_map_iter(|(dir, children)| {
+            let mut out = Vec::new();
+            pysources(ctx, dir, children, &mut out);
+            out
+        })
+        .collect();
+    sink.extend(pairs);
 }
 
 /// Every directory of the inventory with its entries.
@@ -352,6 +362,7 @@ fn shadowed(
 struct Src {
     name: OsString,
     compression: Compression,
+    meta: Meta,
 }
 
 /// `X.py[.gz|.xz|.bz2]` → (`X`, compression).
@@ -369,43 +380,11 @@ fn pairs(ctx: &Context, dir: &Path, pycs: &[&OsStr], sd: &SourceDir, out: &mut V
         SourceDir::Beside(p) => (p, format!("{PYSOURCES}/")),
         SourceDir::Named(p) => (p, format!("{} (named by {PYSOURCE})", p.display())),
     };
-    let listing = match ctx.tree.read_dir(sdir) {
-        Ok(l) => l,
-        Err(e) => {
-            out.push(Finding::new(rules::UNREADABLE, sdir, e.to_string()));
-            return;
-        }
+    let by_stem = match ctx.tree.read_dir(sdir) {
+        Ok(listing) => index_sources(ctx, sdir, &listing, out),
+        Err(e) => return out.push(Finding::new(rules::UNREADABLE, sdir, e.to_string())),
     };
-    let mut by_stem: BTreeMap<Vec<u8>, Src> = BTreeMap::new();
-    for e in &listing {
-        let p = sdir.join(&e.name);
-        let parsed = source_name(e.name.as_bytes()).filter(|_| is_file(&e.meta));
-        let Some((stem, compression)) = parsed else {
-            out.push(orphan(
-                ctx,
-                &p,
-                &e.meta,
-                "not a source file (X.py, X.py.gz, X.py.xz, X.py.bz2)".into(),
-            ));
-            continue;
-        };
-        if let Some(first) = by_stem.get(stem) {
-            let why = format!(
-                "a second source of one module: {} is there too",
-                first.name.to_string_lossy()
-            );
-            out.push(orphan(ctx, &p, &e.meta, why));
-            continue;
-        }
-        by_stem.insert(
-            stem.to_vec(),
-            Src {
-                name: e.name.clone(),
-                compression,
-            },
-        );
-    }
-    let mut paired = Vec::new();
+    let mut paired = BTreeSet::new();
     for n in pycs {
         let stem = &n.as_bytes()[..n.len() - BYTECODE_SUFFIX.len()];
         let pyc = dir.join(n);
@@ -416,31 +395,57 @@ fn pairs(ctx: &Context, dir: &Path, pycs: &[&OsStr], sd: &SourceDir, out: &mut V
                 &format!("no source for it in {label}"),
             )),
             Some(src) => {
-                paired.push(stem.to_vec());
+                paired.insert(stem);
                 out.extend(compare(ctx, &pyc, &sdir.join(&src.name), src.compression));
             }
         }
     }
-    for (stem, src) in &by_stem {
-        if !paired.contains(stem) {
-            let p = sdir.join(&src.name);
-            let meta = ctx.tree.lstat(&p).ok();
-            let mut f = Finding::new(
-                rules::MARKER_SOURCE_ORPHAN,
-                &p,
-                format!(
-                    "no {}.pyc in {} for this source",
-                    String::from_utf8_lossy(stem),
-                    dir.display()
-                ),
-            )
-            .package(ctx.package_of(&p));
-            if let Some(m) = meta {
-                f = f.file(&m, ctx.selinux(&p));
-            }
-            out.push(f);
-        }
+    for (stem, src) in by_stem
+        .iter()
+        .filter(|(s, _)| !paired.contains(s.as_slice()))
+    {
+        let why = format!(
+            "no {}.pyc in {} for this source",
+            String::from_utf8_lossy(stem),
+            dir.display()
+        );
+        out.push(orphan(ctx, &sdir.join(&src.name), &src.meta, why));
     }
+}
+
+/// The sources of a sources directory by module name; anything else there
+/// is reported.
+fn index_sources(
+    ctx: &Context,
+    sdir: &Path,
+    listing: &[crate::tree::Entry],
+    out: &mut Vec<Finding>,
+) -> BTreeMap<Vec<u8>, Src> {
+    let mut by_stem: BTreeMap<Vec<u8>, Src> = BTreeMap::new();
+    for e in listing {
+        let p = sdir.join(&e.name);
+        let parsed = source_name(e.name.as_bytes()).filter(|_| is_file(&e.meta));
+        let Some((stem, compression)) = parsed else {
+            let why = "not a source file (X.py, X.py.gz, X.py.xz, X.py.bz2)".to_string();
+            out.push(orphan(ctx, &p, &e.meta, why));
+            continue;
+        };
+        if let Some(first) = by_stem.get(stem) {
+            let why = format!(
+                "a second source of one module: {} is there too",
+                first.name.to_string_lossy()
+            );
+            out.push(orphan(ctx, &p, &e.meta, why));
+            continue;
+        }
+        let src = Src {
+            name: e.name.clone(),
+            compression,
+            meta: e.meta,
+        };
+        by_stem.insert(stem.to_vec(), src);
+    }
+    by_stem
 }
 
 fn orphan(ctx: &Context, p: &Path, meta: &Meta, why: String) -> Finding {
