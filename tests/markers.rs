@@ -501,3 +501,47 @@ fn markers_json_has_the_audit_shape_and_sarif_works() {
     let sarif = common::sarif::assert_valid(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "no-manifest");
 }
+
+/// FIFOs where markers and sources go, a `__pysource__` that is a link
+/// out of the root or a FIFO: reported, never opened, never followed.
+#[test]
+fn hostile_markers_never_win() {
+    let d = tempfile::tempdir().unwrap();
+    let root = option2_tree(d.path());
+    let fifo = |p: &str| run_stdout(Command::new("mkfifo").arg(inside(&root, p)));
+    // A FIFO in place of a source, and in place of the option 1 marker.
+    std::fs::remove_file(inside(&root, &pysources_path("keyword.py"))).unwrap();
+    let keyword_gz = format!("{}.gz", pysources_path("keyword.py"));
+    fifo(&keyword_gz);
+    std::fs::create_dir_all(inside(&root, "/usr/lib/python3.11/__pycache__")).unwrap();
+    let marker = "/usr/lib/python3.11/__pycache__/__dont_write_bytecode__";
+    fifo(marker);
+    // json's __pysource__: a link to the host's /etc, then a FIFO.
+    std::fs::create_dir_all(inside(&root, "/usr/share")).unwrap();
+    std::fs::rename(
+        inside(&root, "/usr/lib/python3.11/json/__pysources__"),
+        inside(&root, "/usr/share/json-sources"),
+    )
+    .unwrap();
+    let meta = inside(&root, "/usr/lib/python3.11/json/__pysource__");
+    std::os::unix::fs::symlink("/etc/passwd", &meta).unwrap();
+    let json_meta = "/usr/lib/python3.11/json/__pysource__";
+    let mut want = set(&[
+        ("no-manifest", "/"),
+        ("marker-source-missing", &legacy_pyc("keyword.py")),
+        ("marker-source-orphan", &keyword_gz),
+        ("marker-invalid", marker),
+        ("marker-pysource-invalid", json_meta),
+    ]);
+    assert_eq!(markers(&root, "fedora-option2"), want);
+    std::fs::remove_file(&meta).unwrap();
+    fifo(json_meta);
+    assert_eq!(markers(&root, "fedora-option2"), want);
+    // A directory named in __pysource__ through a link out of the root is
+    // looked up inside the root.
+    std::fs::remove_file(&meta).unwrap();
+    std::os::unix::fs::symlink("/usr", inside(&root, "/srcs")).unwrap();
+    std::fs::write(&meta, "directory = /srcs/share/json-sources\n").unwrap();
+    want.remove(&("marker-pysource-invalid".to_string(), json_meta.to_string()));
+    assert_eq!(markers(&root, "fedora-option2"), want);
+}
