@@ -293,6 +293,15 @@ fn policy_accept_entries_and_unmatched_expectations() {
         report["accepted"][0]["accepted"],
         serde_json::json!({"by": format!("policy {f}:13"), "reason": "the build leaves notes"})
     );
+    // A glob as a finding's path is still a valid SARIF location.
+    let sarif = output(
+        pyvet()
+            .args(["audit", "--format", "sarif", "--root"])
+            .arg(&r.root)
+            .arg("--policy")
+            .arg(&policy),
+    );
+    common::sarif::assert_valid(&sarif.1);
     assert_eq!(
         report["findings"][1]["message"],
         format!("policy {f}:5: [[expect]] paths [\"/usr/lib/python3.11/pydoc_data/**\"] matched no path of the audited trees")
