@@ -45,3 +45,6 @@ pub const MAX_SOURCE_FILE: u64 = 64 << 20;
 /// Largest zstd window (log2) a `.deb` member may declare: zstd's own default
 /// decoder limit (128 MiB), kept explicit so a library default cannot raise it.
 pub const MAX_ZSTD_WINDOW_LOG: u32 = 27;
+/// Largest decompressed source in `__pysources__` checked against its pyc;
+/// past it, the source is reported as a compression bomb.
+pub const MAX_PYSOURCE_DECOMPRESSED: u64 = 16 << 20;

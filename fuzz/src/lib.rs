@@ -220,3 +220,8 @@ pub fn passwd(data: &[u8]) {
         Err(e) => consume::<(), _>(Err(e)),
     }
 }
+
+/// A `__pysource__` metadata file.
+pub fn pysource(data: &[u8]) {
+    consume(pyvet::format::pysource::PySource::parse(data));
+}

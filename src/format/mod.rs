@@ -7,4 +7,5 @@ pub mod deb822;
 pub mod marshal;
 pub mod passwd;
 pub mod pyc;
+pub mod pysource;
 pub mod rpmheader;
