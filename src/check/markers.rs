@@ -1,7 +1,7 @@
 //! Layout markers: `__pycache__/__dont_write_bytecode__`, `__pysources__/`
 //! and `__pysource__`.
 //!
-//! The smaller layouts of issue 8 stay verifiable only through these
+//! The smaller layouts of the distributors' proposal stay verifiable only through these
 //! markers. The option 1 marker promises CPython writes nothing in its
 //! `__pycache__`, so a pyc there that no package installed was written by
 //! something else. Option 2 moves each source into `__pysources__` (or

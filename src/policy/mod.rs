@@ -66,7 +66,7 @@ pub enum BytecodeOrigin {
     Generated,
 }
 
-/// The layout a policy describes (issue 8's names); a label for reports,
+/// The layout a policy describes (the distributors' proposal's names); a label for reports,
 /// the expectations themselves are spelled out in [`Expect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
