@@ -6,6 +6,7 @@ pub mod bytecode;
 pub mod owned;
 pub mod predict;
 pub mod unowned;
+pub mod zipped;
 
 use crate::audit::{rules, Context, Finding, Sink};
 
@@ -23,4 +24,5 @@ pub fn run_all(ctx: &Context, sink: &Sink) {
     // The prediction reuses the bytecode check's judgements.
     let judged = bytecode::check(ctx, sink);
     predict::check(ctx, sink, &judged);
+    zipped::check(ctx, sink);
 }
