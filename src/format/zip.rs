@@ -221,6 +221,20 @@ impl Default for Budget {
     }
 }
 
+impl Budget {
+    /// A budget of `bytes` (at most [`ZIP_MAX_TOTAL`]).
+    pub fn new(bytes: u64) -> Self {
+        Budget {
+            left: bytes.min(ZIP_MAX_TOTAL),
+        }
+    }
+
+    /// Bytes still allowed.
+    pub fn left(&self) -> u64 {
+        self.left
+    }
+}
+
 fn u16_at(d: &[u8], at: usize) -> u16 {
     d.get(at..at + 2)
         .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
