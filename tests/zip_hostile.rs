@@ -221,6 +221,33 @@ fn absurd_entry_counts_are_refused_without_allocating() {
 }
 
 #[test]
+fn the_most_members_a_zip_can_declare_are_judged_in_one_pass() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("wide.zip");
+    // 65 534 members, the most Python writes without zip64 (it switches
+    // at 0xFFFF): pycs of a few bytes, each with a source member to look up.
+    let code = "import sys, zipfile\n\
+                with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+                \x20   for i in range(32767):\n\
+                \x20       z.writestr(f'm{i}.py', b'')\n\
+                \x20       z.writestr(f'm{i}.pyc', b'\\xa7\\r\\r\\n')\n";
+    run_stdout(Command::new(PYTHON).args(["-c", code]).arg(&path));
+    let zip = std::fs::read(&path).unwrap();
+    let a = Archive::parse(&zip).unwrap();
+    assert_eq!(a.members.len(), 0xFFFE);
+    let judged = judge_archive(
+        &a,
+        &[PyVersion::new(3, 11)],
+        HashCheckMode::Default,
+        &mut Budget::default(),
+    );
+    assert_eq!(judged.len(), 32767);
+    assert!(judged
+        .iter()
+        .all(|r| r.as_ref().unwrap().verdict == pyvet::bytecode::Verdict::Corrupt));
+}
+
+#[test]
 fn truncated_and_mutated_zips_never_panic() {
     let d = tempfile::tempdir().unwrap();
     let zip = python_zip(

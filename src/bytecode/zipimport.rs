@@ -126,7 +126,9 @@ pub fn judge_member(
         return Ok(with(r, Verdict::UnknownMagic, why));
     };
     r.python = Some(info.version);
-    if !info.is_release || !versions.contains(&info.version) {
+    // With no interpreter known to read the zip, any release magic may be its.
+    let ours = versions.is_empty() || versions.contains(&info.version);
+    if !info.is_release || !ours {
         let ours: Vec<String> = versions.iter().map(ToString::to_string).collect();
         let why = format!(
             "magic {} is Python {}'s{}, the zip is read by {}: zipimport skips it",

@@ -24,6 +24,7 @@
 //! Zip64, encryption and methods other than stored and deflate are refused
 //! by name, as `zipimport` (before 3.13) refuses them.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use crate::limits::{ZIP_MAX_ENTRIES, ZIP_MAX_MEMBER, ZIP_MAX_TOTAL};
@@ -205,6 +206,8 @@ impl Member {
 pub struct Archive<'a> {
     data: &'a [u8],
     pub members: Vec<Member>,
+    /// Index of each name's last member, for lookups by name.
+    by_name: HashMap<Vec<u8>, usize>,
 }
 
 /// Decompressed bytes left for one archive's reads.
@@ -319,7 +322,16 @@ impl<'a> Archive<'a> {
             at += used;
             members.push(local_header(data, m)?);
         }
-        let archive = Archive { data, members };
+        let by_name = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.clone(), i))
+            .collect();
+        let archive = Archive {
+            data,
+            members,
+            by_name,
+        };
         archive.check_overlaps(dir_start as u64, end.position as u64)?;
         Ok(archive)
     }
@@ -353,7 +365,7 @@ impl<'a> Archive<'a> {
     /// The member named exactly `name`, if any (the last one, as
     /// `zipimport`'s dictionary keeps the last entry of a duplicate name).
     pub fn find(&self, name: &[u8]) -> Option<&Member> {
-        self.members.iter().rev().find(|m| m.name == name)
+        self.by_name.get(name).map(|&i| &self.members[i])
     }
 
     /// Decompresses one member, checking its declared size against the
