@@ -160,7 +160,10 @@ fn members_past_the_total_budget_are_refused() {
     let mut budget = Budget::new(6000);
     assert_eq!(a.read(&a.members[0], &mut budget).unwrap().len(), 4096);
     let err = a.read(&a.members[1], &mut budget).unwrap_err();
-    assert!(matches!(&err, ZipError::TotalTooLarge { name, .. } if name == "b.pyc"), "{err}");
+    assert!(
+        matches!(&err, ZipError::TotalTooLarge { name, .. } if name == "b.pyc"),
+        "{err}"
+    );
     assert!(err.is_bomb());
 }
 
@@ -212,7 +215,10 @@ fn absurd_entry_counts_are_refused_without_allocating() {
     put16(&mut big, e + 8, 0xFFFE);
     put16(&mut big, e + 10, 0xFFFE);
     let (err, grew) = peak_growth(|| Archive::parse(&big).unwrap_err());
-    assert!(matches!(err, ZipError::CountMismatch { count: 0xFFFE, .. }), "{err}");
+    assert!(
+        matches!(err, ZipError::CountMismatch { count: 0xFFFE, .. }),
+        "{err}"
+    );
     assert!(grew < BOMB_HEAP, "grew {grew} bytes");
     let mut z64 = zip.clone();
     put16(&mut z64, e + 8, 0xFFFF);
@@ -265,7 +271,12 @@ fn truncated_and_mutated_zips_never_panic() {
     let versions = [PyVersion::new(3, 11)];
     let exercise = |data: &[u8]| {
         if let Ok(a) = Archive::parse(data) {
-            for r in judge_archive(&a, &versions, HashCheckMode::Default, &mut Budget::default()) {
+            for r in judge_archive(
+                &a,
+                &versions,
+                HashCheckMode::Default,
+                &mut Budget::default(),
+            ) {
                 let _ = r.map_err(|e| e.to_string());
             }
         }
@@ -289,17 +300,14 @@ fn truncated_and_mutated_zips_never_panic() {
 #[test]
 fn a_truncated_central_directory_is_an_error() {
     let d = tempfile::tempdir().unwrap();
-    let zip = python_zip(
-        d.path(),
-        "two.zip",
-        &[("a.pyc", "b'a'"), ("b.pyc", "b'b'")],
-    );
+    let zip = python_zip(d.path(), "two.zip", &[("a.pyc", "b'a'"), ("b.pyc", "b'b'")]);
     let (cd, eocd) = (find_all(&zip, CENTRAL)[1], find_all(&zip, EOCD)[0]);
     // The second directory entry is cut out; the end record still counts it.
     let mut cut = zip[..cd + 10].to_vec();
     cut.extend_from_slice(&zip[eocd..]);
     let e = cut.len() - 22;
-    let size = u32::from_le_bytes(cut[e + 12..e + 16].try_into().unwrap()) - (eocd - cd - 10) as u32;
+    let size =
+        u32::from_le_bytes(cut[e + 12..e + 16].try_into().unwrap()) - (eocd - cd - 10) as u32;
     put32(&mut cut, e + 12, size);
     assert!(matches!(
         Archive::parse(&cut).unwrap_err(),
@@ -322,7 +330,12 @@ fn audit(root: &Path) -> Vec<(String, String)> {
         .unwrap()
         .iter()
         .filter(|f| f["rule"] != "no-manifest")
-        .map(|f| (f["rule"].as_str().unwrap().into(), f["path"].as_str().unwrap().into()))
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().into(),
+                f["path"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     f.sort();
     f
@@ -338,7 +351,11 @@ fn root_with_zip(zip: &[u8]) -> tempfile::TempDir {
 #[test]
 fn the_audit_reports_bombs_and_escaping_names_at_the_zip_and_member() {
     let d = tempfile::tempdir().unwrap();
-    let bomb = python_zip(d.path(), "bomb.zip", &[("json/decoder.pyc", "bytes(80 << 20)")]);
+    let bomb = python_zip(
+        d.path(),
+        "bomb.zip",
+        &[("json/decoder.pyc", "bytes(80 << 20)")],
+    );
     let r = root_with_zip(&bomb);
     assert_eq!(
         audit(r.path()),
@@ -356,13 +373,22 @@ fn the_audit_reports_bombs_and_escaping_names_at_the_zip_and_member() {
     assert_eq!(
         audit(r.path()),
         [
-            ("zip-malformed".to_string(), "/usr/lib/python311.zip".to_string()),
-            ("zip-malformed".to_string(), "/usr/lib/python311.zip".to_string())
+            (
+                "zip-malformed".to_string(),
+                "/usr/lib/python311.zip".to_string()
+            ),
+            (
+                "zip-malformed".to_string(),
+                "/usr/lib/python311.zip".to_string()
+            )
         ]
     );
     let r = root_with_zip(b"not a zip at all");
     assert_eq!(
         audit(r.path()),
-        [("zip-malformed".to_string(), "/usr/lib/python311.zip".to_string())]
+        [(
+            "zip-malformed".to_string(),
+            "/usr/lib/python311.zip".to_string()
+        )]
     );
 }

@@ -84,6 +84,12 @@ fn member(name: &str) -> String {
 /// zipped as `/usr/lib/python311.zip`, pycs made with `invalidation`
 /// (`timestamp` or `checked-hash`), one rpm, installed with `rpm --root`.
 fn zipped_root(invalidation: &str) -> Zipped {
+    zipped_root_in(invalidation, "UTC")
+}
+
+/// [`zipped_root`], the zip written by `zipfile` running in time zone `tz`
+/// (its MS-DOS times are that zone's local time).
+fn zipped_root_in(invalidation: &str, tz: &str) -> Zipped {
     let dir = tempfile::tempdir().unwrap();
     let stage = dir.path().join("stage");
     rpmroot::stage_subset(&stage);
@@ -104,6 +110,7 @@ fn zipped_root(invalidation: &str) -> Zipped {
         .collect();
     let mut cmd = Command::new(PYTHON);
     cmd.current_dir(&lib)
+        .env("TZ", tz)
         .args(["-m", "zipfile", "-c"])
         .arg(&zip);
     for t in top {
@@ -169,12 +176,18 @@ with zipfile.ZipFile(old) as zin, zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLAT
 /// What the real `zipimport` loads for `module` from the root's zip: the
 /// member name `__file__` ends with (`json/decoder.pyc` or `.py`).
 fn zipimport_loads(root: &Path, module: &str) -> String {
+    zipimport_loads_in(root, module, "UTC")
+}
+
+/// [`zipimport_loads`] with the interpreter in time zone `tz`.
+fn zipimport_loads_in(root: &Path, module: &str, tz: &str) -> String {
     let code = "import importlib, sys\n\
                 sys.path.insert(0, sys.argv[1])\n\
                 m = importlib.import_module(sys.argv[2])\n\
                 print(m.__file__[len(sys.argv[1]) + 1:])";
     let out = run_stdout(
         Command::new(PYTHON)
+            .env("TZ", tz)
             .args(["-I", "-S", "-B", "-c", code])
             .arg(at(root, ZIP))
             .arg(module),
@@ -198,6 +211,23 @@ fn zipped_stdlib_audits_clean_and_zipimport_uses_its_pycs() {
     ] {
         assert_eq!(zipimport_loads(&r.root, module), member, "{module}");
     }
+}
+
+#[test]
+fn a_zip_written_in_another_time_zone_audits_clean() {
+    // UTC+05:30 (India's, as a POSIX TZ string: no tzdata needed).
+    // zipimport in UTC finds every timestamp pyc stale and compiles the
+    // source; in that zone it uses the pycs.
+    let tz = "IST-5:30";
+    let r = zipped_root_in("timestamp", tz);
+    assert_eq!(zipimport_loads_in(&r.root, "colorsys", tz), "colorsys.pyc");
+    assert_eq!(
+        zipimport_loads_in(&r.root, "colorsys", "UTC"),
+        "colorsys.py"
+    );
+    // pyvet cannot know the zone of the interpreter: the pycs are current
+    // in one, so nothing is reported.
+    assert_eq!(found(&audit(&r.root)), set(&[]));
 }
 
 #[test]
