@@ -55,7 +55,8 @@ unsafe impl GlobalAlloc for CountingAlloc {
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
-/// One measurement at a time: the counters are process-wide.
+/// One test at a time: the counters are process-wide, and a test running
+/// beside a measurement would count in it.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
@@ -169,6 +170,7 @@ fn members_past_the_total_budget_are_refused() {
 
 #[test]
 fn overlapping_members_are_a_bomb() {
+    let _g = serial();
     let d = tempfile::tempdir().unwrap();
     let mut zip = python_zip(
         d.path(),
@@ -228,6 +230,7 @@ fn absurd_entry_counts_are_refused_without_allocating() {
 
 #[test]
 fn the_most_members_a_zip_can_declare_are_judged_in_one_pass() {
+    let _g = serial();
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("wide.zip");
     // 65 534 members, the most Python writes without zip64 (it switches
@@ -255,6 +258,7 @@ fn the_most_members_a_zip_can_declare_are_judged_in_one_pass() {
 
 #[test]
 fn truncated_and_mutated_zips_never_panic() {
+    let _g = serial();
     let d = tempfile::tempdir().unwrap();
     let zip = python_zip(
         d.path(),
@@ -299,6 +303,7 @@ fn truncated_and_mutated_zips_never_panic() {
 
 #[test]
 fn a_truncated_central_directory_is_an_error() {
+    let _g = serial();
     let d = tempfile::tempdir().unwrap();
     let zip = python_zip(d.path(), "two.zip", &[("a.pyc", "b'a'"), ("b.pyc", "b'b'")]);
     let (cd, eocd) = (find_all(&zip, CENTRAL)[1], find_all(&zip, EOCD)[0]);
@@ -350,6 +355,7 @@ fn root_with_zip(zip: &[u8]) -> tempfile::TempDir {
 
 #[test]
 fn the_audit_reports_bombs_and_escaping_names_at_the_zip_and_member() {
+    let _g = serial();
     let d = tempfile::tempdir().unwrap();
     let bomb = python_zip(
         d.path(),
