@@ -48,3 +48,13 @@ pub const MAX_ZSTD_WINDOW_LOG: u32 = 27;
 /// Largest decompressed source in `__pysources__` checked against its pyc;
 /// past it, the source is reported as a compression bomb.
 pub const MAX_PYSOURCE_DECOMPRESSED: u64 = 16 << 20;
+/// Largest zip on the import path read into memory (a whole stdlib zipped
+/// is 10–40 MiB).
+pub const ZIP_MAX_FILE: u64 = 512 << 20;
+/// Most members of one zip (the most a zip without zip64 can declare).
+pub const ZIP_MAX_ENTRIES: u64 = 0xFFFF;
+/// Largest uncompressed zip member read (the largest pyc or source judged).
+pub const ZIP_MAX_MEMBER: u64 = MAX_PYC_FILE;
+/// Most bytes decompressed from one zip in all (a zip bomb's members each
+/// stay under [`ZIP_MAX_MEMBER`]).
+pub const ZIP_MAX_TOTAL: u64 = 1 << 30;

@@ -225,3 +225,34 @@ pub fn passwd(data: &[u8]) {
 pub fn pysource(data: &[u8]) {
     consume(pyvet::format::pysource::PySource::parse(data));
 }
+
+/// Decompressed bytes one zip input may use in all (the reader's own
+/// per-member and total limits are far above what a fuzzer should spend).
+const ZIP_FUZZ_BUDGET: u64 = 8 << 20;
+
+/// A zip on the import path: its directory, every member read, then the
+/// pycs judged as `zipimport` would, in the default and `always` modes.
+pub fn zip(data: &[u8]) {
+    use pyvet::bytecode::magic::PyVersion;
+    use pyvet::bytecode::zipimport::judge_archive;
+    use pyvet::cli::HashCheckMode;
+    use pyvet::format::zip::{Archive, Budget};
+    let archive = match Archive::parse(data) {
+        Ok(a) => a,
+        Err(e) => return consume::<(), _>(Err(e)),
+    };
+    let mut budget = Budget::new(ZIP_FUZZ_BUDGET);
+    for m in &archive.members {
+        black_box(m.escapes());
+        if let Ok(bytes) = archive.read(m, &mut budget) {
+            assert_eq!(bytes.len() as u64, m.size, "{}", m.display_name());
+        }
+    }
+    let versions = [PyVersion::new(3, 11), PyVersion::new(3, 12)];
+    for mode in [HashCheckMode::Default, HashCheckMode::Always] {
+        let mut budget = Budget::new(ZIP_FUZZ_BUDGET);
+        for r in judge_archive(&archive, &versions, mode, &mut budget) {
+            consume(r.map(|r| (r.verdict, r.reason)));
+        }
+    }
+}

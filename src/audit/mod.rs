@@ -152,7 +152,8 @@ pub struct Context<'a> {
     pub python_trees: Vec<PathBuf>,
     /// Everything in them.
     pub inventory: Inventory,
-    /// Packages whose files are verified: those owning a path in a Python tree.
+    /// Packages whose files are verified: those owning a path in a Python
+    /// tree or a default-path zip (`/usr/lib/python3XY.zip`).
     pub audited_packages: Vec<usize>,
     /// Trusted interpreters for `--deep`.
     pub interpreters: Option<Interpreters>,
@@ -217,9 +218,10 @@ fn audited_packages(manifest: &Manifest, trees: &[PathBuf]) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, p)| {
-            p.files
-                .iter()
-                .any(|f| trees.iter().any(|t| f.path.starts_with(t)))
+            p.files.iter().any(|f| {
+                trees.iter().any(|t| f.path.starts_with(t))
+                    || crate::check::zipped::is_default_zip(&f.path)
+            })
         })
         .map(|(i, _)| i)
         .collect()

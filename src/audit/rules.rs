@@ -21,6 +21,8 @@ pub enum Family {
     Prediction,
     /// Layout markers (`__dont_write_bytecode__`, `__pysources__`).
     Marker,
+    /// Zips on the import path (`python3XY.zip`, zips named in `.pth` files).
+    Zipped,
     /// `pyvet subset`: a minimal layout against a fuller one.
     Subset,
     /// About the audit itself (no manifest, policy entries).
@@ -190,6 +192,12 @@ rules! {
     SUBSET_CONFLICT = "subset-conflict", Subset, Error,
         "the minimal inputs list one path with different content",
         "`pyvet subset`: two minimal-side inputs install the same path with different content or metadata, so what ends up on disk depends on installation order.";
+    ZIP_MALFORMED = "zip-malformed", Zipped, Error,
+        "a zip on the import path, or a member of it, that does not read as a zip",
+        "A zip on `sys.path` (`lib/python3XY.zip`, or a file a `.pth` names) whose central directory is truncated or inconsistent, a member whose local header, size, CRC-32 or deflate stream is wrong, an encrypted member or one of a method zipimport cannot read, or a member name that escapes the archive (absolute, `..`). Imports from it fail or behave differently from what any tool listing it shows, and nothing in it could be judged.";
+    ZIP_BOMB = "zip-bomb", Zipped, Error,
+        "a zip on the import path whose members overlap or inflate beyond the limits",
+        "Members sharing bytes with each other or with the central directory (the non-recursive zip bomb), a member declaring more than 64 MiB uncompressed, members adding up to more than 1 GiB, or more entries than a zip without zip64 can hold. pyvet stops reading the zip there: no packaging tool writes such a file.";
     NO_MANIFEST = "no-manifest", Audit, Info,
         "no package database: ownership checks skipped",
         "No installed package database was found under the root and no INPUT named one, so nothing is owned: ownership checks are skipped and every other check still runs.";

@@ -8,6 +8,7 @@ pub mod markers;
 pub mod owned;
 pub mod predict;
 pub mod unowned;
+pub mod zipped;
 
 use crate::audit::rules::{self, Family};
 use crate::audit::{Context, Finding, Sink};
@@ -29,6 +30,7 @@ pub const AUDIT: Checks = Checks {
         Family::Bytecode,
         Family::Prediction,
         Family::Marker,
+        Family::Zipped,
         Family::Audit,
     ],
 };
@@ -47,6 +49,7 @@ pub fn run_all(ctx: &Context, sink: &Sink) {
     // The prediction reuses the bytecode check's judgements.
     let judged = bytecode::check(ctx, sink);
     predict::check(ctx, sink, &judged);
+    zipped::check(ctx, sink);
     markers::check(ctx, sink);
     layout::check(ctx, sink);
 }

@@ -9,3 +9,4 @@ pub mod passwd;
 pub mod pyc;
 pub mod pysource;
 pub mod rpmheader;
+pub mod zip;
