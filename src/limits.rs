@@ -45,3 +45,7 @@ pub const MAX_SOURCE_FILE: u64 = 64 << 20;
 /// Largest zstd window (log2) a `.deb` member may declare: zstd's own default
 /// decoder limit (128 MiB), kept explicit so a library default cannot raise it.
 pub const MAX_ZSTD_WINDOW_LOG: u32 = 27;
+/// Most file content a package tree holds in memory (the files a caller asked
+/// for, e.g. the `.py` sources `pyvet size` compresses; a whole CPython stdlib's
+/// sources are about 30 MiB).
+pub const MAX_PACKAGE_TREE_CONTENT: u64 = 512 << 20;
