@@ -49,3 +49,7 @@ pub const MAX_ZSTD_WINDOW_LOG: u32 = 27;
 /// for, e.g. the `.py` sources `pyvet size` compresses; a whole CPython stdlib's
 /// sources are about 30 MiB).
 pub const MAX_PACKAGE_TREE_CONTENT: u64 = 512 << 20;
+/// Most decompressed bytes an rpm payload may hold after its cpio
+/// `TRAILER!!!` entry (rpm writes a few bytes of padding; cpio(1) pads to
+/// 512-byte blocks): more is a decompression bomb, refused without reading it.
+pub const MAX_PAYLOAD_TRAILING: u64 = 64 << 10;

@@ -911,3 +911,154 @@ fn paths_longer_than_path_max_are_refused() {
         ".list accepted a long path"
     );
 }
+
+// ---------------------------------------------------------------------------
+// rpm payloads, read whole by `pyvet size PKG` through a `PackageTree`.
+
+/// A small real rpm built by rpmbuild (a newc payload, gzip'd as rpmbuild
+/// does here): the file's bytes, where its payload starts, and the payload
+/// decompressed.
+fn small_rpm(dir: &Path) -> (Vec<u8>, usize, Vec<u8>) {
+    let stage = dir.join("stage");
+    let lib = stage.join(&common::rpmroot::STDLIB[1..]);
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("mod.py"), "VALUE = 42\n").unwrap();
+    let rpm = common::rpmroot::build_rpm(dir, &stage, "pyvet-hostile-payload");
+    let bytes = std::fs::read(rpm).unwrap();
+    let (_, at) = pyvet::db::rpmfile::parse_header(&bytes).unwrap();
+    let at = at as usize;
+    assert_eq!(bytes[at..at + 2], [0x1f, 0x8b], "rpmbuild here writes gzip payloads");
+    let mut cpio = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[at..])
+        .read_to_end(&mut cpio)
+        .unwrap();
+    (bytes, at, cpio)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut enc, data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// Where the header of the payload's `mod.py` entry starts.
+fn mod_py_header(cpio: &[u8]) -> usize {
+    let name = b"./usr/lib/python3.11/mod.py\0";
+    let at = cpio.windows(name.len()).position(|w| w == name).unwrap();
+    at - 110
+}
+
+/// Opens `rpm` as a package tree (keeping every file) and returns the
+/// payload error, after checking the error names the package and cost little.
+fn refused_payload(what: &str, rpm: PathBuf) -> pyvet::db::rpmfile::payload::PayloadError {
+    use pyvet::tree::package::{PackageFormat, PayloadLimits};
+    let path = rpm.clone();
+    let (e, cost) = measure(what, move || {
+        let all = |_: &Path| true;
+        pyvet::tree::PackageTree::open(&path, PackageFormat::Rpm, &all, &PayloadLimits::default())
+            .map(|_| ())
+            .unwrap_err()
+    });
+    assert_cheap(what, &cost);
+    let pyvet::Error::Format { path, source } = e else {
+        panic!("{what}: {e:?}")
+    };
+    assert_eq!(path, rpm, "{what}: the error names the package");
+    match *source {
+        pyvet::error::FormatError::RpmPayload(p) => p,
+        other => panic!("{what}: {other:?}"),
+    }
+}
+
+fn write_rpm(dir: &Path, head: &[u8], payload: &[u8]) -> PathBuf {
+    let p = dir.join("hostile.rpm");
+    std::fs::write(&p, [head, payload].concat()).unwrap();
+    p
+}
+
+#[test]
+fn rpm_payload_cut_short_is_refused() {
+    use pyvet::db::rpmfile::payload::PayloadError;
+    use pyvet::format::cpio::CpioError;
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (bytes, at, _) = small_rpm(d.path());
+    let payload_len = bytes.len() - at;
+    for keep in [0, 1, 20, payload_len / 2, payload_len - 8, payload_len - 1] {
+        let rpm = write_rpm(d.path(), &bytes[..at], &bytes[at..at + keep]);
+        let e = refused_payload(&format!("payload cut at {keep}"), rpm);
+        assert!(
+            matches!(
+                e,
+                PayloadError::Decompress(_)
+                    | PayloadError::Cpio(CpioError::Truncated { .. } | CpioError::NoTrailer { .. })
+            ),
+            "cut at {keep}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn rpm_payload_entry_claiming_4_gib_is_refused() {
+    use pyvet::db::rpmfile::payload::PayloadError;
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (bytes, at, mut cpio) = small_rpm(d.path());
+    let filesize = mod_py_header(&cpio) + 6 + 6 * 8;
+    cpio[filesize..filesize + 8].copy_from_slice(b"ffffffff");
+    let rpm = write_rpm(d.path(), &bytes[..at], &gzip(&cpio));
+    let e = refused_payload("cpio entry of 2^32 - 1 bytes", rpm);
+    let PayloadError::SizeMismatch {
+        path,
+        header,
+        payload,
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(path, Path::new("/usr/lib/python3.11/mod.py"));
+    assert_eq!((header, payload), (11, 0xffff_ffff));
+}
+
+#[test]
+fn rpm_payload_name_length_bomb_is_refused() {
+    use pyvet::db::rpmfile::payload::PayloadError;
+    use pyvet::format::cpio::CpioError;
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (bytes, at, mut cpio) = small_rpm(d.path());
+    let header = mod_py_header(&cpio);
+    let namesize = header + 6 + 11 * 8;
+    cpio[namesize..namesize + 8].copy_from_slice(b"ffffffff");
+    let rpm = write_rpm(d.path(), &bytes[..at], &gzip(&cpio));
+    let e = refused_payload("cpio name of 4 GiB", rpm);
+    assert!(
+        matches!(
+            e,
+            PayloadError::Cpio(CpioError::NameSize { offset, size: 0xffff_ffff, max: 4097 })
+                if offset == header as u64
+        ),
+        "{e:?}"
+    );
+}
+
+/// The real payload followed by 5 GiB of zeros (5120 concatenated gzip
+/// members of 1 MiB each, 5 MB on disk): refused after reading 64 KiB of them.
+#[test]
+fn rpm_payload_decompression_bomb_is_refused() {
+    use pyvet::db::rpmfile::payload::PayloadError;
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (bytes, at, _) = small_rpm(d.path());
+    let member = gzip(&vec![0u8; MIB]);
+    let mut payload = bytes[at..].to_vec();
+    for _ in 0..5120 {
+        payload.extend(&member);
+    }
+    let rpm = write_rpm(d.path(), &bytes[..at], &payload);
+    let e = refused_payload("payload of 5 GiB", rpm);
+    assert!(
+        matches!(e, PayloadError::Trailing { max } if max == pyvet::limits::MAX_PAYLOAD_TRAILING),
+        "{e:?}"
+    );
+}

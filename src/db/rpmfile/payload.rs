@@ -8,7 +8,9 @@
 //! [`PayloadLimits::payload`] bytes have come out; an entry whose declared
 //! data would end past that limit is refused from its header, before any
 //! of it is decompressed. Only the content of the files the caller wants is
-//! kept, each capped, all together capped ([`Kept`]).
+//! kept, each capped, all together capped ([`Kept`]). After the cpio
+//! trailer the stream is read to its end (so the compressor's checksum
+//! covers everything), but no further than [`MAX_PAYLOAD_TRAILING`] bytes.
 //!
 //! Hard links: rpm writes every member of a hard-link set, the data with the
 //! last one and size 0 for the others; members share the header's inode.
@@ -21,7 +23,7 @@ use crate::db::deb::{Capped, LimitExceeded};
 use crate::error::{Error, Result};
 use crate::format::cpio::{self, CpioError};
 use crate::format::rpmheader::{Header, Tag};
-use crate::limits::{MAX_DECODER_MEMORY, MAX_ZSTD_WINDOW_LOG};
+use crate::limits::{MAX_DECODER_MEMORY, MAX_PAYLOAD_TRAILING, MAX_ZSTD_WINDOW_LOG};
 use crate::manifest::{FileEntry, FileFlags, FileKind};
 use crate::tree::package::{Kept, KeptTooLarge, PayloadLimits};
 
@@ -51,6 +53,8 @@ pub enum PayloadError {
     Missing { path: PathBuf },
     #[error("{}: twice in the payload", .path.display())]
     Duplicate { path: PathBuf },
+    #[error("payload holds more than {max} bytes after its cpio trailer")]
+    Trailing { max: u64 },
     #[error(transparent)]
     Kept(#[from] KeptTooLarge),
 }
@@ -195,18 +199,22 @@ impl Walk<'_> {
         let mut cpio = cpio::Reader::with_stripped_sizes(input, self.sizes.clone());
         let limit = self.limits.payload;
         while let Some(entry) = cpio.next_entry().map_err(|e| cpio_error(e, limit))? {
+            let i = self.index_of(&entry)?;
+            self.check(i, &entry)?;
             if cpio.entry_end() > limit {
                 return Err(PayloadError::TooLarge { limit });
             }
-            let i = self.index_of(&entry)?;
-            self.check(i, &entry)?;
             self.content(i, &entry, &mut cpio)?;
         }
-        // Read to the end of the compressed stream (padding at most, within
-        // the limit): its checksum then vouches for everything read, and a
-        // cut payload is an error even when the cut falls after the trailer.
-        io::copy(&mut cpio.into_inner(), &mut io::sink())
+        // Read to the end of the compressed stream (padding at most): its
+        // checksum then vouches for everything read, and a cut payload is an
+        // error even when the cut falls after the trailer.
+        let max = MAX_PAYLOAD_TRAILING;
+        let trailing = io::copy(&mut cpio.into_inner().take(max + 1), &mut io::sink())
             .map_err(|e| cpio_error(CpioError::Io(e), limit))?;
+        if trailing > max {
+            return Err(PayloadError::Trailing { max });
+        }
         let missing = self
             .files
             .iter()
