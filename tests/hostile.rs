@@ -235,6 +235,8 @@ enum Parser {
     /// The header after a `.rpm` lead (the signature header, with intro).
     RpmHeaderAfterLead,
     RpmFile,
+    /// A `.rpm` read whole (payload included) as a package tree, then sized.
+    RpmPayload,
     Bdb,
     Ndb,
     Sqlite,
@@ -276,7 +278,7 @@ fn parsers_for(rel: &Path) -> Vec<Parser> {
     }
     let ext = rel.extension().and_then(|e| e.to_str()).unwrap_or_default();
     match ext {
-        "rpm" => vec![RpmFile, RpmHeaderAfterLead],
+        "rpm" => vec![RpmFile, RpmHeaderAfterLead, RpmPayload],
         "deb" | "udeb" => vec![Deb, Ar],
         "pyc" => vec![Pyc],
         "list" => vec![DpkgList],
@@ -356,6 +358,17 @@ fn run(parser: Parser, bytes: &[u8], scratch: &Path) -> Result<(), String> {
         }
         Parser::RpmFile => {
             consume(rpmfile::parse(bytes, source(Backend::RpmFile)));
+        }
+        Parser::RpmPayload => {
+            use pyvet::tree::package::{PackageFormat, PayloadLimits};
+            let path = scratch.join("package.rpm");
+            std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+            let all = |_: &Path| true;
+            let limits = PayloadLimits::default();
+            let tree = pyvet::tree::PackageTree::open(&path, PackageFormat::Rpm, &all, &limits);
+            if let Some(tree) = consume(tree) {
+                consume(pyvet::size::of_tree(&tree, Path::new("/")));
+            }
         }
         Parser::Bdb => header_blobs(rpmdb::bdb::blobs(bytes)),
         Parser::Ndb => header_blobs(rpmdb::ndb::blobs(bytes)),
@@ -553,7 +566,7 @@ fn corpus_files_are_routed_to_their_parsers() {
     assert_eq!(p("rpmdb/header-blobs/a.bin"), vec![RpmHeaderBlob]);
     assert_eq!(
         p("rpm/x/a-1-1.x86_64.rpm"),
-        vec![RpmFile, RpmHeaderAfterLead]
+        vec![RpmFile, RpmHeaderAfterLead, RpmPayload]
     );
     assert_eq!(p("deb/x/a_1_all.udeb"), vec![Deb, Ar]);
     assert_eq!(p("dpkg/x/status.d/foo"), vec![DpkgStatus, Deb822]);
@@ -927,7 +940,11 @@ fn small_rpm(dir: &Path) -> (Vec<u8>, usize, Vec<u8>) {
     let bytes = std::fs::read(rpm).unwrap();
     let (_, at) = pyvet::db::rpmfile::parse_header(&bytes).unwrap();
     let at = at as usize;
-    assert_eq!(bytes[at..at + 2], [0x1f, 0x8b], "rpmbuild here writes gzip payloads");
+    assert_eq!(
+        bytes[at..at + 2],
+        [0x1f, 0x8b],
+        "rpmbuild here writes gzip payloads"
+    );
     let mut cpio = Vec::new();
     flate2::read::GzDecoder::new(&bytes[at..])
         .read_to_end(&mut cpio)

@@ -352,14 +352,20 @@ fn size_of_a_package_is_the_size_of_its_tree() {
     let l = layouts();
     let master = size_json(&l._dir.path().join("master"));
     let packaged = size_json(&l.rpms["status-quo"]);
-    assert_eq!(packaged, master, "status-quo.rpm against the tree it was built from");
+    assert_eq!(
+        packaged, master,
+        "status-quo.rpm against the tree it was built from"
+    );
     // Each layout predicted from the status-quo package against the
     // package of that layout, as rpm itself lists it.
     for (name, bytes, _, files) in &packaged {
         let (built_bytes, built_files) = rpm_bytes_and_files(&l.rpms[name.as_str()]);
         assert_eq!(*files, built_files, "{name} file count");
         let off = (*bytes as f64 - built_bytes as f64).abs() / built_bytes as f64;
-        assert!(off <= 0.01, "{name}: predicted {bytes} bytes, rpm lists {built_bytes}");
+        assert!(
+            off <= 0.01,
+            "{name}: predicted {bytes} bytes, rpm lists {built_bytes}"
+        );
         if name != "option2" {
             assert_eq!(*bytes, built_bytes, "{name}: exact but for option 2's gzip");
         }

@@ -116,10 +116,13 @@ fn inodes(
     }
 }
 
-/// A streaming decompressor for `PAYLOADCOMPRESSOR` (rpm's default: gzip).
+/// A streaming decompressor for `PAYLOADCOMPRESSOR`. Absent means gzip, as
+/// for rpm; and as rpm's gzip reader (zlib's `gzread`) passes data that does
+/// not start with the gzip magic through unchanged, so does this one: that
+/// is how rpm reads the uncompressed payloads some tools write.
 fn decompressor<'a>(
     h: &Header,
-    input: impl Read + 'a,
+    mut input: impl io::BufRead + 'a,
 ) -> std::result::Result<Box<dyn Read + 'a>, PayloadError> {
     let string = |tag| h.string(tag).ok().flatten().map(|s| s.into_owned());
     if let Some(format) = string(Tag::PAYLOADFORMAT) {
@@ -130,7 +133,14 @@ fn decompressor<'a>(
     let compressor = string(Tag::PAYLOADCOMPRESSOR).unwrap_or_else(|| "gzip".to_owned());
     let decode_err = |e: liblzma::stream::Error| PayloadError::Decompress(e.into());
     Ok(match compressor.as_str() {
-        "gzip" => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        "gzip" => {
+            let head = input.fill_buf().map_err(PayloadError::Decompress)?;
+            if head.starts_with(&GZIP_MAGIC[..head.len().min(2)]) && !head.is_empty() {
+                Box::new(flate2::read::MultiGzDecoder::new(input))
+            } else {
+                Box::new(input)
+            }
+        }
         "xz" => {
             let s = liblzma::stream::Stream::new_stream_decoder(
                 MAX_DECODER_MEMORY,
@@ -176,6 +186,9 @@ fn payload_sizes(files: &[FileEntry], inodes: Option<&[u32]>) -> Vec<u64> {
     }
     sizes
 }
+
+/// The first two bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// State of one pass over the archive.
 struct Walk<'a> {
@@ -324,14 +337,15 @@ fn cpio_error(e: CpioError, limit: u64) -> PayloadError {
     }
 }
 
-/// `./usr/x` as rpm stores it becomes `/usr/x`; anything with `..`, or
-/// not starting with `./` or `/`, maps to nothing.
+/// `./usr/x` as rpm stores it becomes `/usr/x`, the header's spelling; a
+/// source rpm's bare names (`foo.spec`) stay bare, as in its header.
+/// Anything with `..` maps to nothing.
 fn archive_path(raw: &[u8]) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    let rest = raw.strip_prefix(b".").unwrap_or(raw);
-    if !rest.starts_with(b"/") {
-        return None;
-    }
+    let rest = match raw.strip_prefix(b".") {
+        Some(r) if r.starts_with(b"/") => r,
+        _ => raw,
+    };
     let path = Path::new(std::ffi::OsStr::from_bytes(rest));
     if path
         .components()
@@ -518,7 +532,8 @@ mod tests {
     fn archive_paths() {
         assert_eq!(archive_path(b"./usr/x"), Some(PathBuf::from("/usr/x")));
         assert_eq!(archive_path(b"/usr/x"), Some(PathBuf::from("/usr/x")));
-        assert_eq!(archive_path(b"usr/x"), None);
+        assert_eq!(archive_path(b"foo.spec"), Some(PathBuf::from("foo.spec")));
+        assert_eq!(archive_path(b".hidden"), Some(PathBuf::from(".hidden")));
         assert_eq!(archive_path(b"./usr/../etc"), None);
     }
 }
