@@ -1079,3 +1079,35 @@ fn rpm_payload_decompression_bomb_is_refused() {
         "{e:?}"
     );
 }
+
+/// `pyvet size bomb.deb` reads the data tar through the same capped stream:
+/// the 10 GiB entry is refused from its header, the package named.
+#[test]
+fn deb_bomb_as_a_package_tree_is_refused_quickly() {
+    use pyvet::tree::package::{PackageFormat, PayloadLimits};
+    let _serial = serial();
+    let path = hostile_fixture("bomb-10g-zstd.deb");
+    let p = path.clone();
+    let (e, cost) = measure("deb bomb as a tree", move || {
+        let all = |_: &Path| true;
+        pyvet::tree::PackageTree::open(&p, PackageFormat::Deb, &all, &PayloadLimits::default())
+            .map(|_| ())
+            .unwrap_err()
+    });
+    assert_cheap("deb bomb as a tree", &cost);
+    let pyvet::Error::Format {
+        path: named,
+        source,
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(named, path);
+    assert!(
+        matches!(
+            *source,
+            pyvet::error::FormatError::Deb(pyvet::db::deb::DebError::TooLarge { .. })
+        ),
+        "{source:?}"
+    );
+}

@@ -504,6 +504,106 @@ mod tests {
         );
     }
 
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    /// The `.deb` fixtures (dpkg-deb, every data.tar compression): the tree
+    /// dpkg would install, a hard link sharing its target's content, and
+    /// only the wanted content kept.
+    #[test]
+    fn debs_as_trees() {
+        let in_bin = |p: &Path| p.starts_with("/usr/bin");
+        for (name, pkg) in [
+            ("pyvet-gz_1.0-1_all.deb", "pyvet-gz"),
+            ("pyvet-xz_2.0_all.deb", "pyvet-xz"),
+            ("pyvet-zst_3.0-1.1_all.deb", "pyvet-zst"),
+            ("pyvet-none_0.1_all.deb", "pyvet-none"),
+        ] {
+            let path = fixture("deb").join(name);
+            assert_eq!(PackageFormat::sniff(&path), Some(PackageFormat::Deb));
+            let t = PackageTree::open(
+                &path,
+                PackageFormat::Deb,
+                &in_bin,
+                &PayloadLimits::default(),
+            )
+            .unwrap();
+            let bin = format!("/usr/bin/{pkg}");
+            let data = t.read(Path::new(&bin), 1 << 20).unwrap();
+            assert!(data.starts_with(b"#!"), "{name}");
+            let hard = t.read(Path::new(&format!("{bin}-hard")), 1 << 20).unwrap();
+            assert_eq!(hard, data, "{name}: the hard link shares the content");
+            let link = t.lstat(Path::new(&format!("{bin}-link"))).unwrap();
+            assert_eq!((link.kind, link.size), (Kind::Symlink, pkg.len() as u64));
+            let conf = t.lstat(Path::new(&format!("/etc/{pkg}.conf"))).unwrap();
+            assert_eq!(
+                (conf.mode, conf.size, conf.uid),
+                (0o100640, 12, 0),
+                "{name}"
+            );
+            assert!(matches!(
+                t.open(Path::new(&format!("/etc/{pkg}.conf"))),
+                Err(TreeError::NotLoaded(_))
+            ));
+            let setuid = t
+                .lstat(Path::new(&format!("/usr/share/{pkg}/mode4755")))
+                .unwrap();
+            assert_eq!(setuid.mode, 0o104755, "{name}");
+        }
+    }
+
+    #[test]
+    fn rpm_fixture_as_a_tree() {
+        let path = fixture("rpm/pyvet-fixture-digest8.rpm");
+        assert_eq!(PackageFormat::sniff(&path), Some(PackageFormat::Rpm));
+        assert_eq!(PackageFormat::sniff(&fixture("rpm/make.sh")), None);
+        let py = |p: &Path| p.extension().is_some_and(|e| e == "py");
+        let t =
+            PackageTree::open(&path, PackageFormat::Rpm, &py, &PayloadLimits::default()).unwrap();
+        let pkg = Path::new("/usr/lib/pyvet-fixture/pkg");
+        let names: Vec<_> = t
+            .read_dir(pkg)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "__init__.py",
+                "café.txt",
+                "empty",
+                "hardlink-a",
+                "hardlink-b",
+                "link-to-mod",
+                "mod.py"
+            ]
+        );
+        assert!(t.read(&pkg.join("link-to-mod"), 100).is_err());
+        assert_eq!(t.stat(&pkg.join("link-to-mod")).unwrap().size, 11);
+        assert_eq!(
+            t.read(&t.resolve(&pkg.join("link-to-mod")).unwrap(), 100)
+                .unwrap(),
+            b"VALUE = 42\n"
+        );
+        let private = t
+            .lstat(Path::new("/etc/pyvet-fixture/private.conf"))
+            .unwrap();
+        assert_eq!(
+            (private.mode, private.uid),
+            (0o100640, UNKNOWN_ID),
+            "owned by nobody"
+        );
+        // %ghost files are not part of the tree; their directory is.
+        assert!(t
+            .read_dir(Path::new("/var/lib/pyvet-fixture"))
+            .unwrap()
+            .is_empty());
+    }
+
     #[test]
     fn kept_content_is_capped_in_all() {
         let mut k = Kept::new(10);
