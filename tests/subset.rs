@@ -404,6 +404,82 @@ fn the_cpio_reader_reads_what_rpmbuild_writes() {
     assert_eq!(names, String::from_utf8(listed).unwrap());
 }
 
+/// The status-quo tree packaged with every payload compressor rpmbuild
+/// offers: each one pyvet reads gives the tree's figures; bzip2 (no decoder
+/// linked) is a typed error naming the package.
+#[test]
+fn size_reads_every_rpm_payload_compressor() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master");
+    status_quo(&master);
+    let tree = size_json(&master);
+    for (io, compressor) in [
+        ("w9.gzdio", "gzip"),
+        ("w6.xzdio", "xz"),
+        ("w6.lzdio", "lzma"),
+        ("w19.zstdio", "zstd"),
+        ("w.ufdio", "(none)"),
+        ("w9.bzdio", "bzip2"),
+    ] {
+        let work = dir.path().join(io);
+        std::fs::create_dir_all(&work).unwrap();
+        let rpm = common::rpmroot::build_rpm_with(
+            &work,
+            &master,
+            "stdlib-compressed",
+            &[("_binary_payload", io)],
+        );
+        let said = common::run_stdout(
+            Command::new("rpm")
+                .args(["-qp", "--qf", "%{PAYLOADCOMPRESSOR}"])
+                .arg(&rpm),
+        );
+        assert_eq!(String::from_utf8(said).unwrap(), compressor, "{io}");
+        if compressor == "bzip2" {
+            let out = Command::cargo_bin("pyvet")
+                .unwrap()
+                .arg("size")
+                .arg(&rpm)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!(
+                    "{}: RPM package: payload compressor \"bzip2\" is not supported",
+                    rpm.display()
+                )),
+                "{err}"
+            );
+            continue;
+        }
+        assert_eq!(size_json(&rpm), tree, "{compressor}");
+    }
+}
+
+/// Anything but a directory or a package is a usage error naming it.
+#[test]
+fn size_refuses_what_is_neither_a_tree_nor_a_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.rpm");
+    std::fs::write(&text, "not a package\n").unwrap();
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .arg("size")
+        .arg(&text)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "pyvet: error: {}: neither a directory nor a .rpm or .deb package \
+             (pyvet size reads a status-quo tree or package)\n",
+            text.display()
+        )
+    );
+}
+
 /// A `.deb` built by `dpkg-deb --build` from the same status-quo tree (plus
 /// the conffile the helper always ships) costs what the tree costs.
 #[test]

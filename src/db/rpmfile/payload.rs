@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::db::deb::{Capped, LimitExceeded};
 use crate::error::{Error, Result};
 use crate::format::cpio::{self, CpioError};
-use crate::format::rpmheader::{Header, Tag};
+use crate::format::rpmheader::{Header, HeaderError, Tag};
 use crate::limits::{MAX_DECODER_MEMORY, MAX_PAYLOAD_TRAILING, MAX_ZSTD_WINDOW_LOG};
 use crate::manifest::{FileEntry, FileFlags, FileKind};
 use crate::tree::package::{Kept, KeptTooLarge, PayloadLimits};
@@ -69,8 +69,16 @@ pub fn read(
     let opened = super::open(path)?;
     let files = crate::db::rpm::files(&opened.header).map_err(|e| Error::format(path, e))?;
     let inodes = inodes(&opened.header, files.len()).map_err(|e| Error::format(path, e))?;
+    let string = |tag| -> Result<Option<String>> {
+        let s = opened
+            .header
+            .string(tag)
+            .map_err(|e| Error::format(path, e))?;
+        Ok(s.map(|s| s.into_owned()))
+    };
+    let (format, compressor) = (string(Tag::PAYLOADFORMAT)?, string(Tag::PAYLOADCOMPRESSOR)?);
     let input = BufReader::new(opened.payload.take(opened.payload_len));
-    let reader = decompressor(&opened.header, input).map_err(|e| Error::format(path, e))?;
+    let reader = decompressor(format, compressor, input).map_err(|e| Error::format(path, e))?;
     let mut walk = Walk {
         files: &files,
         by_path: files
@@ -101,13 +109,10 @@ pub fn read(
 }
 
 /// The header's `FILEINODES` (rpm renumbers them per package), if present.
-fn inodes(
-    h: &Header,
-    n: usize,
-) -> std::result::Result<Option<Vec<u32>>, crate::format::rpmheader::HeaderError> {
+fn inodes(h: &Header, n: usize) -> std::result::Result<Option<Vec<u32>>, HeaderError> {
     let v = h.u32_array(Tag::FILEINODES)?;
     match v {
-        Some(v) if v.len() != n => Err(crate::format::rpmheader::HeaderError::ArrayLength {
+        Some(v) if v.len() != n => Err(HeaderError::ArrayLength {
             tag: Tag::FILEINODES,
             expected: n,
             actual: v.len(),
@@ -121,21 +126,20 @@ fn inodes(
 /// not start with the gzip magic through unchanged, so does this one: that
 /// is how rpm reads the uncompressed payloads some tools write.
 fn decompressor<'a>(
-    h: &Header,
+    format: Option<String>,
+    compressor: Option<String>,
     mut input: impl io::BufRead + 'a,
 ) -> std::result::Result<Box<dyn Read + 'a>, PayloadError> {
-    let string = |tag| h.string(tag).ok().flatten().map(|s| s.into_owned());
-    if let Some(format) = string(Tag::PAYLOADFORMAT) {
-        if format != "cpio" {
-            return Err(PayloadError::UnsupportedFormat { found: format });
-        }
+    if let Some(format) = format.filter(|f| f != "cpio") {
+        return Err(PayloadError::UnsupportedFormat { found: format });
     }
-    let compressor = string(Tag::PAYLOADCOMPRESSOR).unwrap_or_else(|| "gzip".to_owned());
+    let compressor = compressor.unwrap_or_else(|| "gzip".to_owned());
     let decode_err = |e: liblzma::stream::Error| PayloadError::Decompress(e.into());
     Ok(match compressor.as_str() {
         "gzip" => {
             let head = input.fill_buf().map_err(PayloadError::Decompress)?;
-            if head.starts_with(&GZIP_MAGIC[..head.len().min(2)]) && !head.is_empty() {
+            let gzip = !head.is_empty() && head.iter().zip(GZIP_MAGIC).all(|(&a, b)| a == b);
+            if gzip {
                 Box::new(flate2::read::MultiGzDecoder::new(input))
             } else {
                 Box::new(input)
