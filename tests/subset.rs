@@ -457,6 +457,42 @@ fn size_reads_every_rpm_payload_compressor() {
     }
 }
 
+/// Every third-party rpm of the shared corpus that this machine's rpm can
+/// read (rpm-rs's, rpmlint's, rpm's own test packages, createrepo_c's: gzip,
+/// xz, zstd and uncompressed payloads, newc and stripped cpio, v4 and v6,
+/// source rpms): pyvet's status-quo figures are rpm's own, the sum of
+/// `LONGFILESIZES` and the count of the files and symlinks it lists, `%ghost`s aside.
+#[test]
+fn size_of_corpus_rpms_agrees_with_rpm() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let rpms = common::files_with_suffix(&corpus.join("rpm"), ".rpm");
+    let mut compared = 0;
+    for rpm in &rpms {
+        let (ok, listed, _) = common::run(
+            Command::new("rpm")
+                .args(["-qp", "--qf", "[%{FILEMODES:octal} %{LONGFILESIZES} %{FILEFLAGS}\n]"])
+                .arg(rpm),
+        );
+        if !ok {
+            eprintln!("rpm cannot read {}: not compared", rpm.display());
+            continue;
+        }
+        const GHOST: u64 = 1 << 6;
+        let (bytes, files) = listed
+            .lines()
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .filter(|f| !f[0].starts_with("40"))
+            .filter(|f| f[2].parse::<u64>().unwrap() & GHOST == 0)
+            .fold((0, 0), |(b, n), f| (b + f[1].parse::<u64>().unwrap(), n + 1));
+        let sizes = size_json(rpm);
+        assert_eq!((sizes[0].1, sizes[0].3), (bytes, files), "{}", rpm.display());
+        compared += 1;
+    }
+    assert!(compared * 10 >= rpms.len() * 9, "{compared} of {} compared", rpms.len());
+}
+
 /// Anything but a directory or a package is a usage error naming it.
 #[test]
 fn size_refuses_what_is_neither_a_tree_nor_a_package() {
