@@ -139,9 +139,8 @@ pub fn read_payload(
     let (control_member, data_member) = locate_members(&bytes, &members).map_err(err)?;
     let control = read_control(&bytes, control_member, MAX_CONTROL_DECOMPRESSED).map_err(err)?;
     let mut kept = Kept::new(limits.kept);
-    let want = |p: &Path| want(p);
     let files =
-        read_data_kept(&bytes, data_member, limits, &control, &want, &mut kept).map_err(err)?;
+        read_data_kept(&bytes, data_member, limits, &control, want, &mut kept).map_err(err)?;
     Ok((files, kept))
 }
 

@@ -21,7 +21,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Entry, Kind, Meta, Tree, TreeError, TreeResult};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::limits::{MAX_DECOMPRESSED, MAX_PACKAGE_TREE_CONTENT, MAX_SOURCE_FILE};
 use crate::manifest::{FileEntry, FileKind};
 
@@ -156,12 +156,16 @@ impl PackageTree {
             PackageFormat::Rpm => crate::db::rpmfile::payload::read(path, want, limits)?,
             PackageFormat::Deb => crate::db::deb::read_payload(path, want, limits)?,
         };
-        Self::from_files(path.display().to_string(), &files, kept)
-            .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
+        Ok(Self::from_files(path.display().to_string(), &files, kept))
     }
 
     /// Builds the tree from a package's file list and the content kept.
-    pub fn from_files(label: String, files: &[FileEntry], kept: Kept) -> TreeResult<PackageTree> {
+    pub fn from_files(label: String, files: &[FileEntry], mut kept: Kept) -> PackageTree {
+        // Kept content is found under the tree's spelling of each path.
+        kept.files = std::mem::take(&mut kept.files)
+            .into_iter()
+            .filter_map(|(p, d)| Some((absolute(&p)?, d)))
+            .collect();
         let mut nodes: BTreeMap<PathBuf, Node> = BTreeMap::new();
         nodes.insert(PathBuf::from("/"), implied_dir());
         for f in files {
@@ -185,12 +189,12 @@ impl PackageTree {
         for names in children.values_mut() {
             names.sort();
         }
-        Ok(PackageTree {
+        PackageTree {
             label,
             nodes: nodes.into_iter().collect(),
             children,
             kept,
-        })
+        }
     }
 
     fn node(&self, path: &Path) -> TreeResult<&Node> {
@@ -426,7 +430,7 @@ mod tests {
         let mut kept = Kept::new(100);
         kept.insert(Path::new("/usr/lib/py/m.py"), b"x = 1\n".to_vec())
             .unwrap();
-        PackageTree::from_files("t.rpm".into(), &files, kept).unwrap()
+        PackageTree::from_files("t.rpm".into(), &files, kept)
     }
 
     #[test]
