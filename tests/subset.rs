@@ -472,7 +472,11 @@ fn size_of_corpus_rpms_agrees_with_rpm() {
     for rpm in &rpms {
         let (ok, listed, _) = common::run(
             Command::new("rpm")
-                .args(["-qp", "--qf", "[%{FILEMODES:octal} %{LONGFILESIZES} %{FILEFLAGS}\n]"])
+                .args([
+                    "-qp",
+                    "--qf",
+                    "[%{FILEMODES:octal} %{LONGFILESIZES} %{FILEFLAGS}\n]",
+                ])
                 .arg(rpm),
         );
         if !ok {
@@ -485,12 +489,23 @@ fn size_of_corpus_rpms_agrees_with_rpm() {
             .map(|l| l.split(' ').collect::<Vec<_>>())
             .filter(|f| !f[0].starts_with("40"))
             .filter(|f| f[2].parse::<u64>().unwrap() & GHOST == 0)
-            .fold((0, 0), |(b, n), f| (b + f[1].parse::<u64>().unwrap(), n + 1));
+            .fold((0, 0), |(b, n), f| {
+                (b + f[1].parse::<u64>().unwrap(), n + 1)
+            });
         let sizes = size_json(rpm);
-        assert_eq!((sizes[0].1, sizes[0].3), (bytes, files), "{}", rpm.display());
+        assert_eq!(
+            (sizes[0].1, sizes[0].3),
+            (bytes, files),
+            "{}",
+            rpm.display()
+        );
         compared += 1;
     }
-    assert!(compared * 10 >= rpms.len() * 9, "{compared} of {} compared", rpms.len());
+    assert!(
+        compared * 10 >= rpms.len() * 9,
+        "{compared} of {} compared",
+        rpms.len()
+    );
 }
 
 /// Anything but a directory or a package is a usage error naming it.

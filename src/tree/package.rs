@@ -355,6 +355,25 @@ impl Tree for PackageTree {
         }
     }
 
+    /// As for a directory tree, a file over `max` is [`TreeError::TooLarge`]
+    /// (judged from its recorded size, whether or not its content was kept).
+    fn read(&self, path: &Path, max: u64) -> TreeResult<Vec<u8>> {
+        let p = self.nofollow(path)?;
+        let meta = self.node(&p)?.meta;
+        if meta.kind == Kind::File && meta.size > max {
+            return Err(TreeError::TooLarge {
+                path: path.to_path_buf(),
+                size: meta.size,
+                max,
+            });
+        }
+        let (mut r, _) = self.open(path)?;
+        let mut buf = Vec::new();
+        r.read_to_end(&mut buf)
+            .map_err(|e| TreeError::io(path, e))?;
+        Ok(buf)
+    }
+
     fn resolve(&self, path: &Path) -> TreeResult<PathBuf> {
         let mut pending: Vec<PathBuf> = vec![path.to_path_buf()];
         let mut current = PathBuf::from("/");
@@ -476,6 +495,15 @@ mod tests {
         assert!(matches!(
             t.open(Path::new("/usr/lib/py/data.bin")),
             Err(TreeError::NotLoaded(_))
+        ));
+        // Too large is said from the recorded size, kept or not.
+        assert!(matches!(
+            t.read(Path::new("/usr/lib/py/data.bin"), 2),
+            Err(TreeError::TooLarge {
+                size: 3,
+                max: 2,
+                ..
+            })
         ));
         // A final symlink is not followed; stat follows it.
         assert!(matches!(
