@@ -953,7 +953,11 @@ fn small_rpm(dir: &Path) -> (Vec<u8>, usize, Vec<u8>) {
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip_at(data, flate2::Compression::fast())
+}
+
+fn gzip_at(data: &[u8], level: flate2::Compression) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), level);
     std::io::Write::write_all(&mut enc, data).unwrap();
     enc.finish().unwrap()
 }
@@ -1067,7 +1071,7 @@ fn rpm_payload_decompression_bomb_is_refused() {
     let _serial = serial();
     let d = tempfile::tempdir().unwrap();
     let (bytes, at, _) = small_rpm(d.path());
-    let member = gzip(&vec![0u8; MIB]);
+    let member = gzip_at(&vec![0u8; MIB], flate2::Compression::best());
     let mut payload = bytes[at..].to_vec();
     for _ in 0..5120 {
         payload.extend(&member);
@@ -1110,4 +1114,47 @@ fn deb_bomb_as_a_package_tree_is_refused_quickly() {
         ),
         "{source:?}"
     );
+}
+
+/// Random damage to real payloads (the fixture's stripped cpio, rpmbuild's
+/// newc one), re-gzip'd so that it reaches the cpio reader: 1000 mutants
+/// each, every one a result or a typed error naming the package.
+#[test]
+fn rpm_payload_mutants_never_panic() {
+    use pyvet::tree::package::{PackageFormat, PayloadLimits};
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (built, built_at, built_cpio) = small_rpm(d.path());
+    let fixture = read(&fixtures().join("rpm/pyvet-fixture-digest8.rpm"));
+    let (_, fixture_at) = pyvet::db::rpmfile::parse_header(&fixture).unwrap();
+    let fixture_at = fixture_at as usize;
+    let mut fixture_cpio = Vec::new();
+    flate2::read::GzDecoder::new(&fixture[fixture_at..])
+        .read_to_end(&mut fixture_cpio)
+        .unwrap();
+    let limits = PayloadLimits {
+        payload: 64 * MIB as u64,
+        ..PayloadLimits::default()
+    };
+    let mut rng = common::XorShift::new(0x5eed_c910);
+    for (head, cpio) in [
+        (&built[..built_at], built_cpio),
+        (&fixture[..fixture_at], fixture_cpio),
+    ] {
+        for round in 0..1000 {
+            let mut m = cpio.clone();
+            rng.mutate(&mut m, 1 + round % 8);
+            let rpm = write_rpm(d.path(), head, &gzip(&m));
+            let all = |_: &Path| true;
+            let what = format!("mutant {round}");
+            let r = on_parser_thread(&what, HANG_LIMIT, move || {
+                pyvet::tree::PackageTree::open(&rpm, PackageFormat::Rpm, &all, &limits)
+                    .map(|t| pyvet::size::of_tree(&t, Path::new("/")).is_ok())
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = r {
+                assert!(e.contains("hostile.rpm"), "{what}: {e}");
+            }
+        }
+    }
 }
