@@ -34,7 +34,7 @@ fn sizes_of(input: &Path) -> crate::Result<Vec<LayoutSize>> {
         let tree = FsTree::new(input);
         return Ok(size::of_tree(&tree, Path::new("/"))?);
     }
-    let Some(format) = PackageFormat::sniff(input) else {
+    let Some(format) = PackageFormat::sniff(input)? else {
         return Err(crate::Error::Usage(format!(
             "{}: neither a directory nor a .rpm or .deb package \
              (pyvet size reads a status-quo tree or package)",

@@ -130,16 +130,19 @@ pub enum PackageFormat {
 
 impl PackageFormat {
     /// Recognises a package file by its first bytes (rpm's lead magic, the
-    /// `ar` magic of a `.deb`); `None` for anything else or an unreadable file.
-    pub fn sniff(path: &Path) -> Option<PackageFormat> {
-        let (mut file, _) = crate::fsutil::open_regular(path).ok()?;
-        let mut magic = [0u8; 8];
-        file.read_exact(&mut magic).ok()?;
-        match &magic {
+    /// `ar` magic of a `.deb`); `None` for any other regular file. A path
+    /// that cannot be opened, or is not a regular file, is an error naming it.
+    pub fn sniff(path: &Path) -> Result<Option<PackageFormat>> {
+        let (file, _) = crate::fsutil::open_regular(path)?;
+        let mut magic = Vec::with_capacity(8);
+        file.take(8)
+            .read_to_end(&mut magic)
+            .map_err(|e| crate::Error::io(path, e))?;
+        Ok(match magic.as_slice() {
             [0xed, 0xab, 0xee, 0xdb, ..] => Some(PackageFormat::Rpm),
             b"!<arch>\n" => Some(PackageFormat::Deb),
             _ => None,
-        }
+        })
     }
 }
 
@@ -555,7 +558,10 @@ mod tests {
             ("pyvet-none_0.1_all.deb", "pyvet-none"),
         ] {
             let path = fixture("deb").join(name);
-            assert_eq!(PackageFormat::sniff(&path), Some(PackageFormat::Deb));
+            assert_eq!(
+                PackageFormat::sniff(&path).unwrap(),
+                Some(PackageFormat::Deb)
+            );
             let t = PackageTree::open(
                 &path,
                 PackageFormat::Deb,
@@ -590,8 +596,13 @@ mod tests {
     #[test]
     fn rpm_fixture_as_a_tree() {
         let path = fixture("rpm/pyvet-fixture-digest8.rpm");
-        assert_eq!(PackageFormat::sniff(&path), Some(PackageFormat::Rpm));
-        assert_eq!(PackageFormat::sniff(&fixture("rpm/make.sh")), None);
+        assert_eq!(
+            PackageFormat::sniff(&path).unwrap(),
+            Some(PackageFormat::Rpm)
+        );
+        assert_eq!(PackageFormat::sniff(&fixture("rpm/make.sh")).unwrap(), None);
+        let e = PackageFormat::sniff(&fixture("rpm/absent.rpm")).unwrap_err();
+        assert!(e.to_string().contains("absent.rpm"), "{e}");
         let py = |p: &Path| p.extension().is_some_and(|e| e == "py");
         let t =
             PackageTree::open(&path, PackageFormat::Rpm, &py, &PayloadLimits::default()).unwrap();
