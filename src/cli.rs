@@ -278,7 +278,8 @@ pub struct SizeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SizeFormat::Text)]
     pub format: SizeFormat,
-    /// Status-quo trees (sources and their pycs at opt 0, 1 and 2); sizes add up.
-    #[arg(value_name = "TREE", required = true)]
+    /// Status-quo trees (sources and their pycs at opt 0, 1 and 2) or
+    /// packages (.rpm, .deb) holding one; sizes add up.
+    #[arg(value_name = "TREE-or-PACKAGE", required = true)]
     pub trees: Vec<PathBuf>,
 }

@@ -58,3 +58,11 @@ pub const ZIP_MAX_MEMBER: u64 = MAX_PYC_FILE;
 /// Most bytes decompressed from one zip in all (a zip bomb's members each
 /// stay under [`ZIP_MAX_MEMBER`]).
 pub const ZIP_MAX_TOTAL: u64 = 1 << 30;
+/// Most file content a package tree holds in memory (the files a caller asked
+/// for, e.g. the `.py` sources `pyvet size` compresses; a whole CPython stdlib's
+/// sources are about 30 MiB).
+pub const MAX_PACKAGE_TREE_CONTENT: u64 = 512 << 20;
+/// Most decompressed bytes an rpm payload may hold after its cpio
+/// `TRAILER!!!` entry (rpm writes a few bytes of padding; cpio(1) pads to
+/// 512-byte blocks): more is a decompression bomb, refused without reading it.
+pub const MAX_PAYLOAD_TRAILING: u64 = 64 << 10;

@@ -88,6 +88,51 @@ pub fn rpm_file(data: &[u8]) {
     consume(pyvet::db::rpmfile::parse(data, source(Backend::RpmFile)));
 }
 
+/// A cpio stream as rpm writes payloads (newc, crc, stripped), every other
+/// entry's data read under a cap; stripped entries index a small size table.
+pub fn cpio(data: &[u8]) {
+    let sizes = vec![0, 1, 11, 512, 1 << 20, 5 << 30];
+    let mut r = pyvet::format::cpio::Reader::with_stripped_sizes(data, sizes);
+    let mut n = 0u32;
+    loop {
+        match r.next_entry() {
+            Ok(Some(e)) => {
+                black_box(&e);
+                if n % 2 == 0 {
+                    consume(r.read_data(1 << 20));
+                }
+                n += 1;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                black_box(e.to_string());
+                break;
+            }
+        }
+    }
+}
+
+/// A whole `.rpm` (written to a scratch file) opened as a package tree,
+/// every file's content kept under small caps, then sized as `pyvet size`
+/// does: header, payload decompression, cpio, tree and layout rules.
+pub fn rpm_payload(data: &[u8]) {
+    use pyvet::tree::package::{PackageFormat, PayloadLimits};
+    let path = scratch_dir().join("package.rpm");
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    let limits = PayloadLimits {
+        payload: 64 << 20,
+        file: 1 << 20,
+        kept: 16 << 20,
+    };
+    let all = |_: &Path| true;
+    match pyvet::tree::PackageTree::open(&path, PackageFormat::Rpm, &all, &limits) {
+        Ok(tree) => consume(pyvet::size::of_tree(&tree, Path::new("/"))),
+        Err(e) => consume::<(), _>(Err(e)),
+    }
+}
+
 /// A BerkeleyDB `Packages` hash database and every header in it.
 pub fn bdb(data: &[u8]) {
     header_blobs(pyvet::db::rpmdb::bdb::blobs(data));

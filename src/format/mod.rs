@@ -3,6 +3,7 @@
 //! fuzzed on its own.
 
 pub mod ar;
+pub mod cpio;
 pub mod deb822;
 pub mod marshal;
 pub mod passwd;
