@@ -18,6 +18,7 @@ pub mod db;
 pub mod digest;
 pub mod error;
 pub mod format;
+pub mod layout;
 pub mod fsutil;
 pub mod limits;
 pub mod manifest;
