@@ -92,3 +92,61 @@ fn the_rpm_gate_fails_on_a_planted_sourceless_pyc_and_passes_without() {
     assert!(err.contains("Bad exit status from") && err.contains("%check"), "{err}");
     assert!(!dir.path().join("planted/rpmbuild/RPMS/noarch/gate-1.0-1.noarch.rpm").exists());
 }
+
+/// A Debian package tree `debian/pyvet-demo` (sources only: py3compile makes
+/// the pycs at install), gated by the documented rule run with `make`, then
+/// packed by `dpkg-deb` when the gate passes.
+fn debian_build(dir: &Path, plant: bool) -> (bool, String, String, PathBuf) {
+    let work = dir.join(if plant { "deb-planted" } else { "deb-clean" });
+    let pkg = work.join("debian/pyvet-demo");
+    let lib = pkg.join(&STDLIB[1..]);
+    std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(
+        pkg.join("DEBIAN/control"),
+        "Package: pyvet-demo\nVersion: 1.0\nArchitecture: all\nMaintainer: pyvet <pyvet@example.org>\n\
+         Description: pyvet gate demo\n A stdlib subset.\n",
+    )
+    .unwrap();
+    for f in ["bisect.py", "keyword.py", "colorsys.py"] {
+        std::fs::copy(Path::new(STDLIB).join(f), lib.join(f)).unwrap();
+    }
+    if plant {
+        common::run_stdout(Command::new(common::rpmroot::PYTHON).args([
+            "-c",
+            "import py_compile,sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3])",
+        ]).arg(lib.join("bisect.py")).arg(lib.join("evil.pyc")).arg(format!("{STDLIB}/evil.py")));
+    }
+    let (ok, out, err) = common::run(
+        Command::new("make")
+            .current_dir(&work)
+            .arg("-f")
+            .arg(packaging("debian/pyvet-gate.mk"))
+            .arg("execute_after_dh_install")
+            .arg(format!("PYVET={}", env!("CARGO_BIN_EXE_pyvet")))
+            .arg(format!("PYVET_GATE={}", packaging("rpm/brp-pyvet").display()))
+            .arg(format!("PYVET_POLICY={}", packaging("debian/debian-build.toml").display()))
+            .arg("PYVET_PACKAGES=pyvet-demo"),
+    );
+    let deb = work.join("pyvet-demo_1.0_all.deb");
+    if ok {
+        common::run_stdout(Command::new("dpkg-deb").args(["--root-owner-group", "--build"]).arg(&pkg).arg(&deb));
+    }
+    (ok, out, err, deb)
+}
+
+#[test]
+fn the_debian_gate_fails_on_a_planted_sourceless_pyc_and_passes_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err, deb) = debian_build(dir.path(), false);
+    assert!(ok, "{out}\n{err}");
+    assert!(deb.is_file());
+    let (ok, out, err, deb) = debian_build(dir.path(), true);
+    assert!(!ok, "{out}\n{err}");
+    assert!(
+        out.contains(&format!("layout-unexpected  {STDLIB}/evil.pyc")),
+        "{out}\n{err}"
+    );
+    assert!(err.contains("brp-pyvet: pyvet found problems"), "{err}");
+    assert!(!deb.exists());
+}
