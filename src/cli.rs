@@ -46,7 +46,13 @@ pub enum LayoutCommand {
 #[derive(Debug, clap::Args)]
 pub struct LayoutApplyArgs {
     /// The layout to make (with the matching shipped Fedora policy).
-    #[arg(long, value_enum, value_name = "NAME", required_unless_present = "policy", conflicts_with = "policy")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "NAME",
+        required_unless_present = "policy",
+        conflicts_with = "policy"
+    )]
     pub layout: Option<LayoutName>,
     /// A policy naming the layout: a built-in name or a TOML file.
     #[arg(long, value_name = "NAME|FILE")]

@@ -12,7 +12,9 @@ use std::process::Command;
 use common::rpmroot::{compile, stage_subset, STDLIB};
 
 fn packaging(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("packaging")
+        .join(rel)
 }
 
 /// A status-quo stdlib subset, as a package's `make install` leaves it.
@@ -65,7 +67,10 @@ fn rpmbuild(dir: &Path, master: &Path, plant: bool) -> (bool, String, String) {
             .arg("--define")
             .arg(format!("pyvet_bin {}", env!("CARGO_BIN_EXE_pyvet")))
             .arg("--define")
-            .arg(format!("pyvet_brp {}", packaging("rpm/brp-pyvet").display()))
+            .arg(format!(
+                "pyvet_brp {}",
+                packaging("rpm/brp-pyvet").display()
+            ))
             .args(["--define", "__os_install_post %{nil}"])
             .args(["--define", "_build_id_links none"])
             .arg(&spec),
@@ -89,8 +94,14 @@ fn the_rpm_gate_fails_on_a_planted_sourceless_pyc_and_passes_without() {
         "{out}\n{err}"
     );
     assert!(err.contains("brp-pyvet: pyvet found problems"), "{err}");
-    assert!(err.contains("Bad exit status from") && err.contains("%check"), "{err}");
-    assert!(!dir.path().join("planted/rpmbuild/RPMS/noarch/gate-1.0-1.noarch.rpm").exists());
+    assert!(
+        err.contains("Bad exit status from") && err.contains("%check"),
+        "{err}"
+    );
+    assert!(!dir
+        .path()
+        .join("planted/rpmbuild/RPMS/noarch/gate-1.0-1.noarch.rpm")
+        .exists());
 }
 
 /// A Debian package tree `debian/pyvet-demo` (sources only: py3compile makes
@@ -124,13 +135,24 @@ fn debian_build(dir: &Path, plant: bool) -> (bool, String, String, PathBuf) {
             .arg(packaging("debian/pyvet-gate.mk"))
             .arg("execute_after_dh_install")
             .arg(format!("PYVET={}", env!("CARGO_BIN_EXE_pyvet")))
-            .arg(format!("PYVET_GATE={}", packaging("rpm/brp-pyvet").display()))
-            .arg(format!("PYVET_POLICY={}", packaging("debian/debian-build.toml").display()))
+            .arg(format!(
+                "PYVET_GATE={}",
+                packaging("rpm/brp-pyvet").display()
+            ))
+            .arg(format!(
+                "PYVET_POLICY={}",
+                packaging("debian/debian-build.toml").display()
+            ))
             .arg("PYVET_PACKAGES=pyvet-demo"),
     );
     let deb = work.join("pyvet-demo_1.0_all.deb");
     if ok {
-        common::run_stdout(Command::new("dpkg-deb").args(["--root-owner-group", "--build"]).arg(&pkg).arg(&deb));
+        common::run_stdout(
+            Command::new("dpkg-deb")
+                .args(["--root-owner-group", "--build"])
+                .arg(&pkg)
+                .arg(&deb),
+        );
     }
     (ok, out, err, deb)
 }

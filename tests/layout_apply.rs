@@ -78,7 +78,12 @@ fn python_gzip(source: &Path, to: &Path) {
         o=b'\\x1f\\x8b\\x08\\x00\\x00\\x00\\x00\\x00\\x02\\xff'+c.compress(d)+c.flush()+struct.pack('<II',zlib.crc32(d),len(d))\n\
         open(sys.argv[2],'wb').write(o)\n\
         st=os.stat(sys.argv[1]); os.chmod(sys.argv[2],st.st_mode&0o7777); os.utime(sys.argv[2],ns=(st.st_atime_ns,st.st_mtime_ns))\n";
-    common::run_stdout(Command::new(PYTHON).args(["-c", script]).arg(source).arg(to));
+    common::run_stdout(
+        Command::new(PYTHON)
+            .args(["-c", script])
+            .arg(source)
+            .arg(to),
+    );
 }
 
 /// One entry of a tree: kind, mode, mtime, and content.
@@ -116,7 +121,9 @@ fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
 
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -133,7 +140,11 @@ fn assert_same(ours: &BTreeMap<String, Entry>, theirs: &BTreeMap<String, Entry>,
     );
     for (path, a) in ours {
         let b = &theirs[path];
-        assert_eq!((a.dir, a.mode, a.mtime), (b.dir, b.mode, b.mtime), "{what}: {path}");
+        assert_eq!(
+            (a.dir, a.mode, a.mtime),
+            (b.dir, b.mode, b.mtime),
+            "{what}: {path}"
+        );
         if path.ends_with(".gz") {
             assert_eq!(a.bytes[..10], b.bytes[..10], "{what}: {path} header");
             assert_eq!(
@@ -222,7 +233,10 @@ fn a_tree_in_another_layout_is_refused_and_left_untouched() {
     // Minimal lacks the sources option 2 keeps: refused too.
     let (code, _, err) = apply("option2", &root, None);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains(&format!("{STDLIB}/json/tool.py: neither status quo")), "{err}");
+    assert!(
+        err.contains(&format!("{STDLIB}/json/tool.py: neither status quo")),
+        "{err}"
+    );
     assert_eq!(before, snapshot(&root));
 
     // Half-converted by hand: one module moved, the rest status quo.
@@ -250,8 +264,7 @@ fn a_symlink_out_of_the_build_root_is_refused() {
     let master = master(dir.path());
     let root = dir.path().join("root");
     std::fs::create_dir_all(root.join("usr/lib")).unwrap();
-    std::os::unix::fs::symlink(master.join(&STDLIB[1..]), root.join("usr/lib/python3.11"))
-        .unwrap();
+    std::os::unix::fs::symlink(master.join(&STDLIB[1..]), root.join("usr/lib/python3.11")).unwrap();
     let before = snapshot(&master);
     let out = pyvet()
         .args(["layout", "apply", "--layout", "minimal"])
@@ -267,19 +280,33 @@ fn a_symlink_out_of_the_build_root_is_refused() {
 /// Builds `name` (the `base` list) with a subpackage `name-ROLE` for each
 /// other non-empty `--split` list, as a distributor's spec for the layout
 /// would (rpmbuild rejects an empty `%files -f` file).
-fn build_split(work: &Path, stage: &Path, split: &Path, name: &str) -> BTreeMap<&'static str, PathBuf> {
+fn build_split(
+    work: &Path,
+    stage: &Path,
+    split: &Path,
+    name: &str,
+) -> BTreeMap<&'static str, PathBuf> {
     let roles: Vec<&'static str> = ["pycache", "pysources"]
         .into_iter()
-        .filter(|r| std::fs::metadata(split.join(format!("{r}.files"))).unwrap().len() > 0)
+        .filter(|r| {
+            std::fs::metadata(split.join(format!("{r}.files")))
+                .unwrap()
+                .len()
+                > 0
+        })
         .collect();
     let mut spec_text = format!(
         "Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: pyvet layout\nLicense: PSF-2.0\nBuildArch: noarch\n\
          %description\nA stdlib subset in one layout.\n"
     );
     for r in &roles {
-        spec_text += &format!("%package {r}\nSummary: {r}\n%description {r}\nThe {r} of the layout.\n");
+        spec_text +=
+            &format!("%package {r}\nSummary: {r}\n%description {r}\nThe {r} of the layout.\n");
     }
-    spec_text += &format!("%install\ncp -a {}/. %{{buildroot}}/\n%files -f base.files\n", stage.display());
+    spec_text += &format!(
+        "%install\ncp -a {}/. %{{buildroot}}/\n%files -f base.files\n",
+        stage.display()
+    );
     for r in &roles {
         spec_text += &format!("%files {r} -f {r}.files\n");
     }
@@ -352,24 +379,36 @@ fn split_packages_keep_the_subset_rule_and_size_predicts_them() {
         copy_tree(&master, &stage);
         let (code, out, err) = apply(layout, &stage, Some(&split));
         assert_eq!(code, 0, "{layout}: {out}{err}");
-        rpms.insert(layout, build_split(&work, &stage, &split, &format!("stdlib-{layout}")));
+        rpms.insert(
+            layout,
+            build_split(&work, &stage, &split, &format!("stdlib-{layout}")),
+        );
     }
     let r = |l: &str, role: &str| &rpms[l][role];
     // The proposal's promises, from the split lists.
     for (min, full) in [
-        (vec![r("minimal", "base")], vec![r("option2", "base"), r("option2", "pysources")]),
+        (
+            vec![r("minimal", "base")],
+            vec![r("option2", "base"), r("option2", "pysources")],
+        ),
         (
             vec![r("py-opt0", "base"), r("py-opt0", "pycache")],
             vec![r("status-quo", "base"), r("status-quo", "pycache")],
         ),
-        (vec![r("option1", "base")], vec![r("option1", "base"), r("option1", "pycache")]),
+        (
+            vec![r("option1", "base")],
+            vec![r("option1", "base"), r("option1", "pycache")],
+        ),
         (vec![r("status-quo", "base")], vec![r("option1", "base")]),
     ] {
         let (code, out) = subset_passes(&min, &full);
         assert_eq!(code, 0, "{min:?} ⊆ {full:?}: {out}");
     }
     // And a pair that must fail: minimal's pycs are not in status quo.
-    assert_eq!(subset_passes(&[r("minimal", "base")], &[r("status-quo", "pycache")]).0, 1);
+    assert_eq!(
+        subset_passes(&[r("minimal", "base")], &[r("status-quo", "pycache")]).0,
+        1
+    );
 
     // pyvet size on the status-quo tree against the built packages.
     let out = pyvet()
@@ -382,13 +421,27 @@ fn split_packages_keep_the_subset_rule_and_size_predicts_them() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["name"].as_str().unwrap().to_string(), l["bytes"].as_u64().unwrap()))
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap().to_string(),
+                l["bytes"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let built: [(&str, Vec<&PathBuf>); 5] = [
-        ("status-quo", vec![r("status-quo", "base"), r("status-quo", "pycache")]),
-        ("py-opt0", vec![r("py-opt0", "base"), r("py-opt0", "pycache")]),
+        (
+            "status-quo",
+            vec![r("status-quo", "base"), r("status-quo", "pycache")],
+        ),
+        (
+            "py-opt0",
+            vec![r("py-opt0", "base"), r("py-opt0", "pycache")],
+        ),
         ("option1", vec![r("option1", "base")]),
-        ("option2", vec![r("option2", "base"), r("option2", "pysources")]),
+        (
+            "option2",
+            vec![r("option2", "base"), r("option2", "pysources")],
+        ),
         ("minimal", vec![r("minimal", "base")]),
     ];
     for (layout, packages) in built {
@@ -399,4 +452,25 @@ fn split_packages_keep_the_subset_rule_and_size_predicts_them() {
             "{layout}: pyvet size says {p}, the packages hold {actual}"
         );
     }
+}
+
+#[test]
+fn a_marker_finding_after_converting_fails_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = master(dir.path());
+    let root = dir.path().join("root");
+    copy_tree(&master, &root);
+    // A source changed after compileall: its pyc records the old size.
+    let keyword = root.join(&STDLIB[1..]).join("keyword.py");
+    let mut text = std::fs::read(&keyword).unwrap();
+    text.extend_from_slice(b"# changed after compileall\n");
+    std::fs::write(&keyword, text).unwrap();
+    let (code, out, err) = apply("option2", &root, None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "marker-source-mismatch  {STDLIB}/__pysources__/keyword.py.gz"
+        )),
+        "{out}"
+    );
 }

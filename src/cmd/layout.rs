@@ -24,7 +24,11 @@ fn apply(args: &LayoutApplyArgs, out: &mut dyn std::io::Write) -> crate::Result<
     let spec = match (&args.layout, &args.policy) {
         (Some(l), _) => l.policy().to_string(),
         (None, Some(p)) => p.clone(),
-        (None, None) => return Err(crate::Error::Usage("--layout or --policy is required".into())),
+        (None, None) => {
+            return Err(crate::Error::Usage(
+                "--layout or --policy is required".into(),
+            ))
+        }
     };
     let policy = crate::policy::load(&spec).map_err(|e| crate::Error::Usage(e.to_string()))?;
     let target = Target::of(&policy).map_err(|e| crate::Error::Usage(e.to_string()))?;
@@ -47,7 +51,8 @@ fn apply(args: &LayoutApplyArgs, out: &mut dyn std::io::Write) -> crate::Result<
         .iter()
         .map(|p| layout::host_path(&root, p))
         .collect::<crate::Result<Vec<_>>>()?;
-    let plan = layout::plan(&root, &hosts, &target).map_err(|e| crate::Error::Usage(e.to_string()))?;
+    let plan =
+        layout::plan(&root, &hosts, &target).map_err(|e| crate::Error::Usage(e.to_string()))?;
     let lists = SplitLists::of(&plan.after);
     plan.run()?;
     if let Some(dir) = &args.split {
@@ -57,7 +62,9 @@ fn apply(args: &LayoutApplyArgs, out: &mut dyn std::io::Write) -> crate::Result<
         out,
         "pyvet layout apply: {} ({}): {} changes",
         policy.name,
-        serde_json::to_value(policy.layout).map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_default(),
+        serde_json::to_value(policy.layout)
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .unwrap_or_default(),
         plan.actions.len()
     )
     .map_err(|e| crate::Error::io("<stdout>", e))?;
@@ -67,7 +74,10 @@ fn apply(args: &LayoutApplyArgs, out: &mut dyn std::io::Write) -> crate::Result<
         policy: Some(spec),
         format: MarkersFormat::Text,
         fail_on: FailOn::Error,
-        paths: paths.iter().map(|p| PathBuf::from("/").join(p.strip_prefix("/").unwrap_or(p))).collect(),
+        paths: paths
+            .iter()
+            .map(|p| PathBuf::from("/").join(p.strip_prefix("/").unwrap_or(p)))
+            .collect(),
     };
     crate::cmd::markers::run(&markers, out)
 }

@@ -107,7 +107,8 @@ pub fn default_trees(buildroot: &Path) -> Vec<PathBuf> {
             let mut pys: Vec<_> = pys.flatten().collect();
             pys.sort_by_key(|e| e.file_name());
             for py in pys {
-                if py.file_name().to_string_lossy().starts_with("python3") && is_real_dir(&py.path())
+                if py.file_name().to_string_lossy().starts_with("python3")
+                    && is_real_dir(&py.path())
                 {
                     out.push(Path::new("/").join(base).join(&name).join(py.file_name()));
                 }
@@ -130,7 +131,9 @@ pub fn host_path(buildroot: &Path, inside: &Path) -> Result<PathBuf, crate::Erro
     let root = buildroot
         .canonicalize()
         .map_err(|e| crate::Error::io(buildroot, e))?;
-    let real = host.canonicalize().map_err(|e| crate::Error::io(&host, e))?;
+    let real = host
+        .canonicalize()
+        .map_err(|e| crate::Error::io(&host, e))?;
     if !real.starts_with(&root) || !is_real_dir(&real) {
         return Err(crate::Error::Usage(
             LayoutError::OutsideRoot {

@@ -29,7 +29,10 @@ pub enum Action {
         how: Compression,
     },
     /// Move an opt-0 pyc to the legacy location (rename: mode and mtime kept).
-    Rename { from: PathBuf, to: PathBuf },
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+    },
     /// An empty `__dont_write_bytecode__`, mode 0644.
     Marker(PathBuf),
     Remove(PathBuf),
@@ -71,7 +74,10 @@ pub fn plan(root: &Path, trees: &[PathBuf], target: &Target) -> Result<Plan, sup
     let mut dirs: BTreeMap<PathBuf, Dir> = BTreeMap::new();
     let mut tags: BTreeMap<String, PathBuf> = BTreeMap::new();
     for tree in trees {
-        for e in walkdir::WalkDir::new(tree).follow_links(false).sort_by_file_name() {
+        for e in walkdir::WalkDir::new(tree)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
             let e = match e {
                 Ok(e) => e,
                 Err(err) => {
@@ -85,7 +91,14 @@ pub fn plan(root: &Path, trees: &[PathBuf], target: &Target) -> Result<Plan, sup
             let is_dir = e.file_type().is_dir();
             p.after.insert(inside(root, e.path()), is_dir);
             if !is_dir {
-                classify(root, e.path(), e.file_type().is_file(), &mut dirs, &mut tags, &mut refusals);
+                classify(
+                    root,
+                    e.path(),
+                    e.file_type().is_file(),
+                    &mut dirs,
+                    &mut tags,
+                    &mut refusals,
+                );
             } else if e.file_name() == "__pycache__" {
                 if let Some(d) = e.path().parent() {
                     dirs.entry(d.to_path_buf()).or_default().pycache_exists = true;
@@ -95,7 +108,10 @@ pub fn plan(root: &Path, trees: &[PathBuf], target: &Target) -> Result<Plan, sup
     }
     if tags.len() > 1 {
         refusals.push(Refusal {
-            path: inside(root, tags.values().nth(1).map(PathBuf::as_path).unwrap_or(root)),
+            path: inside(
+                root,
+                tags.values().nth(1).map(PathBuf::as_path).unwrap_or(root),
+            ),
             why: format!(
                 "pycs of more than one interpreter ({}); apply one tree per interpreter",
                 tags.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -152,7 +168,8 @@ fn classify(
                 d.pycache_other += 1;
                 return;
             };
-            tags.entry(tag.to_string()).or_insert_with(|| path.to_path_buf());
+            tags.entry(tag.to_string())
+                .or_insert_with(|| path.to_path_buf());
             let m = d.modules.entry(module.to_string()).or_default();
             kind_ok(m, &mut |m| {
                 m.cache.insert(level, path.to_path_buf());
@@ -162,7 +179,12 @@ fn classify(
             let Some((module, how)) = pysources_name(name) else {
                 return;
             };
-            let m = dirs.entry(pkg.to_path_buf()).or_default().modules.entry(module.to_string()).or_default();
+            let m = dirs
+                .entry(pkg.to_path_buf())
+                .or_default()
+                .modules
+                .entry(module.to_string())
+                .or_default();
             kind_ok(m, &mut |m| m.pysrc = Some((path.to_path_buf(), how)));
         }
         _ => {
@@ -170,7 +192,10 @@ fn classify(
             if let Some(module) = name.strip_suffix(".py").filter(|m| !m.is_empty()) {
                 let m = d.modules.entry(module.to_string()).or_default();
                 kind_ok(m, &mut |m| m.source = Some(path.to_path_buf()));
-            } else if let Some(module) = name.strip_suffix(".pyc").filter(|m| !m.is_empty() && !m.contains('.')) {
+            } else if let Some(module) = name
+                .strip_suffix(".pyc")
+                .filter(|m| !m.is_empty() && !m.contains('.'))
+            {
                 let m = d.modules.entry(module.to_string()).or_default();
                 kind_ok(m, &mut |m| m.legacy = Some(path.to_path_buf()));
             }
@@ -198,7 +223,14 @@ fn pysources_name(name: &str) -> Option<(&str, Compression)> {
     })
 }
 
-fn plan_dir(root: &Path, dir: &Path, d: &Dir, t: &Target, p: &mut Plan, refusals: &mut Vec<Refusal>) {
+fn plan_dir(
+    root: &Path,
+    dir: &Path,
+    d: &Dir,
+    t: &Target,
+    p: &mut Plan,
+    refusals: &mut Vec<Refusal>,
+) {
     let cache_dir = dir.join("__pycache__");
     let mut cache_left = d.pycache_other + usize::from(d.marker);
     let mut has_sources = false;
@@ -206,12 +238,18 @@ fn plan_dir(root: &Path, dir: &Path, d: &Dir, t: &Target, p: &mut Plan, refusals
     for (name, m) in &d.modules {
         let at = |f: &str| inside(root, &dir.join(f));
         let refuse = |why: &str, refusals: &mut Vec<Refusal>| {
-            refusals.push(Refusal { path: at(&format!("{name}.py")), why: why.to_string() })
+            refusals.push(Refusal {
+                path: at(&format!("{name}.py")),
+                why: why.to_string(),
+            })
         };
         let status_quo = m.source.is_some() && m.legacy.is_none() && m.pysrc.is_none();
         if !t.sourceless() {
             if !status_quo {
-                refuse("not a source with __pycache__ pycs (status quo) as this layout expects", refusals);
+                refuse(
+                    "not a source with __pycache__ pycs (status quo) as this layout expects",
+                    refusals,
+                );
                 continue;
             }
             has_sources = true;
@@ -243,7 +281,10 @@ fn plan_dir(root: &Path, dir: &Path, d: &Dir, t: &Target, p: &mut Plan, refusals
             continue;
         };
         let legacy = dir.join(format!("{name}.pyc"));
-        p.actions.push(Action::Rename { from: pyc0.clone(), to: legacy.clone() });
+        p.actions.push(Action::Rename {
+            from: pyc0.clone(),
+            to: legacy.clone(),
+        });
         p.after.remove(&inside(root, pyc0));
         p.after.insert(inside(root, &legacy), false);
         for (level, pyc) in &m.cache {
@@ -259,7 +300,11 @@ fn plan_dir(root: &Path, dir: &Path, d: &Dir, t: &Target, p: &mut Plan, refusals
             }
             pysources_made = true;
             let to = ps.join(format!("{name}.py{}", t.compression.suffix()));
-            p.actions.push(Action::Compress { source: source.clone(), to: to.clone(), how: t.compression });
+            p.actions.push(Action::Compress {
+                source: source.clone(),
+                to: to.clone(),
+                how: t.compression,
+            });
             p.after.insert(inside(root, &to), false);
         }
         remove(root, source, p);
@@ -313,19 +358,26 @@ fn act(a: &Action) -> crate::Result<()> {
     };
     match a {
         Action::MkDir(d) => {
-            std::fs::DirBuilder::new().mode(0o755).create(d).map_err(io(d))?;
+            std::fs::DirBuilder::new()
+                .mode(0o755)
+                .create(d)
+                .map_err(io(d))?;
             std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).map_err(io(d))
         }
         Action::Compress { source, to, how } => compress(source, to, *how),
         Action::Rename { from, to } => {
             if std::fs::symlink_metadata(to).is_ok() {
-                return Err(crate::Error::Usage(format!("{}: already exists", to.display())));
+                return Err(crate::Error::Usage(format!(
+                    "{}: already exists",
+                    to.display()
+                )));
             }
             std::fs::rename(from, to).map_err(io(from))
         }
         Action::Marker(m) => {
             let f = new_file(m)?;
-            f.set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io(m))
+            f.set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(io(m))
         }
         Action::Remove(f) => std::fs::remove_file(f).map_err(io(f)),
         Action::RmDirIfEmpty(d) => match std::fs::remove_dir(d) {
@@ -361,7 +413,10 @@ fn compress(source: &Path, to: &Path, how: Compression) -> crate::Result<()> {
         .map_err(io(source))?;
     let meta = input.metadata().map_err(io(source))?;
     if !meta.is_file() {
-        return Err(crate::Error::Usage(format!("{}: not a regular file", source.display())));
+        return Err(crate::Error::Usage(format!(
+            "{}: not a regular file",
+            source.display()
+        )));
     }
     let out = new_file(to)?;
     let mut out = std::io::BufWriter::new(out);
@@ -384,9 +439,13 @@ fn compress(source: &Path, to: &Path, how: Compression) -> crate::Result<()> {
         }
     };
     copied.and_then(|_| out.flush()).map_err(io(to))?;
-    let out = out.into_inner().map_err(|e| crate::Error::io(to, e.into_error()))?;
-    out.set_permissions(std::fs::Permissions::from_mode(meta.permissions().mode() & 0o7777))
-        .map_err(io(to))?;
+    let out = out
+        .into_inner()
+        .map_err(|e| crate::Error::io(to, e.into_error()))?;
+    out.set_permissions(std::fs::Permissions::from_mode(
+        meta.permissions().mode() & 0o7777,
+    ))
+    .map_err(io(to))?;
     let times = std::fs::FileTimes::new()
         .set_accessed(meta.accessed().map_err(io(source))?)
         .set_modified(meta.modified().map_err(io(source))?);

@@ -25,7 +25,9 @@ impl SplitLists {
             ROLES.iter().map(|r| (*r, Vec::new())).collect();
         for (path, &is_dir) in after {
             for role in roles(path, is_dir, after) {
-                lists.get_mut(role).map(|l| l.push((path.clone(), is_dir)));
+                if let Some(l) = lists.get_mut(role) {
+                    l.push((path.clone(), is_dir));
+                }
             }
         }
         SplitLists(lists)
@@ -35,17 +37,18 @@ impl SplitLists {
 /// Which lists a path belongs to. A `__pycache__` holding a marker is owned
 /// by `base` (the marker is there) and by `pycache`.
 fn roles(path: &Path, is_dir: bool, after: &BTreeMap<PathBuf, bool>) -> Vec<&'static str> {
-    let in_dir = |name: &str| {
-        path.components()
-            .any(|c| c.as_os_str() == name)
-    };
+    let in_dir = |name: &str| path.components().any(|c| c.as_os_str() == name);
     if in_dir("__pysources__") {
         return vec!["pysources"];
     }
     let is_pycache_dir = is_dir && path.file_name().is_some_and(|n| n == "__pycache__");
     if is_pycache_dir {
         let marker = after.contains_key(&path.join("__dont_write_bytecode__"));
-        return if marker { vec!["base", "pycache"] } else { vec!["pycache"] };
+        return if marker {
+            vec!["base", "pycache"]
+        } else {
+            vec!["pycache"]
+        };
     }
     if in_dir("__pycache__") && path.extension().is_some_and(|e| e == "pyc") {
         return vec!["pycache"];
@@ -77,7 +80,8 @@ pub fn write_split(dir: &Path, lists: &SplitLists) -> crate::Result<()> {
         let mut deb = String::new();
         for (path, is_dir) in paths {
             let line = rpm_line(path, *is_dir).filter(|_| {
-                path.to_str().is_some_and(|s| !s.contains(char::is_whitespace))
+                path.to_str()
+                    .is_some_and(|s| !s.contains(char::is_whitespace))
             });
             let Some(line) = line else {
                 return Err(crate::Error::Usage(format!(
