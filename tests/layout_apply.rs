@@ -474,3 +474,20 @@ fn a_marker_finding_after_converting_fails_the_command() {
         "{out}"
     );
 }
+
+#[test]
+fn a_pysources_that_is_not_a_directory_is_refused_before_any_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = master(dir.path());
+    let root = dir.path().join("root");
+    copy_tree(&master, &root);
+    std::fs::write(root.join(&STDLIB[1..]).join("json/__pysources__"), b"").unwrap();
+    let before = snapshot(&root);
+    let (code, _, err) = apply("option2", &root, None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("  {STDLIB}/json/__pysources__: not a directory")),
+        "{err}"
+    );
+    assert_eq!(before, snapshot(&root));
+}

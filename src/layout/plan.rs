@@ -232,6 +232,18 @@ fn plan_dir(
     refusals: &mut Vec<Refusal>,
 ) {
     let cache_dir = dir.join("__pycache__");
+    // A `__pycache__` or `__pysources__` that is not a directory (a file, a
+    // symlink) would make a write fail half-way: refuse it now.
+    for special in ["__pycache__", "__pysources__"] {
+        let at = inside(root, &dir.join(special));
+        if p.after.get(&at) == Some(&false) {
+            refusals.push(Refusal {
+                path: at,
+                why: "not a directory".into(),
+            });
+            return;
+        }
+    }
     let mut cache_left = d.pycache_other + usize::from(d.marker);
     let mut has_sources = false;
     let mut pysources_made = false;
@@ -450,4 +462,36 @@ fn compress(source: &Path, to: &Path, how: Compression) -> crate::Result<()> {
         .set_accessed(meta.accessed().map_err(io(source))?)
         .set_modified(meta.modified().map_err(io(source))?);
     out.set_times(times).map_err(io(to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_names_are_parsed_as_importlib_names_them() {
+        assert_eq!(
+            cache_name("os.cpython-311.pyc"),
+            Some(("os", "cpython-311", 0))
+        );
+        assert_eq!(
+            cache_name("os.cpython-311.opt-2.pyc"),
+            Some(("os", "cpython-311", 2))
+        );
+        assert_eq!(cache_name("os.cpython-311.opt-3.pyc"), None);
+        assert_eq!(cache_name("os.pyc"), None);
+        assert_eq!(cache_name("a.b.cpython-311.pyc"), None);
+        assert_eq!(cache_name("os.pypy-73.pyc"), None);
+        assert_eq!(cache_name(".cpython-311.pyc"), None);
+    }
+
+    #[test]
+    fn pysources_names_carry_their_compression() {
+        assert_eq!(pysources_name("os.py"), Some(("os", Compression::None)));
+        assert_eq!(pysources_name("os.py.gz"), Some(("os", Compression::Gz)));
+        assert_eq!(pysources_name("os.py.xz"), Some(("os", Compression::Xz)));
+        assert_eq!(pysources_name("os.py.bz2"), Some(("os", Compression::Bz2)));
+        assert_eq!(pysources_name(".py.gz"), None);
+        assert_eq!(pysources_name("os.txt"), None);
+    }
 }
