@@ -57,11 +57,11 @@ impl Algo {
     /// Hashes everything `r` yields, streaming in 128 KiB blocks.
     pub fn hash_reader(self, r: &mut dyn Read) -> std::io::Result<Digest> {
         use sha2::Digest as _;
-        fn run<D: sha2::Digest>(mut d: D, r: &mut dyn Read) -> std::io::Result<Vec<u8>> {
+        fn run<D: sha2::Digest>(mut d: D, r: &mut dyn Read) -> std::io::Result<Box<[u8]>> {
             let mut buf = vec![0u8; 128 * 1024];
             loop {
                 match r.read(&mut buf) {
-                    Ok(0) => return Ok(d.finalize().to_vec()),
+                    Ok(0) => return Ok(d.finalize().to_vec().into_boxed_slice()),
                     Ok(n) => d.update(&buf[..n]),
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
@@ -86,26 +86,55 @@ impl Algo {
 }
 
 /// A digest value with its algorithm. Serialises as `"algo:hex"`.
+///
+/// `bytes` is a boxed slice, not a `Vec`: a manifest holds one digest per
+/// file, and the spare capacity word adds up over a few hundred thousand.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Digest {
     pub algo: Algo,
-    pub bytes: Vec<u8>,
+    pub bytes: Box<[u8]>,
 }
 
 impl Digest {
-    /// Parses a hex digest; `None` if it is not hex of the algorithm's length.
+    /// Parses a hex digest (either case); `None` if it is not hex of the
+    /// algorithm's length.
     pub fn from_hex(algo: Algo, hex: &str) -> Option<Self> {
+        Self::from_hex_bytes(algo, hex.as_bytes())
+    }
+
+    /// [`Digest::from_hex`] on raw bytes, as package databases store them.
+    pub fn from_hex_bytes(algo: Algo, hex: &[u8]) -> Option<Self> {
         if hex.len() != algo.digest_len() * 2 {
             return None;
         }
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-            .collect::<Option<Vec<u8>>>()?;
-        Some(Digest { algo, bytes })
+        let mut bytes = Vec::with_capacity(hex.len() / 2);
+        for pair in hex.chunks_exact(2) {
+            bytes.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
+        }
+        Some(Digest {
+            algo,
+            bytes: bytes.into_boxed_slice(),
+        })
     }
+
     pub fn hex(&self) -> String {
-        self.bytes.iter().map(|b| format!("{b:02x}")).collect()
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(self.bytes.len() * 2);
+        for &b in self.bytes.iter() {
+            s.push(char::from(DIGITS[usize::from(b >> 4)]));
+            s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        }
+        s
+    }
+}
+
+/// The value of one hex digit.
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -145,5 +174,8 @@ mod tests {
         assert!(Digest::from_hex(Algo::Md5, "zz1d8cd98f00b204e9800998ecf8427e").is_none());
         assert!(Digest::from_hex(Algo::Md5, "d41d").is_none());
         assert!(Digest::from_hex(Algo::Md5, "é41d8cd98f00b204e9800998ecf8427").is_none());
+        assert!(Digest::from_hex(Algo::Md5, "+41d8cd98f00b204e9800998ecf8427e").is_none());
+        let upper = Digest::from_hex(Algo::Md5, "D41D8CD98F00B204E9800998ECF8427E").unwrap();
+        assert_eq!(upper, d);
     }
 }

@@ -3,9 +3,16 @@
 //! Every reader in [`crate::db`] produces the same [`Manifest`], so that the
 //! audit, subset and size checks never care whether the data came from an
 //! rpmdb, a `.deb`, an apk database or a pip `RECORD`.
+//!
+//! A Fedora-size rpmdb lists about 300,000 files and every audit holds them
+//! all, so [`FileEntry`] is kept small: owner names are shared [`Name`]s
+//! (one allocation per distinct name, not per file), digests are boxed
+//! slices, and the path index ([`OwnerIndex`]) stores owners in one flat
+//! array instead of a `Vec` per path.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -166,6 +173,29 @@ impl FileState {
     }
 }
 
+/// A user or group name, shared by every entry that names it
+/// (`f.user.as_deref()` gives the `&str`); see [`Names`].
+pub type Name = Arc<str>;
+
+/// Hands out one shared [`Name`] per distinct name, so that 300,000 files
+/// owned by `root` hold 300,000 pointers to one string.
+#[derive(Debug, Default)]
+pub struct Names {
+    seen: HashMap<Box<[u8]>, Name>,
+}
+
+impl Names {
+    /// The shared name for `raw` (invalid UTF-8 replaced, as `String::from_utf8_lossy` does).
+    pub fn get(&mut self, raw: &[u8]) -> Name {
+        if let Some(n) = self.seen.get(raw) {
+            return Arc::clone(n);
+        }
+        let n: Name = String::from_utf8_lossy(raw).into();
+        self.seen.insert(raw.into(), Arc::clone(&n));
+        n
+    }
+}
+
 /// One file as a package manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileEntry {
@@ -177,8 +207,10 @@ pub struct FileEntry {
     pub kind: FileKind,
     /// Full `st_mode` (type and permission bits) when known.
     pub mode: Option<u32>,
-    pub user: Option<String>,
-    pub group: Option<String>,
+    #[serde(serialize_with = "crate::manifest::ser_opt_str")]
+    pub user: Option<Name>,
+    #[serde(serialize_with = "crate::manifest::ser_opt_str")]
+    pub group: Option<Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,7 +228,7 @@ pub struct FileEntry {
     pub rdev: Option<u64>,
     /// File capabilities as `cap_to_text` writes them, where recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub caps: Option<String>,
+    pub caps: Option<Box<str>>,
     /// RPM's per-file `%verify` bits (`RPMVERIFY_*`); `None`: verify all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify_flags: Option<u32>,
@@ -280,29 +312,144 @@ impl Manifest {
         self.packages.extend(other.packages);
     }
 
-    /// Maps every path to all the entries that claim it (shared paths keep every owner).
-    pub fn owners(&self) -> HashMap<&Path, Vec<Owner>> {
-        let total = self.packages.iter().map(|p| p.files.len()).sum();
-        let mut map: HashMap<&Path, Vec<Owner>> = HashMap::with_capacity(total);
-        for (pi, p) in self.packages.iter().enumerate() {
-            for (fi, f) in p.files.iter().enumerate() {
-                map.entry(f.path.as_path()).or_default().push(Owner {
-                    package: pi,
-                    file: fi,
-                });
-            }
-        }
-        map
+    /// Indexes every path with all the entries that claim it (shared paths
+    /// keep every owner, in manifest order).
+    pub fn owners(&self) -> OwnerIndex<'_> {
+        OwnerIndex::new(self)
     }
 
     pub fn entry(&self, o: Owner) -> (&Package, &FileEntry) {
         let p = &self.packages[o.package];
         (p, &p.files[o.file])
     }
+
+    /// Every entry with its [`Owner`] reference, in manifest order.
+    fn owned_entries(&self) -> impl Iterator<Item = (Owner, &FileEntry)> {
+        self.packages.iter().enumerate().flat_map(|(pi, p)| {
+            p.files.iter().enumerate().map(move |(fi, f)| {
+                let o = Owner {
+                    package: pi,
+                    file: fi,
+                };
+                (o, f)
+            })
+        })
+    }
+}
+
+/// Path → owners index over a [`Manifest`].
+///
+/// Paths compare as [`Path`]s do (`/a//b` is `/a/b`). Each distinct path
+/// has a group number; the owners of group `g` are
+/// `owners[starts[g]..starts[g + 1]]`. One flat array instead of a `Vec`
+/// per path saves an allocation and 24 bytes per path, and the map is
+/// keyed with std's SipHash: the paths come from untrusted databases, and a
+/// hash an attacker can collide would turn building the index quadratic.
+#[derive(Debug, Default)]
+pub struct OwnerIndex<'m> {
+    groups: HashMap<&'m Path, usize>,
+    starts: Vec<usize>,
+    owners: Vec<Owner>,
+}
+
+impl<'m> OwnerIndex<'m> {
+    /// Counts the owners of each path, then places them: two passes over
+    /// the entries, one hash lookup per entry.
+    fn new(m: &'m Manifest) -> Self {
+        let total: usize = m.packages.iter().map(|p| p.files.len()).sum();
+        let mut groups: HashMap<&'m Path, usize> = HashMap::new();
+        let mut group_of = Vec::with_capacity(total);
+        let mut counts: Vec<usize> = Vec::new();
+        for (_, f) in m.owned_entries() {
+            let next = counts.len();
+            let g = *groups.entry(f.path.as_path()).or_insert(next);
+            if g == next {
+                counts.push(0);
+            }
+            counts[g] += 1;
+            group_of.push(g);
+        }
+        // counts becomes each group's next free slot.
+        let mut starts = Vec::with_capacity(counts.len() + 1);
+        let mut at = 0;
+        for c in counts.iter_mut() {
+            starts.push(at);
+            at += std::mem::replace(c, at);
+        }
+        starts.push(at);
+        let mut owners = vec![Owner { package: 0, file: 0 }; total];
+        for ((o, _), g) in m.owned_entries().zip(group_of) {
+            owners[counts[g]] = o;
+            counts[g] += 1;
+        }
+        OwnerIndex {
+            groups,
+            starts,
+            owners,
+        }
+    }
+
+    fn group(&self, g: usize) -> &[Owner] {
+        &self.owners[self.starts[g]..self.starts[g + 1]]
+    }
+
+    /// Every owner of `path`; empty if nothing owns it.
+    pub fn of(&self, path: &Path) -> &[Owner] {
+        self.groups.get(path).map_or(&[], |&g| self.group(g))
+    }
+
+    pub fn is_owned(&self, path: &Path) -> bool {
+        self.groups.contains_key(path)
+    }
+
+    /// How many distinct paths are owned.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Every owned path with its owners, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'m Path, &[Owner])> + '_ {
+        self.groups.iter().map(|(p, &g)| (*p, self.group(g)))
+    }
+
+    /// Where some owners of a path satisfy `preferred`, drops its other
+    /// owners; a path none of whose owners is preferred keeps them all.
+    pub fn prefer(&mut self, preferred: impl Fn(&Owner) -> bool) {
+        let mut write = 0;
+        for g in 0..self.starts.len().saturating_sub(1) {
+            let (start, end) = (self.starts[g], self.starts[g + 1]);
+            let any = self.owners[start..end].iter().any(&preferred);
+            self.starts[g] = write;
+            for i in start..end {
+                if !any || preferred(&self.owners[i]) {
+                    self.owners[write] = self.owners[i];
+                    write += 1;
+                }
+            }
+        }
+        if let Some(last) = self.starts.last_mut() {
+            *last = write;
+        }
+        self.owners.truncate(write);
+    }
 }
 
 pub(crate) fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&p.to_string_lossy())
+}
+
+pub(crate) fn ser_opt_str<S: serde::Serializer>(
+    v: &Option<Name>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(v),
+        None => s.serialize_none(),
+    }
 }
 
 pub(crate) fn ser_opt_path<S: serde::Serializer>(
@@ -371,6 +518,6 @@ mod tests {
         let m = Manifest {
             packages: vec![pkg("a"), pkg("b")],
         };
-        assert_eq!(m.owners()[Path::new("/usr/share/x")].len(), 2);
+        assert_eq!(m.owners().of(Path::new("/usr/share/x")).len(), 2);
     }
 }

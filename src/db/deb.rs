@@ -34,7 +34,7 @@ use crate::limits::{
     MAX_CONTROL_DECOMPRESSED, MAX_DECODER_MEMORY, MAX_DECOMPRESSED, MAX_INPUT_FILE,
     MAX_ZSTD_WINDOW_LOG,
 };
-use crate::manifest::{Backend, FileEntry, FileFlags, FileKind, Manifest, Package, Source};
+use crate::manifest::{Backend, FileEntry, FileFlags, FileKind, Manifest, Name, Package, Source};
 
 /// Why a `.deb` was refused.
 #[derive(Debug, thiserror::Error)]
@@ -403,8 +403,8 @@ fn archive_path(raw: &[u8]) -> Result<PathBuf, DebError> {
     Ok(out)
 }
 
-fn name(raw: Vec<u8>) -> Option<String> {
-    (!raw.is_empty()).then(|| String::from_utf8_lossy(&raw).into_owned())
+fn name(raw: Vec<u8>) -> Option<Name> {
+    (!raw.is_empty()).then(|| String::from_utf8_lossy(&raw).into())
 }
 
 fn file_entry(e: Entry) -> Result<FileEntry, DebError> {

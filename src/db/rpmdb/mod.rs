@@ -17,6 +17,7 @@ pub mod bdb;
 pub mod ndb;
 pub mod sqlite;
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -79,15 +80,15 @@ pub fn read(path: &Path, kind: Kind) -> Result<Manifest> {
 /// Reads every package header in `path`, returning the packages read and
 /// one issue per record that could not be turned into a package.
 pub fn read_with_errors(path: &Path, kind: Kind) -> Result<(Manifest, Vec<BlobIssue>)> {
-    let (records, mut issues) = extract(path, kind)?;
     let source = Source {
         backend: kind.backend(),
         file: path.to_path_buf(),
     };
-    let parsed: Vec<(i64, Result<Package, FormatError>)> = records
-        .into_par_iter()
-        .map(|(key, blob)| (key, blob.and_then(|b| package_from_blob(&b, &source))))
-        .collect();
+    let (parsed, mut issues) = match kind {
+        Kind::Sqlite => read_sqlite(path, &source)?,
+        Kind::Bdb => (parse_all(bdb_records(path)?, &source), Vec::new()),
+        Kind::Ndb => (parse_all(ndb_records(path)?, &source), Vec::new()),
+    };
     let mut manifest = Manifest::default();
     for (key, r) in parsed {
         match r {
@@ -102,44 +103,83 @@ pub fn read_with_errors(path: &Path, kind: Kind) -> Result<(Manifest, Vec<BlobIs
 }
 
 type RawRecord = (i64, std::result::Result<Vec<u8>, FormatError>);
+type Parsed = Vec<(i64, std::result::Result<Package, FormatError>)>;
 
-/// Pulls the raw header blobs out of the container, in `rpm -qa` order.
-fn extract(path: &Path, kind: Kind) -> Result<(Vec<RawRecord>, Vec<BlobIssue>)> {
-    let fail = |e: FormatError| Error::format(path, e);
+/// How many header blobs may wait between the SQLite reader and the
+/// parsers: enough to keep every core busy, few enough that the raw blobs
+/// never add up (a 5,000-package rpmdb holds about 100 MB of them).
+const BLOBS_IN_FLIGHT: usize = 64;
+
+/// Streams an `rpmdb.sqlite`: one thread walks the table while the rayon
+/// pool parses the blobs it hands over, so reading and parsing overlap and
+/// only [`BLOBS_IN_FLIGHT`] raw blobs exist at a time. Packages come back
+/// in `hnum` order, as `rpm -qa` lists them.
+fn read_sqlite(path: &Path, source: &Source) -> Result<(Parsed, Vec<BlobIssue>)> {
+    check_sqlite_file(path)?;
     let mut issues = Vec::new();
-    let records: Vec<RawRecord> = match kind {
-        Kind::Sqlite => {
-            check_sqlite_file(path)?;
-            if let Some(e) = sqlite::wal_pending(path) {
-                issues.push(BlobIssue {
-                    record: None,
-                    error: e.into(),
-                });
-            }
-            sqlite::records(path)
-                .map_err(|e| fail(e.into()))?
-                .into_iter()
-                .map(|r| (r.hnum, r.blob.map_err(FormatError::from)))
-                .collect()
-        }
-        Kind::Bdb => {
-            let bytes = fsutil::read_capped(path, limits::MAX_INPUT_FILE)?;
-            bdb::records(&bytes)
-                .map_err(|e| fail(e.into()))?
-                .into_iter()
-                .map(|r| (i64::from(r.key), r.blob.map_err(FormatError::from)))
-                .collect()
-        }
-        Kind::Ndb => {
-            let bytes = fsutil::read_capped(path, limits::MAX_INPUT_FILE)?;
-            ndb::records(&bytes)
-                .map_err(|e| fail(e.into()))?
-                .into_iter()
-                .map(|r| (i64::from(r.pkgidx), r.blob.map_err(FormatError::from)))
-                .collect()
-        }
-    };
-    Ok((records, issues))
+    if let Some(e) = sqlite::wal_pending(path) {
+        issues.push(BlobIssue {
+            record: None,
+            error: e.into(),
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawRecord>(BLOBS_IN_FLIGHT);
+    let (mut parsed, walked) = std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            sqlite::for_each_record(path, |hnum, blob| {
+                let raw = blob.map(<[u8]>::to_vec).map_err(FormatError::from);
+                match tx.send((hnum, raw)) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(_) => ControlFlow::Break(()),
+                }
+            })
+        });
+        let parsed: Vec<_> = rx
+            .into_iter()
+            .enumerate()
+            .par_bridge()
+            .map(|(seq, (key, blob))| {
+                let package = blob.and_then(|b| package_from_blob(&b, source));
+                (seq, key, package)
+            })
+            .collect();
+        let walked = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (parsed, walked)
+    });
+    walked.map_err(|e| Error::format(path, FormatError::from(e)))?;
+    parsed.sort_unstable_by_key(|(seq, _, _)| *seq);
+    let parsed = parsed.into_iter().map(|(_, key, p)| (key, p)).collect();
+    Ok((parsed, issues))
+}
+
+/// Parses blobs already in memory on every core, keeping their order.
+fn parse_all(records: Vec<RawRecord>, source: &Source) -> Parsed {
+    records
+        .into_par_iter()
+        .map(|(key, blob)| (key, blob.and_then(|b| package_from_blob(&b, source))))
+        .collect()
+}
+
+/// The raw header blobs of a BerkeleyDB `Packages`, in `rpm -qa` order.
+fn bdb_records(path: &Path) -> Result<Vec<RawRecord>> {
+    let bytes = fsutil::read_capped(path, limits::MAX_INPUT_FILE)?;
+    let records = bdb::records(&bytes).map_err(|e| Error::format(path, FormatError::from(e)))?;
+    Ok(records
+        .into_iter()
+        .map(|r| (i64::from(r.key), r.blob.map_err(FormatError::from)))
+        .collect())
+}
+
+/// The raw header blobs of an NDB `Packages.db`, in `rpm -qa` order.
+fn ndb_records(path: &Path) -> Result<Vec<RawRecord>> {
+    let bytes = fsutil::read_capped(path, limits::MAX_INPUT_FILE)?;
+    let records = ndb::records(&bytes).map_err(|e| Error::format(path, FormatError::from(e)))?;
+    Ok(records
+        .into_iter()
+        .map(|r| (i64::from(r.pkgidx), r.blob.map_err(FormatError::from)))
+        .collect())
 }
 
 /// SQLite opens paths itself: refuse FIFOs, devices and oversized files first.

@@ -15,6 +15,7 @@
 //! generated column could otherwise make one `SELECT` run without end.
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use rusqlite::config::DbConfig;
@@ -82,27 +83,46 @@ pub fn blobs(path: &Path) -> Result<Vec<Vec<u8>>, SqliteError> {
 /// The caller must already have checked that `path` is a regular file
 /// (`fsutil::open_regular`): SQLite would block forever opening a FIFO.
 pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
+    let mut out = Vec::new();
+    for_each_record(path, |hnum, blob| {
+        out.push(Record {
+            hnum,
+            blob: blob.map(<[u8]>::to_vec),
+        });
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// Streams the rows of `Packages` in `hnum` order to `visit`, each blob
+/// borrowed from SQLite for the duration of the call: nothing but the
+/// current row is held, however large the database. `visit` may stop early
+/// with `ControlFlow::Break`. Same preconditions and limits as [`records`].
+pub fn for_each_record<F>(path: &Path, mut visit: F) -> Result<(), SqliteError>
+where
+    F: FnMut(i64, Result<&[u8], SqliteError>) -> ControlFlow<()>,
+{
     // A stored row takes at least one byte of the file.
     let max_rows = std::fs::metadata(path).map_err(SqliteError::Stat)?.len();
     let conn = open_immutable(path)?;
     check_schema(&conn)?;
     let mut stmt = conn.prepare(SELECT).map_err(SqliteError::Query)?;
     let mut rows = stmt.query([]).map_err(SqliteError::Query)?;
-    let mut out = Vec::new();
-    let mut total = 0u64;
+    let (mut count, mut total) = (0u64, 0u64);
     while let Some(row) = rows.next().map_err(SqliteError::Query)? {
-        if out.len() as u64 >= max_rows {
+        if count >= max_rows {
             return Err(SqliteError::TooManyRows { max: max_rows });
         }
         let hnum = match row.get_ref(0).map_err(SqliteError::Query)? {
             ValueRef::Integer(i) => i,
             other => {
                 return Err(SqliteError::HnumType {
-                    row: out.len(),
+                    row: count as usize,
                     found: type_name(other),
                 })
             }
         };
+        count += 1;
         let blob = blob_of(hnum, row.get_ref(1).map_err(SqliteError::Query)?);
         if let Ok(b) = &blob {
             total += b.len() as u64;
@@ -112,12 +132,14 @@ pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
                 });
             }
         }
-        out.push(Record { hnum, blob });
+        if visit(hnum, blob).is_break() {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<Vec<u8>, SqliteError> {
+fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<&[u8], SqliteError> {
     let ValueRef::Blob(b) = v else {
         return Err(SqliteError::BlobType {
             hnum,
@@ -131,7 +153,7 @@ fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<Vec<u8>, SqliteError> {
             max: limits::RPMDB_MAX_BLOB,
         });
     }
-    Ok(b.to_vec())
+    Ok(b)
 }
 
 fn type_name(v: ValueRef<'_>) -> &'static str {
