@@ -5,9 +5,9 @@
 //! rpmdb, a `.deb`, an apk database or a pip `RECORD`.
 //!
 //! A Fedora-size rpmdb lists about 300,000 files and every audit holds them
-//! all, so [`FileEntry`] is kept small: owner names are shared [`Name`]s
-//! (one allocation per distinct name, not per file), digests are boxed
-//! slices, and the path index ([`OwnerIndex`]) stores owners in one flat
+//! all, so [`FileEntry`] is kept small: paths are `Box<Path>` (no spare
+//! capacity word), owner names are shared [`Name`]s (one allocation per
+//! distinct name, not per file), digests are boxed slices, and the path index ([`OwnerIndex`]) stores owners in one flat
 //! array instead of a `Vec` per path.
 
 use std::collections::HashMap;
@@ -202,7 +202,7 @@ pub struct FileEntry {
     /// The path as the package manager spells it: absolute for installed
     /// files; source rpms list bare names (as `rpm -qpl` prints them).
     #[serde(serialize_with = "crate::manifest::ser_path")]
-    pub path: PathBuf,
+    pub path: Box<Path>,
     #[serde(rename = "type")]
     pub kind: FileKind,
     /// Full `st_mode` (type and permission bits) when known.
@@ -219,7 +219,7 @@ pub struct FileEntry {
     pub mtime: Option<i64>,
     pub digest: Option<Digest>,
     #[serde(serialize_with = "crate::manifest::ser_opt_path")]
-    pub link: Option<PathBuf>,
+    pub link: Option<Box<Path>>,
     pub flags: FileFlags,
     /// RPM's install state; `None` where the backend has no such notion.
     pub state: Option<FileState>,
@@ -238,7 +238,7 @@ impl FileEntry {
     /// An entry with only a path and a kind; readers fill in what they know.
     pub fn new(path: impl Into<PathBuf>, kind: FileKind) -> Self {
         FileEntry {
-            path: path.into(),
+            path: path.into().into_boxed_path(),
             kind,
             mode: None,
             user: None,
@@ -362,7 +362,7 @@ impl<'m> OwnerIndex<'m> {
         let mut counts: Vec<usize> = Vec::new();
         for (_, f) in m.owned_entries() {
             let next = counts.len();
-            let g = *groups.entry(f.path.as_path()).or_insert(next);
+            let g = *groups.entry(&f.path).or_insert(next);
             if g == next {
                 counts.push(0);
             }
@@ -453,7 +453,7 @@ pub(crate) fn ser_opt_str<S: serde::Serializer>(
 }
 
 pub(crate) fn ser_opt_path<S: serde::Serializer>(
-    p: &Option<PathBuf>,
+    p: &Option<Box<Path>>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     match p {

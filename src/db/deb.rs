@@ -360,8 +360,8 @@ fn read_data(
     let mut files = Vec::new();
     while let Some(entry) = next_entry(&mut tar, member, limit)? {
         let mut f = file_entry(entry)?;
-        f.digest = digests.get(f.path.as_path()).map(|&d| d.clone());
-        if control.conffiles.contains(&f.path) {
+        f.digest = digests.get(&*f.path).map(|&d| d.clone());
+        if control.conffiles.iter().any(|c| **c == *f.path) {
             f.flags.insert(FileFlags::CONFIG);
         }
         files.push(f);
@@ -375,10 +375,10 @@ fn size_hard_links(files: &mut [FileEntry]) {
     let sizes: std::collections::HashMap<PathBuf, Option<u64>> = files
         .iter()
         .filter(|f| f.link.is_none())
-        .map(|f| (f.path.clone(), f.size))
+        .map(|f| (f.path.to_path_buf(), f.size))
         .collect();
     for f in files.iter_mut().filter(|f| f.kind == FileKind::File) {
-        if let Some(size) = f.link.as_ref().and_then(|l| sizes.get(l)) {
+        if let Some(size) = f.link.as_deref().and_then(|l| sizes.get(l)) {
             f.size = *size;
         }
     }
@@ -428,7 +428,7 @@ fn file_entry(e: Entry) -> Result<FileEntry, DebError> {
     f.gid = u32::try_from(e.gid).ok();
     f.size = Some(e.size);
     f.mtime = Some(e.mtime);
-    f.link = link;
+    f.link = link.map(PathBuf::into_boxed_path);
     Ok(f)
 }
 
