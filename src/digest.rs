@@ -57,11 +57,11 @@ impl Algo {
     /// Hashes everything `r` yields, streaming in 128 KiB blocks.
     pub fn hash_reader(self, r: &mut dyn Read) -> std::io::Result<Digest> {
         use sha2::Digest as _;
-        fn run<D: sha2::Digest>(mut d: D, r: &mut dyn Read) -> std::io::Result<Box<[u8]>> {
+        fn run<D: sha2::Digest>(mut d: D, r: &mut dyn Read) -> std::io::Result<DigestBytes> {
             let mut buf = vec![0u8; 128 * 1024];
             loop {
                 match r.read(&mut buf) {
-                    Ok(0) => return Ok(d.finalize().to_vec().into_boxed_slice()),
+                    Ok(0) => return Ok(d.finalize().as_slice().into()),
                     Ok(n) => d.update(&buf[..n]),
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
@@ -86,13 +86,87 @@ impl Algo {
 }
 
 /// A digest value with its algorithm. Serialises as `"algo:hex"`.
-///
-/// `bytes` is a boxed slice, not a `Vec`: a manifest holds one digest per
-/// file, and the spare capacity word adds up over a few hundred thousand.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Digest {
     pub algo: Algo,
-    pub bytes: Box<[u8]>,
+    pub bytes: DigestBytes,
+}
+
+/// The longest digest stored inline (SHA-256).
+const INLINE_LEN: usize = 32;
+
+/// A digest's bytes; derefs to `[u8]`. Digests up to SHA-256 (nearly every
+/// file digest rpm, dpkg, apk and pip record) live inline: a manifest holds
+/// one per file, and a separate 32-byte allocation costs 48 bytes of heap
+/// plus the pointer. SHA-384 and SHA-512 are boxed.
+#[derive(Clone)]
+pub struct DigestBytes(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, buf: [u8; INLINE_LEN] },
+    Boxed(Box<[u8]>),
+}
+
+impl DigestBytes {
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => &buf[..usize::from(*len)],
+            Repr::Boxed(b) => b,
+        }
+    }
+}
+
+impl From<&[u8]> for DigestBytes {
+    fn from(b: &[u8]) -> Self {
+        match u8::try_from(b.len()) {
+            Ok(len) if b.len() <= INLINE_LEN => {
+                let mut buf = [0; INLINE_LEN];
+                buf[..b.len()].copy_from_slice(b);
+                DigestBytes(Repr::Inline { len, buf })
+            }
+            _ => DigestBytes(Repr::Boxed(b.into())),
+        }
+    }
+}
+
+impl From<Vec<u8>> for DigestBytes {
+    fn from(v: Vec<u8>) -> Self {
+        v.as_slice().into()
+    }
+}
+
+impl std::ops::Deref for DigestBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl AsRef<[u8]> for DigestBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for DigestBytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for DigestBytes {}
+
+impl std::hash::Hash for DigestBytes {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_slice().hash(h);
+    }
+}
+
+impl fmt::Debug for DigestBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_slice(), f)
+    }
 }
 
 impl Digest {
@@ -193,5 +267,22 @@ mod tests {
         assert!(Digest::from_hex(Algo::Md5, "+41d8cd98f00b204e9800998ecf8427e").is_none());
         let upper = Digest::from_hex(Algo::Md5, "D41D8CD98F00B204E9800998ECF8427E").unwrap();
         assert_eq!(upper, d);
+    }
+
+    #[test]
+    fn short_digests_inline_long_ones_boxed_same_behaviour() {
+        for algo in [Algo::Md5, Algo::Sha1, Algo::Sha224, Algo::Sha256, Algo::Sha384, Algo::Sha512] {
+            let d = algo.hash_bytes(b"abc");
+            assert_eq!(d.bytes.len(), algo.digest_len());
+            assert_eq!(Digest::from_hex(algo, &d.hex()), Some(d.clone()));
+            let from_vec = DigestBytes::from(d.bytes.to_vec());
+            assert_eq!(from_vec, d.bytes);
+            let inline = matches!(d.bytes.0, Repr::Inline { .. });
+            assert_eq!(inline, algo.digest_len() <= INLINE_LEN, "{}", algo.name());
+        }
+        assert_eq!(
+            Algo::Sha512.hash_bytes(b"abc").hex()[..16],
+            *"ddaf35a193617aba"
+        );
     }
 }

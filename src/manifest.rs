@@ -6,11 +6,13 @@
 //!
 //! A Fedora-size rpmdb lists about 300,000 files and every audit holds them
 //! all, so [`FileEntry`] is kept small: paths are `Box<Path>` (no spare
-//! capacity word), owner names are shared [`Name`]s (one allocation per
-//! distinct name, not per file), digests are boxed slices, and the path index ([`OwnerIndex`]) stores owners in one flat
+//! capacity word), owner names are shared thin [`Name`]s (one allocation
+//! per distinct name, not per file), digests up to SHA-256 are stored
+//! inline ([`crate::digest::DigestBytes`]), and the path index ([`OwnerIndex`]) stores owners in one flat
 //! array instead of a `Vec` per path.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -173,9 +175,80 @@ impl FileState {
     }
 }
 
-/// A user or group name, shared by every entry that names it
-/// (`f.user.as_deref()` gives the `&str`); see [`Names`].
-pub type Name = Arc<str>;
+/// A user or group name (or other short text a file entry carries),
+/// shared by every entry that names it and held through one thin pointer:
+/// 8 bytes in each [`FileEntry`] where a `String` takes 24 and an
+/// `Arc<str>` 16. Derefs to `str`, so `f.user.as_deref()` is an
+/// `Option<&str>`; see [`Names`] for the sharing.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(Arc<String>);
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name(Arc::new(s))
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Name(Arc::new(s.to_owned()))
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
+    }
+}
 
 /// Hands out one shared [`Name`] per distinct name, so that 300,000 files
 /// owned by `root` hold 300,000 pointers to one string.
@@ -188,10 +261,10 @@ impl Names {
     /// The shared name for `raw` (invalid UTF-8 replaced, as `String::from_utf8_lossy` does).
     pub fn get(&mut self, raw: &[u8]) -> Name {
         if let Some(n) = self.seen.get(raw) {
-            return Arc::clone(n);
+            return n.clone();
         }
-        let n: Name = String::from_utf8_lossy(raw).into();
-        self.seen.insert(raw.into(), Arc::clone(&n));
+        let n = Name::from(String::from_utf8_lossy(raw).into_owned());
+        self.seen.insert(raw.into(), n.clone());
         n
     }
 }
@@ -207,9 +280,7 @@ pub struct FileEntry {
     pub kind: FileKind,
     /// Full `st_mode` (type and permission bits) when known.
     pub mode: Option<u32>,
-    #[serde(serialize_with = "crate::manifest::ser_opt_str")]
     pub user: Option<Name>,
-    #[serde(serialize_with = "crate::manifest::ser_opt_str")]
     pub group: Option<Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
@@ -228,7 +299,7 @@ pub struct FileEntry {
     pub rdev: Option<u64>,
     /// File capabilities as `cap_to_text` writes them, where recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub caps: Option<Box<str>>,
+    pub caps: Option<Name>,
     /// RPM's per-file `%verify` bits (`RPMVERIFY_*`); `None`: verify all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify_flags: Option<u32>,
@@ -353,12 +424,11 @@ pub struct OwnerIndex<'m> {
 }
 
 impl<'m> OwnerIndex<'m> {
-    /// Counts the owners of each path, then places them: two passes over
-    /// the entries, one hash lookup per entry.
+    /// Counts the owners of each path, then places them. The second pass
+    /// looks each path up again rather than remembering its group: that
+    /// would take a word per entry at the moment memory use peaks.
     fn new(m: &'m Manifest) -> Self {
-        let total: usize = m.packages.iter().map(|p| p.files.len()).sum();
         let mut groups: HashMap<&'m Path, usize> = HashMap::new();
-        let mut group_of = Vec::with_capacity(total);
         let mut counts: Vec<usize> = Vec::new();
         for (_, f) in m.owned_entries() {
             let next = counts.len();
@@ -367,7 +437,6 @@ impl<'m> OwnerIndex<'m> {
                 counts.push(0);
             }
             counts[g] += 1;
-            group_of.push(g);
         }
         // counts becomes each group's next free slot.
         let mut starts = Vec::with_capacity(counts.len() + 1);
@@ -377,10 +446,12 @@ impl<'m> OwnerIndex<'m> {
             at += std::mem::replace(c, at);
         }
         starts.push(at);
-        let mut owners = vec![Owner { package: 0, file: 0 }; total];
-        for ((o, _), g) in m.owned_entries().zip(group_of) {
-            owners[counts[g]] = o;
-            counts[g] += 1;
+        let mut owners = vec![Owner { package: 0, file: 0 }; at];
+        for (o, f) in m.owned_entries() {
+            if let Some(&g) = groups.get(&*f.path) {
+                owners[counts[g]] = o;
+                counts[g] += 1;
+            }
         }
         OwnerIndex {
             groups,
@@ -440,16 +511,6 @@ impl<'m> OwnerIndex<'m> {
 
 pub(crate) fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&p.to_string_lossy())
-}
-
-pub(crate) fn ser_opt_str<S: serde::Serializer>(
-    v: &Option<Name>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.serialize_str(v),
-        None => s.serialize_none(),
-    }
 }
 
 pub(crate) fn ser_opt_path<S: serde::Serializer>(

@@ -404,7 +404,7 @@ fn archive_path(raw: &[u8]) -> Result<PathBuf, DebError> {
 }
 
 fn name(raw: Vec<u8>) -> Option<Name> {
-    (!raw.is_empty()).then(|| String::from_utf8_lossy(&raw).into())
+    (!raw.is_empty()).then(|| String::from_utf8_lossy(&raw).into_owned().into())
 }
 
 fn file_entry(e: Entry) -> Result<FileEntry, DebError> {

@@ -209,7 +209,7 @@ impl<'h> FileArrays<'h> {
         e.rdev = at(&self.rdevs, i).map(u64::from);
         e.caps = at(&self.caps, i)
             .filter(|c| !c.is_empty())
-            .map(|c| String::from_utf8_lossy(c).into());
+            .map(|c| Name::from(String::from_utf8_lossy(c).into_owned()));
         e.verify_flags = at(&self.verify, i);
         Ok(e)
     }
