@@ -184,7 +184,10 @@ impl Digest {
         let mut buf = [0u8; MAX_DIGEST_LEN];
         let mut bad = 0;
         for (out, pair) in buf.iter_mut().zip(hex.chunks_exact(2)) {
-            let (hi, lo) = (HEX_VALUE[usize::from(pair[0])], HEX_VALUE[usize::from(pair[1])]);
+            let (hi, lo) = (
+                HEX_VALUE[usize::from(pair[0])],
+                HEX_VALUE[usize::from(pair[1])],
+            );
             bad |= hi | lo;
             *out = hi << 4 | lo;
         }
@@ -271,7 +274,14 @@ mod tests {
 
     #[test]
     fn short_digests_inline_long_ones_boxed_same_behaviour() {
-        for algo in [Algo::Md5, Algo::Sha1, Algo::Sha224, Algo::Sha256, Algo::Sha384, Algo::Sha512] {
+        for algo in [
+            Algo::Md5,
+            Algo::Sha1,
+            Algo::Sha224,
+            Algo::Sha256,
+            Algo::Sha384,
+            Algo::Sha512,
+        ] {
             let d = algo.hash_bytes(b"abc");
             assert_eq!(d.bytes.len(), algo.digest_len());
             assert_eq!(Digest::from_hex(algo, &d.hex()), Some(d.clone()));

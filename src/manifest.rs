@@ -255,16 +255,26 @@ impl Serialize for Name {
 #[derive(Debug, Default)]
 pub struct Names {
     seen: HashMap<Box<[u8]>, Name>,
+    /// The last name handed out: files in a row mostly share their owner.
+    last: Option<Name>,
 }
 
 impl Names {
     /// The shared name for `raw` (invalid UTF-8 replaced, as `String::from_utf8_lossy` does).
     pub fn get(&mut self, raw: &[u8]) -> Name {
-        if let Some(n) = self.seen.get(raw) {
+        // A replaced name never equals its raw bytes and takes the map path.
+        if let Some(n) = self.last.as_ref().filter(|n| n.as_bytes() == raw) {
             return n.clone();
         }
-        let n = Name::from(String::from_utf8_lossy(raw).into_owned());
-        self.seen.insert(raw.into(), n.clone());
+        let n = match self.seen.get(raw) {
+            Some(n) => n.clone(),
+            None => {
+                let n = Name::from(String::from_utf8_lossy(raw).into_owned());
+                self.seen.insert(raw.into(), n.clone());
+                n
+            }
+        };
+        self.last = Some(n.clone());
         n
     }
 }
@@ -446,7 +456,13 @@ impl<'m> OwnerIndex<'m> {
             at += std::mem::replace(c, at);
         }
         starts.push(at);
-        let mut owners = vec![Owner { package: 0, file: 0 }; at];
+        let mut owners = vec![
+            Owner {
+                package: 0,
+                file: 0
+            };
+            at
+        ];
         for (o, f) in m.owned_entries() {
             if let Some(&g) = groups.get(&*f.path) {
                 owners[counts[g]] = o;
@@ -561,6 +577,21 @@ mod tests {
     }
 
     #[test]
+    fn names_are_shared_and_lossy() {
+        let mut names = Names::default();
+        let a = names.get(b"root");
+        let b = names.get(b"app");
+        let c = names.get(b"root");
+        assert!(Arc::ptr_eq(&a.0, &c.0), "one allocation per distinct name");
+        assert!(!Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!((a.as_str(), b.as_str()), ("root", "app"));
+        let bad = names.get(b"r\xffot");
+        assert_eq!(bad.as_str(), "r\u{fffd}ot");
+        assert!(Arc::ptr_eq(&bad.0, &names.get(b"r\xffot").0));
+        assert_eq!(Some(a).as_deref(), Some("root"));
+    }
+
+    #[test]
     fn owners_keeps_every_owner_of_a_shared_path() {
         let src = Source {
             backend: Backend::Directory,
@@ -580,5 +611,60 @@ mod tests {
             packages: vec![pkg("a"), pkg("b")],
         };
         assert_eq!(m.owners().of(Path::new("/usr/share/x")).len(), 2);
+    }
+
+    fn package(name: &str, backend: Backend, paths: &[&str]) -> Package {
+        Package {
+            name: name.into(),
+            epoch: None,
+            version: "1".into(),
+            release: None,
+            arch: None,
+            source: Source {
+                backend,
+                file: "/x".into(),
+            },
+            install_time: None,
+            files: paths
+                .iter()
+                .map(|p| FileEntry::new(*p, FileKind::File))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn owner_index_groups_in_manifest_order_and_prefers() {
+        let m = Manifest {
+            packages: vec![
+                package("pip", Backend::PipRecord, &["/s/a.py", "/s/only-pip.py"]),
+                package("rpm1", Backend::RpmdbSqlite, &["/s/b.py", "/s/a.py"]),
+                package("rpm2", Backend::RpmdbSqlite, &["/s/a.py", "/s//b.py"]),
+            ],
+        };
+        let o = |package, file| Owner { package, file };
+        let mut index = m.owners();
+        assert_eq!(index.len(), 3, "/s//b.py is /s/b.py, as Path compares");
+        assert_eq!(index.of(Path::new("/s/a.py")), [o(0, 0), o(1, 1), o(2, 0)]);
+        assert_eq!(index.of(Path::new("/s/b.py/")), [o(1, 0), o(2, 1)]);
+        assert!(index.of(Path::new("/s/none.py")).is_empty());
+        assert!(!index.is_owned(Path::new("/s")));
+        index.prefer(|o| m.packages[o.package].source.backend != Backend::PipRecord);
+        assert_eq!(index.of(Path::new("/s/a.py")), [o(1, 1), o(2, 0)]);
+        assert_eq!(index.of(Path::new("/s/only-pip.py")), [o(0, 1)]);
+        assert_eq!(index.of(Path::new("/s/b.py")), [o(1, 0), o(2, 1)]);
+        let mut all: Vec<_> = index
+            .iter()
+            .map(|(p, os)| (p.to_owned(), os.len()))
+            .collect();
+        all.sort();
+        assert_eq!(
+            all,
+            [
+                (PathBuf::from("/s/a.py"), 2),
+                (PathBuf::from("/s/b.py"), 2),
+                (PathBuf::from("/s/only-pip.py"), 1)
+            ]
+        );
+        OwnerIndex::default().prefer(|_| true);
     }
 }

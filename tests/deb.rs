@@ -219,11 +219,7 @@ fn assert_entries_match_dpkg_deb(deb: &Path, pkg: &Package) {
     let numeric = tar_numeric(deb);
     assert_eq!(pkg.files.len(), names.len(), "{}", deb.display());
     assert_eq!(pkg.files.len(), numeric.len(), "{}", deb.display());
-    let sizes: HashMap<&Path, Option<u64>> = pkg
-        .files
-        .iter()
-        .map(|f| (&*f.path, f.size))
-        .collect();
+    let sizes: HashMap<&Path, Option<u64>> = pkg.files.iter().map(|f| (&*f.path, f.size)).collect();
     for ((f, l), n) in pkg.files.iter().zip(&names).zip(&numeric) {
         let at = format!("{}: {}", deb.display(), f.path.display());
         assert_eq!(&*f.path, l.path, "{at}");

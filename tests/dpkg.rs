@@ -453,7 +453,10 @@ fn status_and_status_d_are_both_read() {
         got,
         [("a", Backend::Dpkg, 0), ("b", Backend::DpkgStatusD, 1)]
     );
-    assert_eq!(&*m.packages[1].files[0].path, Path::new("/usr/share/b/empty"));
+    assert_eq!(
+        &*m.packages[1].files[0].path,
+        Path::new("/usr/share/b/empty")
+    );
 }
 
 #[test]

@@ -170,8 +170,16 @@ impl<'h> FileArrays<'h> {
         let mut shared = |v: Option<Vec<&[u8]>>| {
             v.map(|v| v.into_iter().map(|raw| names.get(raw)).collect::<Vec<_>>())
         };
-        let users = shared(per_file(Tag::FILEUSERNAME, n, h.string_array(Tag::FILEUSERNAME))?);
-        let groups = shared(per_file(Tag::FILEGROUPNAME, n, h.string_array(Tag::FILEGROUPNAME))?);
+        let users = shared(per_file(
+            Tag::FILEUSERNAME,
+            n,
+            h.string_array(Tag::FILEUSERNAME),
+        )?);
+        let groups = shared(per_file(
+            Tag::FILEGROUPNAME,
+            n,
+            h.string_array(Tag::FILEGROUPNAME),
+        )?);
         Ok(FileArrays {
             algo: Algo::from_rpm(algo_num),
             digests: per_file(Tag::FILEDIGESTS, n, h.string_array(Tag::FILEDIGESTS))?,
@@ -225,12 +233,13 @@ impl<'h> FileArrays<'h> {
             return Ok(None);
         };
         Digest::from_hex_bytes(algo, hex)
-            .map(Some).ok_or_else(|| HeaderError::BadDigest {
-            file: i,
-            algo: algo.name(),
-            hex_len: algo.digest_len() * 2,
-            value: String::from_utf8_lossy(hex).chars().take(160).collect(),
-        })
+            .map(Some)
+            .ok_or_else(|| HeaderError::BadDigest {
+                file: i,
+                algo: algo.name(),
+                hex_len: algo.digest_len() * 2,
+                value: String::from_utf8_lossy(hex).chars().take(160).collect(),
+            })
     }
 }
 

@@ -531,9 +531,18 @@ impl Header {
 }
 
 /// Splits NUL-terminated strings; the data was checked to hold `count` of them.
+/// `memchr` finds the terminators: digests and paths make these arrays
+/// tens of megabytes in a large rpmdb.
 fn split_strings(data: &[u8]) -> impl Iterator<Item = &[u8]> {
     let body = data.strip_suffix(&[0]).unwrap_or(data);
-    body.split(|&b| b == 0)
+    let mut start = 0;
+    memchr::memchr_iter(0, body)
+        .chain(std::iter::once(body.len()))
+        .map(move |end| {
+            let s = &body[start..end];
+            start = end + 1;
+            s
+        })
 }
 
 fn be32(bytes: &[u8], at: usize) -> Option<u32> {

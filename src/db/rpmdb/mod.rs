@@ -108,7 +108,7 @@ type Parsed = Vec<(i64, std::result::Result<Package, FormatError>)>;
 /// How many header blobs may wait between the SQLite reader and the
 /// parsers: enough to keep every core busy, few enough that the raw blobs
 /// never add up (a 5,000-package rpmdb holds about 100 MB of them).
-const BLOBS_IN_FLIGHT: usize = 64;
+const BLOBS_IN_FLIGHT: usize = 16;
 
 /// Streams an `rpmdb.sqlite`: one thread walks the table while the rayon
 /// pool parses the blobs it hands over, so reading and parsing overlap and
