@@ -23,6 +23,10 @@ pub enum Command {
     Manifest(ManifestArgs),
     /// Judge .pyc files the way CPython's import system would.
     Pyc(PycArgs),
+    /// Prove that a minimal layout is a file-wise subset of a fuller one.
+    Subset(SubsetArgs),
+    /// Size and file count of every layout, from a status-quo tree.
+    Size(SizeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -159,4 +163,66 @@ pub struct AuditArgs {
     /// Further trees to audit, as paths inside the root.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareLevel {
+    /// The path exists on the full side.
+    Path,
+    /// ... with the same file type.
+    Type,
+    /// ... and the same content.
+    Digest,
+    /// ... and the same mode, owner, group and link target.
+    Metadata,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SubsetFormat {
+    Text,
+    /// `pyvet-subset/1` JSON.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// JUnit XML: each violation a failed test case.
+    Junit,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SubsetArgs {
+    /// The minimal side: anything `pyvet manifest` reads, a pyvet-manifest/1
+    /// JSON, or pkg:NAME for a package installed under --root.
+    #[arg(long, value_name = "INPUT", required = true, num_args = 1..)]
+    pub minimal: Vec<String>,
+    /// The full side, as for --minimal.
+    #[arg(long, value_name = "INPUT", required = true, num_args = 1..)]
+    pub full: Vec<String>,
+    /// How much of each file must be equal.
+    #[arg(long, value_enum, default_value_t = CompareLevel::Metadata)]
+    pub compare: CompareLevel,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SubsetFormat::Text)]
+    pub format: SubsetFormat,
+    /// Root whose installed databases pkg:NAME inputs come from.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SizeFormat {
+    Text,
+    /// `pyvet-size/1` JSON.
+    Json,
+    /// A bar chart.
+    Svg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SizeArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SizeFormat::Text)]
+    pub format: SizeFormat,
+    /// Status-quo trees (sources and their pycs at opt 0, 1 and 2); sizes add up.
+    #[arg(value_name = "TREE", required = true)]
+    pub trees: Vec<PathBuf>,
 }

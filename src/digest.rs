@@ -237,6 +237,36 @@ impl fmt::Display for Digest {
     }
 }
 
+impl std::str::FromStr for Digest {
+    type Err = String;
+
+    /// Parses `"algo:hex"`, as [`Digest`] displays.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, hex) = s
+            .split_once(':')
+            .ok_or_else(|| format!("digest {s:?} is not algo:hex"))?;
+        let algo = [
+            Algo::Md5,
+            Algo::Sha1,
+            Algo::Sha224,
+            Algo::Sha256,
+            Algo::Sha384,
+            Algo::Sha512,
+        ]
+        .into_iter()
+        .find(|a| a.name() == name)
+        .ok_or_else(|| format!("unknown digest algorithm {name:?}"))?;
+        Digest::from_hex(algo, hex).ok_or_else(|| format!("{name} digest {hex:?} is not valid hex"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl Serialize for Digest {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

@@ -23,6 +23,8 @@ pub mod limits;
 pub mod manifest;
 pub mod policy;
 pub mod render;
+pub mod size;
+pub mod subset;
 pub mod tree;
 
 pub use error::{Error, Result};

@@ -16,12 +16,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 
 /// Which kind of reader produced a package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     RpmdbSqlite,
@@ -56,7 +56,7 @@ impl Backend {
 }
 
 /// Where a package's data was read from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     pub backend: Backend,
     #[serde(serialize_with = "crate::manifest::ser_path")]
@@ -64,7 +64,7 @@ pub struct Source {
 }
 
 /// A file's type as the package manager recorded it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileKind {
     File,
@@ -143,6 +143,21 @@ impl std::ops::BitOr for FileFlags {
     }
 }
 
+impl<'de> Deserialize<'de> for FileFlags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names: Vec<String> = Vec::deserialize(d)?;
+        let mut flags = FileFlags::default();
+        for n in names {
+            let (f, _) = Self::NAMES
+                .iter()
+                .find(|(_, name)| *name == n)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown file flag {n:?}")))?;
+            flags.insert(*f);
+        }
+        Ok(flags)
+    }
+}
+
 impl Serialize for FileFlags {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.names())
@@ -150,7 +165,7 @@ impl Serialize for FileFlags {
 }
 
 /// RPM's per-file install state (`RPMTAG_FILESTATES`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileState {
     Normal,
@@ -250,6 +265,12 @@ impl Serialize for Name {
     }
 }
 
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Name::from)
+    }
+}
+
 /// Hands out one shared [`Name`] per distinct name, so that 300,000 files
 /// owned by `root` hold 300,000 pointers to one string.
 #[derive(Debug, Default)]
@@ -280,7 +301,7 @@ impl Names {
 }
 
 /// One file as a package manifest records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     /// The path as the package manager spells it: absolute for installed
     /// files; source rpms list bare names (as `rpm -qpl` prints them).
@@ -340,7 +361,7 @@ impl FileEntry {
 }
 
 /// One installed (or packaged) package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     pub name: String,
     pub epoch: Option<u32>,
@@ -376,7 +397,7 @@ impl Package {
 }
 
 /// Everything one or more package sources say is installed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub packages: Vec<Package>,
 }
@@ -529,12 +550,12 @@ pub(crate) fn ser_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S:
     s.serialize_str(&p.to_string_lossy())
 }
 
-pub(crate) fn ser_opt_path<S: serde::Serializer>(
-    p: &Option<Box<Path>>,
+pub(crate) fn ser_opt_path<S: serde::Serializer, P: AsRef<Path>>(
+    p: &Option<P>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     match p {
-        Some(p) => ser_path(p, s),
+        Some(p) => ser_path(p.as_ref(), s),
         None => s.serialize_none(),
     }
 }

@@ -198,3 +198,8 @@ pub fn marshal(data: &[u8]) {
     let version = MARSHAL_VERSIONS[usize::from(pick) % MARSHAL_VERSIONS.len()];
     consume(pyvet::format::marshal::read_code_facts(payload, version));
 }
+
+/// A `pyvet-manifest/1` JSON document (`pyvet subset` and `manifest` read them).
+pub fn manifest_json(data: &[u8]) {
+    let _ = std::hint::black_box(pyvet::db::json::parse(data));
+}

@@ -122,11 +122,11 @@ impl Sink {
     pub fn error(&self, e: impl std::fmt::Display) {
         self.errors.lock().expect("sink").push(e.to_string());
     }
-    fn into_parts(self) -> (Vec<Finding>, Vec<String>, Counters) {
+    /// Takes the findings and errors out, leaving the counters.
+    fn take(&self) -> (Vec<Finding>, Vec<String>) {
         (
-            self.findings.into_inner().expect("sink"),
-            self.errors.into_inner().expect("sink"),
-            self.counters,
+            std::mem::take(&mut *self.findings.lock().expect("sink")),
+            std::mem::take(&mut *self.errors.lock().expect("sink")),
         )
     }
 }
@@ -231,7 +231,7 @@ pub struct Report {
 pub const SCHEMA: &str = "pyvet-audit/1";
 
 /// Counts for the summary.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub packages: usize,
     pub python_trees: Vec<String>,
@@ -252,12 +252,17 @@ impl Report {
 
 /// Runs every check family on `ctx`, applies the policy and sorts.
 pub fn run(ctx: &Context, load_errors: Vec<String>) -> Report {
-    let sink = Sink::default();
+    run_with(ctx, &Sink::default(), load_errors)
+}
+
+/// [`run`] into a sink the caller owns, so that another thread can watch
+/// its counters (the progress bar) while the checks run.
+pub fn run_with(ctx: &Context, sink: &Sink, load_errors: Vec<String>) -> Report {
     for e in &ctx.inventory.errors {
         sink.error(e);
     }
-    crate::check::run_all(ctx, &sink);
-    let (findings, mut errors, counters) = sink.into_parts();
+    crate::check::run_all(ctx, sink);
+    let (findings, mut errors) = sink.take();
     errors.splice(0..0, load_errors);
     let mut findings: Vec<Finding> = findings
         .into_iter()
@@ -268,7 +273,7 @@ pub fn run(ctx: &Context, load_errors: Vec<String>) -> Report {
         .collect();
     findings
         .sort_by(|a, b| (b.severity, &a.path, a.rule.id).cmp(&(a.severity, &b.path, b.rule.id)));
-    let summary = summarise(ctx, &findings, &counters);
+    let summary = summarise(ctx, &findings, &sink.counters);
     Report {
         schema: SCHEMA,
         root: ctx.tree.label(),

@@ -21,6 +21,8 @@ pub enum Family {
     Prediction,
     /// Layout markers (`__dont_write_bytecode__`, `__pysources__`).
     Marker,
+    /// `pyvet subset`: a minimal layout against a fuller one.
+    Subset,
     /// About the audit itself (no manifest, policy entries).
     Audit,
 }
@@ -152,6 +154,15 @@ rules! {
     MARKER_INVALID = "marker-invalid", Marker, Error,
         "a marker that is not a regular empty file, or nothing owns it",
         "`__dont_write_bytecode__` must be a regular empty file owned by a package.";
+    SUBSET_MISSING = "subset-missing", Subset, Error,
+        "a file of the minimal side is not on the full side",
+        "`pyvet subset`: the minimal packages install this path and the full packages do not, so installing the minimal layout is not a subset of installing the full one.";
+    SUBSET_DIFFERS = "subset-differs", Subset, Error,
+        "a file of the minimal side differs from the full side's",
+        "`pyvet subset`: both sides install this path, but with another type, content, mode, owner, group or link target (the `differs` list says which, at the --compare level). A content digest that cannot be compared (none recorded, or another algorithm) counts as different: an unproven subset is not a subset.";
+    SUBSET_CONFLICT = "subset-conflict", Subset, Error,
+        "the minimal inputs list one path with different content",
+        "`pyvet subset`: two minimal-side inputs install the same path with different content or metadata, so what ends up on disk depends on installation order.";
     NO_MANIFEST = "no-manifest", Audit, Info,
         "no package database: ownership checks skipped",
         "No installed package database was found under the root and no INPUT named one, so nothing is owned: ownership checks are skipped and every other check still runs.";

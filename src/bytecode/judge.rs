@@ -2,8 +2,7 @@
 //! the import system would, and decide as CPython would, with the facts
 //! (header fields, `co_filename`, docstring) that support the verdict.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -15,8 +14,8 @@ use crate::cli::HashCheckMode;
 use crate::error::{Error, Result};
 use crate::format::marshal::{self, CodeFacts};
 use crate::format::pyc::{KnownHeader, PycHeader, PycKind};
-use crate::fsutil::read_capped;
 use crate::limits::{MAX_PYC_FILE, MAX_SOURCE_FILE};
+use crate::tree::{FsTree, Kind, Tree, TreeError};
 
 /// How to judge.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +52,10 @@ pub struct PycReport {
     pub verdict: Verdict,
     pub reason: String,
     pub co_filename: Option<String>,
+    /// The path bytes `co_filename` stands for (`os.fsencode`), to compare
+    /// with paths; `None` when unknown or unencodable.
+    #[serde(skip)]
+    pub co_filename_bytes: Option<Vec<u8>>,
     pub has_docstring: Option<bool>,
     /// Facts that do not change the verdict but deserve a look.
     pub warnings: Vec<String>,
@@ -74,18 +77,37 @@ pub struct DeepInput {
     pub source: Vec<u8>,
 }
 
-/// Judges one pyc. Errors are for files that cannot be read (missing,
-/// not regular, too large) — anything in their content is a verdict.
+/// Judges one pyc on the host: paths may be relative, and are judged as
+/// absolute paths of the host's own root. Errors are for files that cannot
+/// be read (missing, not regular, too large) — anything in their content is
+/// a verdict.
 pub fn judge(pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
-    let bytes = read_capped(pyc, MAX_PYC_FILE)?;
     let abs = std::path::absolute(pyc).map_err(|e| Error::io(pyc, e))?;
-    let location = naming::locate(&abs, opts.pycache_prefix);
     let source = match opts.source {
         Some(s) => Some(std::path::absolute(s).map_err(|e| Error::io(s, e))?),
+        None => None,
+    };
+    let opts = JudgeOptions {
+        source: source.as_deref(),
+        ..*opts
+    };
+    let mut report = judge_in(&FsTree::new("/"), &abs, &opts)?;
+    report.path = pyc.display().to_string();
+    Ok(report)
+}
+
+/// Judges one pyc of `tree`, reading it and its source only through the
+/// tree. `pyc` (and `opts.source`) are absolute paths inside the tree; as
+/// the import system does, symlinks are followed (inside the tree).
+pub fn judge_in(tree: &dyn Tree, pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
+    let bytes = read_followed(tree, pyc, MAX_PYC_FILE)?;
+    let location = naming::locate(pyc, opts.pycache_prefix);
+    let source = match opts.source {
+        Some(s) => Some(s.to_path_buf()),
         None => location.source().map(Path::to_path_buf),
     };
     let stat = match &source {
-        Some(s) => source_stat(s)?,
+        Some(s) => source_stat(tree, s)?,
         None => None,
     };
     let mut report = PycReport::new(pyc, &bytes, &location, source.as_deref(), stat.is_some());
@@ -101,12 +123,13 @@ pub fn judge(pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
         return Ok(report.with(Verdict::UnknownMagic, why));
     };
     report.record_header(&known);
-    if let Some(foreign) = foreign(&known.info, &location, &abs) {
+    if let Some(foreign) = foreign(&known.info, &location, pyc) {
         return Ok(report.with(Verdict::Foreign, foreign));
     }
     let facts = read_facts(&bytes, &header, &known);
     report.record_facts(&facts, source.as_deref(), &location);
     let ctx = Context {
+        tree,
         opts,
         header: &header,
         known: &known,
@@ -131,6 +154,26 @@ pub fn judge(pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
     Ok(report)
 }
 
+/// `path` with a final symlink resolved inside the tree (the import system
+/// opens files following links); other paths as they are, so that the
+/// common case costs no extra walk.
+fn follow(tree: &dyn Tree, path: &Path) -> std::result::Result<PathBuf, TreeError> {
+    match tree.lstat(path)?.kind {
+        Kind::Symlink => tree.resolve(path),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// Reads a regular file of the tree, following a final symlink, capped.
+fn read_followed(tree: &dyn Tree, path: &Path, max: u64) -> Result<Vec<u8>> {
+    let real = follow(tree, path)?;
+    tree.read(&real, max).map_err(|e| match e {
+        // Name the path asked for, not where its link led.
+        TreeError::NotFound(_) => TreeError::NotFound(path.to_path_buf()).into(),
+        e => e.into(),
+    })
+}
+
 /// What reading the marshalled code gave: facts, or why it does not load.
 type FactsResult = std::result::Result<CodeFacts, String>;
 
@@ -142,17 +185,17 @@ fn read_facts(bytes: &[u8], header: &PycHeader, known: &KnownHeader) -> FactsRes
 
 /// `os.stat(source)` (following symlinks, as the import system does), or
 /// `None` when there is no such file.
-fn source_stat(source: &Path) -> Result<Option<SourceStat>> {
-    match std::fs::metadata(source) {
-        Ok(m) if m.is_file() => Ok(Some(SourceStat {
-            mtime_sec: m.mtime(),
-            mtime_nsec: m.mtime_nsec(),
-            size: m.size(),
-        })),
-        Ok(_) => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(source, e)),
-    }
+fn source_stat(tree: &dyn Tree, source: &Path) -> Result<Option<SourceStat>> {
+    let meta = match follow(tree, source).and_then(|p| tree.lstat(&p)) {
+        Ok(m) => m,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok((meta.kind == Kind::File).then_some(SourceStat {
+        mtime_sec: meta.mtime,
+        mtime_nsec: meta.mtime_nsec,
+        size: meta.size,
+    }))
 }
 
 /// Why the magic's interpreter is not the one this pyc belongs to, if so.
@@ -181,6 +224,7 @@ fn foreign(info: &MagicInfo, location: &PycLocation, path: &Path) -> Option<Stri
 }
 
 struct Context<'a> {
+    tree: &'a dyn Tree,
     opts: &'a JudgeOptions<'a>,
     header: &'a PycHeader,
     known: &'a KnownHeader,
@@ -244,7 +288,7 @@ impl Context<'_> {
             return orphan(format!("cache tag {tag} is not CPython's"));
         }
         let bytes = if accept::needs_source_bytes(self.known, self.opts.mode) {
-            Some(read_capped(source, MAX_SOURCE_FILE)?)
+            Some(read_followed(self.tree, source, MAX_SOURCE_FILE)?)
         } else {
             None
         };
@@ -271,7 +315,7 @@ impl Context<'_> {
             optimize,
             filename: facts.co_filename_raw.clone(),
             payload: bytes.get(self.header.size()..).unwrap_or_default().to_vec(),
-            source: read_capped(source, MAX_SOURCE_FILE)?,
+            source: read_followed(self.tree, source, MAX_SOURCE_FILE)?,
         }))
     }
 }
@@ -302,6 +346,7 @@ impl PycReport {
             verdict: Verdict::Corrupt,
             reason: String::new(),
             co_filename: None,
+            co_filename_bytes: None,
             has_docstring: None,
             warnings: Vec::new(),
             deep: None,
@@ -340,6 +385,7 @@ impl PycReport {
             return;
         };
         self.co_filename = Some(f.co_filename.clone());
+        self.co_filename_bytes = f.co_filename_bytes.clone();
         self.has_docstring = Some(f.has_docstring);
         if let (Some(src), Some(name)) = (source, &f.co_filename_bytes) {
             use std::os::unix::ffi::OsStrExt;
@@ -379,6 +425,7 @@ impl PycReport {
 mod tests {
     use super::*;
     use crate::bytecode::magic;
+    use std::os::unix::fs::MetadataExt;
 
     fn info(number: u16) -> MagicInfo {
         let [a, b] = number.to_le_bytes();
@@ -466,5 +513,40 @@ mod tests {
             ..opts
         };
         assert!(judge(&cached, &opts).is_err());
+    }
+
+    #[test]
+    fn judge_in_reads_inside_the_tree_and_follows_links_there() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("usr/lib/python3.11/__pycache__")).unwrap();
+        std::fs::create_dir_all(r.join("srv")).unwrap();
+        std::fs::write(r.join("srv/m.py"), "x = 1\n").unwrap();
+        // The source and the pyc are links with absolute targets: inside
+        // the tree they name /srv, never the host's.
+        std::os::unix::fs::symlink("/srv/m.py", r.join("usr/lib/python3.11/m.py")).unwrap();
+        std::fs::write(r.join("srv/m.pyc"), header_for(&r.join("srv/m.py"))).unwrap();
+        let pyc = Path::new("/usr/lib/python3.11/__pycache__/m.cpython-311.pyc");
+        std::os::unix::fs::symlink("/srv/m.pyc", r.join(&pyc.to_str().unwrap()[1..])).unwrap();
+        let tree = FsTree::new(r);
+        let opts = JudgeOptions {
+            mode: HashCheckMode::Default,
+            source: None,
+            pycache_prefix: None,
+            deep: false,
+        };
+        let rep = judge_in(&tree, pyc, &opts).unwrap();
+        assert_eq!(rep.path, pyc.display().to_string());
+        assert_eq!(rep.source.as_deref(), Some("/usr/lib/python3.11/m.py"));
+        assert!(rep.source_exists);
+        // The header matched the linked source's stat; the empty payload fails.
+        assert_eq!(rep.verdict, Verdict::Corrupt, "{}", rep.reason);
+        assert!(rep.reason.contains("import would fail"), "{}", rep.reason);
+        // A link out of the tree names nothing inside it.
+        std::fs::remove_file(r.join(&pyc.to_str().unwrap()[1..])).unwrap();
+        std::os::unix::fs::symlink(r.join("srv/m.pyc"), r.join(&pyc.to_str().unwrap()[1..]))
+            .unwrap();
+        let err = judge_in(&tree, pyc, &opts).unwrap_err().to_string();
+        assert!(err.contains("no such file"), "{err}");
     }
 }

@@ -20,6 +20,7 @@ pub fn run_all(ctx: &Context, sink: &Sink) {
     }
     owned::check(ctx, sink);
     unowned::check(ctx, sink);
-    bytecode::check(ctx, sink);
-    predict::check(ctx, sink);
+    // The prediction reuses the bytecode check's judgements.
+    let judged = bytecode::check(ctx, sink);
+    predict::check(ctx, sink, &judged);
 }

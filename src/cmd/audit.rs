@@ -3,14 +3,18 @@
 //! finding to the exit code.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::audit::{self, rules, Context, Options, Report, Severity};
+use crate::audit::{self, rules, Context, Options, Report, Severity, Sink};
 use crate::cli::{AuditArgs, AuditFormat, DbChoice, FailOn};
 use crate::cmd::{manifest::select, ExitCode};
 use crate::db::{self, DbSelect, LoadOptions};
 use crate::manifest::{Backend, Manifest};
 use crate::policy::{self, Policy};
-use crate::render;
+use crate::render::{
+    self,
+    progress::{self, Progress},
+};
 use crate::tree::{FsTree, Tree};
 
 pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
@@ -23,6 +27,9 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
             args.root.display()
         )));
     }
+    let sink = Arc::new(Sink::default());
+    let progress = Progress::start(progress::wanted(args.no_progress), Arc::clone(&sink));
+    progress.stage("reading package databases");
     let tree = FsTree::new(&args.root);
     let (manifest, load_errors) = load_manifest(&args.root, args.db, &args.manifests);
     let policy = choose_policy(args.policy.as_deref(), &tree, &manifest)?;
@@ -33,14 +40,17 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
         deep: args.deep,
         interpreters: args.interpreter.clone(),
     };
+    progress.stage("walking Python trees");
     let mut ctx = Context::new(&tree, &manifest, &policy, &options);
     if args.deep {
         ctx.interpreters = Some(crate::bytecode::deep::Interpreters::discover(
             &args.interpreter,
-            Some(&args.root),
+            untrusted_root(&args.root),
         )?);
     }
-    let report = audit::run(&ctx, load_errors);
+    progress.stage("checking");
+    let report = audit::run_with(&ctx, &sink, load_errors);
+    drop(progress);
     let text = render_report(&report, &ctx, args.format);
     render::write_out(out, &text)?;
     for e in &report.errors {
@@ -52,11 +62,22 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
 fn render_report(report: &Report, _ctx: &Context, format: AuditFormat) -> String {
     match format {
         AuditFormat::Json => render::audit_json::render(report),
-        // The other renderers land with their own modules.
-        AuditFormat::Text | AuditFormat::Sarif | AuditFormat::Rpm => {
-            render::audit_json::render(report)
+        AuditFormat::Text => {
+            render::audit_text::render(report, render::audit_text::colour_stdout())
         }
+        AuditFormat::Sarif => render::sarif::render(report),
+        // The rpm renderer lands with its own module.
+        AuditFormat::Rpm => render::audit_json::render(report),
     }
+}
+
+/// The tree whose interpreters `--deep` must not trust. An offline root's
+/// interpreters are what is being audited; on the live host (`--root /`)
+/// every interpreter is inside the root, and the host's own are the ones that
+/// run its code anyway, so none is refused there.
+fn untrusted_root(root: &Path) -> Option<&Path> {
+    let live = root.canonicalize().is_ok_and(|r| r == Path::new("/"));
+    (!live).then_some(root)
 }
 
 /// Exit 2 for unreadable inputs, else 1 for a finding at or above `fail_on`.

@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod manifest;
 pub mod pyc;
+pub mod size;
+pub mod subset;
 
 use crate::cli::{Cli, Command};
 
@@ -24,6 +26,8 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
         Command::Audit(a) => audit::run(&a, out),
         Command::Manifest(a) => manifest::run(&a, out),
         Command::Pyc(a) => pyc::run(&a, out),
+        Command::Subset(a) => subset::run(&a, out),
+        Command::Size(a) => size::run(&a, out),
     }
 }
 

@@ -291,7 +291,12 @@ pub fn parse_conffiles(bytes: &[u8]) -> Result<Vec<PathBuf>, DpkgError> {
         if text.is_empty() {
             continue;
         }
-        let path = text.strip_prefix(CONFFILES_FLAG_PREFIX).unwrap_or(text);
+        // A remove-on-upgrade conffile is one dpkg deletes: the package does
+        // not install it, and `dpkg-query -L` does not list it.
+        let (path, removed) = match text.strip_prefix(CONFFILES_FLAG_PREFIX) {
+            Some(p) => (p, true),
+            None => (text, false),
+        };
         check_path_len(line, path.as_bytes())?;
         if !path.starts_with('/') {
             return Err(DpkgError::RelativePath {
@@ -299,7 +304,9 @@ pub fn parse_conffiles(bytes: &[u8]) -> Result<Vec<PathBuf>, DpkgError> {
                 path: path.to_owned(),
             });
         }
-        out.push(PathBuf::from(path));
+        if !removed {
+            out.push(PathBuf::from(path));
+        }
     }
     Ok(out)
 }
@@ -333,7 +340,10 @@ fn merge_files(
         files[i].kind = FileKind::File;
         files[i].digest = Some(digest);
     }
-    for c in conffiles.iter().filter(|c| !c.obsolete) {
+    for c in conffiles
+        .iter()
+        .filter(|c| !c.obsolete && !c.remove_on_upgrade)
+    {
         let i = entry(&mut files, &c.path);
         let f = &mut files[i];
         f.kind = FileKind::File;
@@ -718,14 +728,7 @@ Status: install ok not-installed
     #[test]
     fn conffiles_file_parsing() {
         let c = parse_conffiles(b"/etc/a\n\n  /etc/b  \nremove-on-upgrade /etc/c\n").unwrap();
-        assert_eq!(
-            c,
-            [
-                Path::new("/etc/a"),
-                Path::new("/etc/b"),
-                Path::new("/etc/c")
-            ]
-        );
+        assert_eq!(c, [Path::new("/etc/a"), Path::new("/etc/b")]);
         assert!(matches!(
             parse_conffiles(b"etc/a\n"),
             Err(DpkgError::RelativePath { line: 1, .. })

@@ -9,6 +9,7 @@ pub mod apk;
 pub mod deb;
 pub mod dir;
 pub mod dpkg;
+pub mod json;
 pub(crate) mod lines;
 pub mod record;
 pub mod rpm;
@@ -38,6 +39,8 @@ pub enum InputKind {
     Deb,
     ApkInstalled,
     PipRecord,
+    /// A `pyvet-manifest/1` JSON document.
+    ManifestJson,
     Directory,
 }
 
@@ -137,6 +140,9 @@ fn is_bare_header_blob(head: &[u8], len: u64) -> bool {
 }
 
 fn detect_text(head: &[u8]) -> Option<InputKind> {
+    if json::looks_like(head) {
+        return Some(InputKind::ManifestJson);
+    }
     let text = std::str::from_utf8(head).ok().or_else(|| {
         // The 4 KiB cut may split a UTF-8 sequence; judge the valid prefix.
         std::str::from_utf8(&head[..head.len().saturating_sub(3)]).ok()
@@ -206,6 +212,7 @@ fn read_input(path: &Path, root: &Path) -> Result<(Manifest, Vec<Error>)> {
         InputKind::Deb => deb::read(path)?,
         InputKind::ApkInstalled => apk::read(path)?,
         InputKind::PipRecord => record::read(path, root)?,
+        InputKind::ManifestJson => json::read(path)?,
         InputKind::Directory => dir::read(path)?,
     };
     Ok((m, Vec::new()))

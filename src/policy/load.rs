@@ -60,7 +60,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
         .keys()
         .filter(|id| rules::find(id).is_none())
         .map(|id| {
-            let line = line_of(text, &format!("{id}")).unwrap_or(0);
+            let line = line_of(text, id).unwrap_or(0);
             format!("line {line}: unknown rule id {id:?} (pyvet audit --explain lists them)")
         })
         .collect();

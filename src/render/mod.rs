@@ -1,8 +1,14 @@
-//! Renderers: results are data, and these turn them into text or JSON.
+//! Renderers: results are data, and these turn them into text, JSON or SARIF.
+//! [`progress`] is the one part that draws while a command runs.
 
 pub mod audit_json;
+pub mod audit_text;
 pub mod json;
+pub mod progress;
 pub mod pyc;
+pub mod sarif;
+pub mod size;
+pub mod subset;
 pub mod text;
 
 /// Writes a rendered report; a closed pipe (`pyvet … | head`) is not an error.

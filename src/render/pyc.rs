@@ -51,7 +51,7 @@ pub fn text(reports: &[PycReport]) -> String {
 }
 
 /// Replaces control characters with their Rust escapes (`\n`, `\u{1b}`).
-fn escape_controls(s: &str) -> String {
+pub(crate) fn escape_controls(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_control() {

@@ -89,3 +89,4 @@ impl XorShift {
     }
 }
 pub mod rpmroot;
+pub mod sarif;

@@ -56,6 +56,22 @@ impl RpmRoot {
         }
     }
 
+    /// Builds a second package, `name`, holding only the given sources (no
+    /// pycs: `(path inside the root, content)`), with `rpmbuild`, and
+    /// installs it into this root with `rpm --root`.
+    pub fn install_sources_only(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let work = self.root.parent().unwrap().join(format!("work-{name}"));
+        let stage = work.join("stage");
+        for (path, content) in files {
+            let to = stage.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::write(&to, content).unwrap();
+        }
+        let rpm = build_rpm(&work, &stage, name);
+        install(&self.root, &rpm);
+        rpm
+    }
+
     /// A path inside the root.
     pub fn path(&self, inside: &str) -> PathBuf {
         self.root.join(inside.trim_start_matches('/'))

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the whole `pyvet audit` beside the tools users
+# already trust, on the same trees, page cache warm.
+#
+# 1. A status-quo CPython stdlib rpm (Fedora's python3-libs split) installed
+#    with rpm --root by ../shared/bench/make-layouts.sh: `pyvet audit --root`
+#    vs `rpm --root R -V` (which checks less: no unowned files, no bytecode),
+#    with `sha256sum` and `cat` over the same files as the read limits.
+# 2. This host's Python packages: `pyvet audit` vs `dpkg --verify` and
+#    `debsums -s` on the packages pyvet audits (skipped without dpkg).
+#
+#   bench/audit.sh [LAYOUTS_DIR]    (default: build into a temp dir)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${CARGO_TARGET_DIR:-target}
+cargo build --quiet --release
+pyvet=$PWD/$target/release/pyvet
+layouts=${1:-}
+if [ -z "$layouts" ]; then
+    layouts=$(mktemp -d)
+    trap 'rm -rf "$layouts"' EXIT
+    bash ../shared/bench/make-layouts.sh python3.11 "$layouts" >/dev/null
+fi
+root=$layouts/root
+pkg=$(rpm --root "$root" --dbpath /var/lib/rpm -qa | head -1)
+files=$(find "$root/usr" -type f | wc -l)
+echo "== status-quo root: $pkg, $files files, $(du -sh "$root/usr" | cut -f1)"
+"$pyvet" audit --root "$root" --format json --fail-on never | python3 -c '
+import json,sys; r=json.load(sys.stdin); s=r["summary"]
+print("pyvet checked", s["files_checked"], "files,", s["bytes_hashed"], "bytes hashed,", s["pycs_judged"], "pycs judged,", s["findings"], "findings")'
+list=$(mktemp)
+find "$root/usr" -type f -print0 >"$list"
+hyperfine --warmup 3 --min-runs 10 --output=null \
+    -n "pyvet audit --root" "$pyvet audit --root $root --format json --fail-on never --no-progress" \
+    -n "rpm -V" "rpm --root $root --dbpath /var/lib/rpm -V --nodeps --noscripts $pkg || true" \
+    -n "sha256sum (all files)" "xargs -0 sha256sum <$list" \
+    -n "cat (all files)" "xargs -0 cat <$list"
+rm -f "$list"
+
+if command -v dpkg >/dev/null && [ -d /var/lib/dpkg ]; then
+    # The packages pyvet audits are those owning files in a Python tree.
+    pkgs=$(dpkg -S /usr/lib/python3 /usr/lib/python3.* 2>/dev/null | cut -d: -f1 | tr ',' '\n' | sort -u | tr '\n' ' ')
+    echo "== this host: $(echo "$pkgs" | wc -w) dpkg packages with files in Python trees"
+    hyperfine --warmup 2 --min-runs 5 --output=null \
+        -n "pyvet audit (host)" "$pyvet audit --format json --fail-on never --no-progress" \
+        -n "dpkg --verify" "dpkg --verify $pkgs || true" \
+        -n "debsums -s" "debsums -s $pkgs || true"
+fi

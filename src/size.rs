@@ -1,0 +1,244 @@
+//! What each layout costs: from one status-quo tree (sources plus
+//! `__pycache__` pycs at opt 0, 1 and 2), the bytes, disk blocks and file
+//! count of every layout of the distributors' proposal, computed by applying
+//! the layout's rules file by file, the way a build would rearrange the tree.
+//! Option 2's sources are really compressed (gzip -9 through zlib), not
+//! estimated.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::bytecode::naming::{self, PycLocation};
+use crate::tree::{Kind, Tree, TreeError};
+
+/// Block size used to count disk usage (ext4's and xfs's default).
+pub const BLOCK: u64 = 4096;
+
+/// The layouts, in the order the proposal lists them.
+pub const LAYOUTS: [&str; 5] = ["status-quo", "py-opt0", "option1", "option2", "minimal"];
+
+/// One layout's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayoutSize {
+    pub name: &'static str,
+    /// Sum of the files' sizes.
+    pub bytes: u64,
+    /// 4 KiB blocks the files occupy (each file rounded up).
+    pub blocks: u64,
+    pub files: u64,
+}
+
+/// What a file is, for the layout rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// `X.py` outside `__pycache__`.
+    Source,
+    /// `__pycache__/X.<tag>.pyc` (opt 0) whose source is present.
+    CacheOpt0,
+    /// `__pycache__/X.<tag>.opt-N.pyc`.
+    CacheOptN,
+    /// Anything else: data, extension modules, other bytecode.
+    Other,
+}
+
+/// One regular file (or symlink) of the status-quo tree.
+#[derive(Debug, Clone)]
+struct Item {
+    path: PathBuf,
+    size: u64,
+    class: Class,
+    /// For a source with an opt-0 pyc: its gzip -9 size.
+    gz: Option<u64>,
+    /// For a source: whether an opt-0 pyc of it exists (moved in option 2).
+    has_pyc: bool,
+}
+
+/// Errors reading the tree.
+pub type SizeResult<T> = std::result::Result<T, TreeError>;
+
+/// Computes every layout's size from the status-quo tree at `dir` (a path
+/// inside `tree`).
+pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
+    let inv = crate::audit::walk::Inventory::walk(tree, &[dir.to_path_buf()]);
+    if let Some(e) = inv.errors.into_iter().next() {
+        return Err(e);
+    }
+    let files: Vec<(PathBuf, u64)> = inv
+        .entries
+        .iter()
+        .filter(|(_, m)| matches!(m.kind, Kind::File | Kind::Symlink))
+        .map(|(p, m)| (p.clone(), m.size))
+        .collect();
+    let pycache_dirs = inv
+        .entries
+        .iter()
+        .filter(|(p, m)| m.kind == Kind::Dir && p.file_name() == Some(OsStr::new("__pycache__")))
+        .count() as u64;
+    let mut items = classify(&files);
+    items
+        .par_iter_mut()
+        .filter(|i| i.class == Class::Source && i.has_pyc)
+        .try_for_each(|i| -> SizeResult<()> {
+            let data = tree.read(&i.path, crate::limits::MAX_SOURCE_FILE)?;
+            i.gz = Some(gzip9_len(&data));
+            Ok(())
+        })?;
+    Ok(LAYOUTS
+        .iter()
+        .map(|name| layout(name, &items, pycache_dirs))
+        .collect())
+}
+
+/// Sorts files into classes; a source "has a pyc" when an opt-0 cache file
+/// names it.
+fn classify(files: &[(PathBuf, u64)]) -> Vec<Item> {
+    let mut with_pyc = std::collections::HashSet::new();
+    let mut items: Vec<Item> = files
+        .iter()
+        .map(|(p, size)| {
+            let class = class_of(p);
+            if class == Class::CacheOpt0 {
+                if let Some(src) = naming::locate(p, None).source() {
+                    with_pyc.insert(src.to_path_buf());
+                }
+            }
+            Item {
+                path: p.clone(),
+                size: *size,
+                class,
+                gz: None,
+                has_pyc: false,
+            }
+        })
+        .collect();
+    for i in &mut items {
+        i.has_pyc = i.class == Class::Source && with_pyc.contains(&i.path);
+    }
+    items
+}
+
+fn class_of(p: &Path) -> Class {
+    let name = p.file_name().map(OsStr::as_bytes).unwrap_or_default();
+    let in_cache = p.parent().and_then(Path::file_name) == Some(OsStr::new("__pycache__"));
+    if in_cache && name.ends_with(b".pyc") {
+        return match naming::locate(p, None) {
+            PycLocation::Cache { opt: None, .. } => Class::CacheOpt0,
+            PycLocation::Cache { opt: Some(_), .. } => Class::CacheOptN,
+            _ => Class::Other,
+        };
+    }
+    if !in_cache && name.ends_with(b".py") {
+        return Class::Source;
+    }
+    Class::Other
+}
+
+/// Applies one layout's rules to every file.
+fn layout(name: &'static str, items: &[Item], pycache_dirs: u64) -> LayoutSize {
+    let mut out = LayoutSize {
+        name,
+        bytes: 0,
+        blocks: 0,
+        files: 0,
+    };
+    let mut add = |size: u64| {
+        out.bytes += size;
+        out.blocks += size.div_ceil(BLOCK);
+        out.files += 1;
+    };
+    for i in items {
+        match (name, i.class) {
+            (_, Class::Other) | ("status-quo", _) => add(i.size),
+            ("py-opt0", Class::Source | Class::CacheOpt0) => add(i.size),
+            ("option1", Class::Source) => add(i.size),
+            ("option2", Class::Source) => add(i.gz.unwrap_or(i.size)),
+            ("option2" | "minimal", Class::CacheOpt0) => add(i.size),
+            ("minimal", Class::Source) if !i.has_pyc => add(i.size),
+            _ => {}
+        }
+    }
+    if name == "option1" {
+        // One empty __dont_write_bytecode__ per __pycache__: a file, no block.
+        for _ in 0..pycache_dirs {
+            add(0);
+        }
+    }
+    out
+}
+
+/// The length of `data` compressed as `gzip -9 -n` would (no name, no time).
+pub fn gzip9_len(data: &[u8]) -> u64 {
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(CountingSink(0), flate2::Compression::best());
+    enc.write_all(data)
+        .expect("writing to a counter cannot fail");
+    enc.finish().expect("finishing to a counter cannot fail").0
+}
+
+/// A writer that only counts.
+struct CountingSink(u64);
+
+impl Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_per_layout() {
+        let d = tempfile::tempdir().unwrap();
+        let lib = d.path().join("lib/python3.11");
+        std::fs::create_dir_all(lib.join("__pycache__")).unwrap();
+        let src = "x = 1\n".repeat(2000);
+        std::fs::write(lib.join("m.py"), &src).unwrap();
+        std::fs::write(lib.join("nopyc.py"), "y = 2\n").unwrap();
+        std::fs::write(lib.join("data.txt"), vec![b'd'; 5000]).unwrap();
+        for (n, len) in [
+            ("m.cpython-311.pyc", 100),
+            ("m.cpython-311.opt-1.pyc", 101),
+            ("m.cpython-311.opt-2.pyc", 102),
+        ] {
+            std::fs::write(lib.join("__pycache__").join(n), vec![0u8; len]).unwrap();
+        }
+        let t = crate::tree::FsTree::new(d.path());
+        let sizes = of_tree(&t, Path::new("/lib/python3.11")).unwrap();
+        let get = |n: &str| sizes.iter().find(|s| s.name == n).unwrap().clone();
+        let gz = gzip9_len(src.as_bytes());
+        assert!(gz < 100, "12 kB of one repeated line compresses to {gz}");
+        assert_eq!(
+            (get("status-quo").bytes, get("status-quo").files),
+            (12000 + 6 + 5000 + 303, 6)
+        );
+        assert_eq!(
+            (get("py-opt0").bytes, get("py-opt0").files),
+            (12000 + 6 + 5000 + 100, 4)
+        );
+        assert_eq!(
+            (get("option1").bytes, get("option1").files),
+            (12000 + 6 + 5000, 4)
+        );
+        assert_eq!(
+            (get("option2").bytes, get("option2").files),
+            (gz + 6 + 5000 + 100, 4)
+        );
+        assert_eq!(
+            (get("minimal").bytes, get("minimal").files),
+            (6 + 5000 + 100, 3)
+        );
+        assert_eq!(get("minimal").blocks, 1 + 2 + 1);
+    }
+}

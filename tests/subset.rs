@@ -1,0 +1,324 @@
+//! `pyvet subset` on real packages: the layouts of a real stdlib subset,
+//! compiled by the real interpreter, rearranged with plain file operations
+//! as the distributors' proposal describes, and packaged with rpmbuild.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+use common::rpmroot::{build_rpm, compile, stage_subset, STDLIB};
+
+/// Every `*.pyc` below `dir`.
+fn pycs(dir: &Path) -> Vec<PathBuf> {
+    common::files_with_suffix(dir, ".pyc")
+}
+
+/// A status-quo staging tree (sources + opt 0, 1, 2 pycs).
+fn status_quo(stage: &Path) {
+    stage_subset(stage);
+    compile(&stage.join(&STDLIB[1..]), &[0, 1, 2]);
+}
+
+/// Drops the opt-1 and opt-2 pycs.
+fn to_py_opt0(stage: &Path) {
+    for p in pycs(stage) {
+        if p.to_string_lossy().contains(".opt-") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+}
+
+/// Adds an empty `__dont_write_bytecode__` to every `__pycache__`.
+fn add_markers(stage: &Path) {
+    for d in walkdir::WalkDir::new(stage).into_iter().map(|e| e.unwrap()) {
+        if d.file_type().is_dir() && d.file_name() == "__pycache__" {
+            std::fs::write(d.path().join("__dont_write_bytecode__"), b"").unwrap();
+        }
+    }
+}
+
+/// Option 1: sources only, with the markers.
+fn to_option1(stage: &Path) {
+    for p in pycs(stage) {
+        std::fs::remove_file(p).unwrap();
+    }
+    add_markers(stage);
+}
+
+/// Option 2 (`keep_sources`) or minimal: the opt-0 pyc moves to the source's
+/// place; option 2 keeps the source gzipped in `__pysources__/`.
+fn to_sourceless(stage: &Path, keep_sources: bool) {
+    to_py_opt0(stage);
+    for pyc in pycs(stage) {
+        let cache = pyc.parent().unwrap();
+        let dir = cache.parent().unwrap();
+        let name = pyc.file_name().unwrap().to_string_lossy().to_string();
+        let module = name.split('.').next().unwrap().to_string();
+        std::fs::rename(&pyc, dir.join(format!("{module}.pyc"))).unwrap();
+        let source = dir.join(format!("{module}.py"));
+        if keep_sources {
+            std::fs::create_dir_all(dir.join("__pysources__")).unwrap();
+            let gz = common::run_stdout(Command::new("gzip").args(["-9", "-n", "-c"]).arg(&source));
+            std::fs::write(dir.join(format!("__pysources__/{module}.py.gz")), gz).unwrap();
+        }
+        std::fs::remove_file(source).unwrap();
+        let _ = std::fs::remove_dir(cache);
+    }
+}
+
+struct Layouts {
+    _dir: tempfile::TempDir,
+    rpms: std::collections::HashMap<&'static str, PathBuf>,
+}
+
+/// `cp -a`: the layouts share one compile, so a pyc's header (the
+/// source's mtime) is the same in each, as in a real build.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    common::run_stdout(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", from.display()))
+            .arg(to),
+    );
+}
+
+fn layouts() -> Layouts {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master");
+    status_quo(&master);
+    let mut rpms = std::collections::HashMap::new();
+    type Make = fn(&Path);
+    let all: [(&str, Make); 6] = [
+        ("status-quo", |_| {}),
+        ("status-quo-markers", add_markers),
+        ("py-opt0", to_py_opt0),
+        ("option1", to_option1),
+        ("option2", |s| to_sourceless(s, true)),
+        ("minimal", |s| to_sourceless(s, false)),
+    ];
+    for (name, make) in all {
+        let work = dir.path().join(name);
+        let stage = work.join("stage");
+        copy_tree(&master, &stage);
+        make(&stage);
+        rpms.insert(name, build_rpm(&work, &stage, &format!("stdlib-{name}")));
+    }
+    Layouts { _dir: dir, rpms }
+}
+
+fn subset(minimal: &Path, full: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["subset", "--format", "json", "--minimal"])
+        .arg(minimal)
+        .arg("--full")
+        .arg(full)
+        .args(extra)
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), v)
+}
+
+fn violations(v: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["rule"].as_str().unwrap().to_string(),
+                x["path"].as_str().unwrap().to_string(),
+                x["differs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_promised_pairs_pass_and_breaks_are_named() {
+    let l = layouts();
+    for (min, full) in [
+        ("minimal", "option2"),
+        ("py-opt0", "status-quo"),
+        ("option1", "status-quo-markers"),
+        ("py-opt0", "status-quo-markers"),
+    ] {
+        let (code, v) = subset(&l.rpms[min], &l.rpms[full], &[]);
+        assert_eq!(
+            (code, v["result"].as_str()),
+            (0, Some("pass")),
+            "{min} ⊆ {full}: {v}"
+        );
+    }
+    // The full side without the markers: each marker is missing there.
+    let (code, v) = subset(&l.rpms["option1"], &l.rpms["status-quo"], &[]);
+    assert_eq!(code, 1);
+    let missing: Vec<_> = violations(&v).into_iter().map(|(r, p, _)| (r, p)).collect();
+    assert_eq!(
+        missing,
+        [
+            (
+                "subset-missing".to_string(),
+                format!("{STDLIB}/__pycache__/__dont_write_bytecode__")
+            ),
+            (
+                "subset-missing".to_string(),
+                format!("{STDLIB}/json/__pycache__/__dont_write_bytecode__")
+            ),
+        ]
+    );
+    // Minimal is not a subset of status quo: its pycs sit in the legacy location.
+    let (code, _) = subset(&l.rpms["minimal"], &l.rpms["status-quo"], &[]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn an_altered_or_added_file_on_the_minimal_side_is_named() {
+    let l = layouts();
+    let dir = tempfile::tempdir().unwrap();
+    let stage = dir.path().join("stage");
+    copy_tree(&l._dir.path().join("master"), &stage);
+    to_sourceless(&stage, false);
+    let lib = stage.join(&STDLIB[1..]);
+    // One pyc recompiled from other code, one sourceless module added, one mode changed.
+    std::fs::write(
+        lib.join("keyword.pyc"),
+        std::fs::read(lib.join("bisect.pyc")).unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(lib.join("colorsys.pyc"), lib.join("evil.pyc")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        lib.join("json/tool.pyc"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let bad = build_rpm(dir.path(), &stage, "stdlib-minimal-tampered");
+    let (code, v) = subset(&bad, &l.rpms["option2"], &[]);
+    assert_eq!(code, 1);
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        violations(&v),
+        [
+            (s("subset-missing"), format!("{STDLIB}/evil.pyc"), vec![]),
+            (
+                s("subset-differs"),
+                format!("{STDLIB}/json/tool.pyc"),
+                vec![s("mode")]
+            ),
+            (
+                s("subset-differs"),
+                format!("{STDLIB}/keyword.pyc"),
+                vec![s("digest"), s("size")]
+            ),
+        ]
+    );
+    // Compared by path only, only the added file remains.
+    let (_, v) = subset(&bad, &l.rpms["option2"], &["--compare", "path"]);
+    assert_eq!(violations(&v).len(), 1);
+}
+
+#[test]
+fn junit_names_each_violation_as_a_failed_case() {
+    let l = layouts();
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["subset", "--format", "junit", "--minimal"])
+        .arg(&l.rpms["option1"])
+        .arg("--full")
+        .arg(&l.rpms["status-quo"])
+        .output()
+        .unwrap();
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        xml.contains(r#"tests="2" skipped="0" failures="2""#),
+        "{xml}"
+    );
+    assert!(xml.contains(&format!(
+        r#"<testcase name="{STDLIB}/json/__pycache__/__dont_write_bytecode__" classname="subset-missing">"#
+    )), "{xml}");
+}
+
+/// Sum of file sizes and count of files (and symlinks) below `dir`.
+fn bytes_and_files(dir: &Path) -> (u64, u64) {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| !e.file_type().is_dir())
+        .fold((0, 0), |(b, n), e| (b + e.metadata().unwrap().len(), n + 1))
+}
+
+#[test]
+fn size_predicts_the_layouts_built_from_the_same_tree() {
+    let l = layouts();
+    let base = l._dir.path();
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["size", "--format", "json"])
+        .arg(base.join("master"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], "pyvet-size/1");
+    for (layout, built) in [
+        ("status-quo", "status-quo"),
+        ("py-opt0", "py-opt0"),
+        ("option1", "option1"),
+        ("option2", "option2"),
+        ("minimal", "minimal"),
+    ] {
+        let predicted = v["layouts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == layout)
+            .unwrap();
+        let (bytes, files) = bytes_and_files(&base.join(built).join("stage"));
+        assert_eq!(
+            predicted["files"].as_u64().unwrap(),
+            files,
+            "{layout} file count"
+        );
+        let p = predicted["bytes"].as_u64().unwrap() as f64;
+        // Exact but for option 2, whose sources are gzipped by another deflate.
+        let tolerance = if layout == "option2" { 0.01 } else { 0.0 };
+        assert!(
+            (p - bytes as f64).abs() <= bytes as f64 * tolerance,
+            "{layout}: predicted {p} bytes, built {bytes}"
+        );
+    }
+}
+
+#[test]
+fn sarif_is_valid_and_names_each_violation() {
+    let l = layouts();
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["subset", "--format", "sarif", "--minimal"])
+        .arg(&l.rpms["option1"])
+        .arg("--full")
+        .arg(&l.rpms["status-quo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = common::sarif::assert_valid(&String::from_utf8(out.stdout).unwrap());
+    let results: Vec<_> = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(results, ["subset-missing", "subset-missing"]);
+}
