@@ -123,9 +123,7 @@ fn index(m: &Manifest) -> BTreeMap<&Path, Vec<Listed<'_>>> {
     for p in &m.packages {
         let nevra = p.nevra();
         for f in &p.files {
-            out.entry(&*f.path)
-                .or_default()
-                .push((f, nevra.clone()));
+            out.entry(&*f.path).or_default().push((f, nevra.clone()));
         }
     }
     out
