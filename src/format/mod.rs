@@ -5,5 +5,6 @@
 pub mod ar;
 pub mod deb822;
 pub mod marshal;
+pub mod passwd;
 pub mod pyc;
 pub mod rpmheader;

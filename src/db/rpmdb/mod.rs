@@ -85,7 +85,7 @@ pub fn read_with_errors(path: &Path, kind: Kind) -> Result<(Manifest, Vec<BlobIs
         file: path.to_path_buf(),
     };
     let (parsed, mut issues) = match kind {
-        Kind::Sqlite => read_sqlite(path, &source)?,
+        Kind::Sqlite => (read_sqlite(path, &source)?, Vec::new()),
         Kind::Bdb => (parse_all(bdb_records(path)?, &source), Vec::new()),
         Kind::Ndb => (parse_all(ndb_records(path)?, &source), Vec::new()),
     };
@@ -114,15 +114,8 @@ const BLOBS_IN_FLIGHT: usize = 16;
 /// pool parses the blobs it hands over, so reading and parsing overlap and
 /// only [`BLOBS_IN_FLIGHT`] raw blobs exist at a time. Packages come back
 /// in `hnum` order, as `rpm -qa` lists them.
-fn read_sqlite(path: &Path, source: &Source) -> Result<(Parsed, Vec<BlobIssue>)> {
+fn read_sqlite(path: &Path, source: &Source) -> Result<Parsed> {
     check_sqlite_file(path)?;
-    let mut issues = Vec::new();
-    if let Some(e) = sqlite::wal_pending(path) {
-        issues.push(BlobIssue {
-            record: None,
-            error: e.into(),
-        });
-    }
     let (tx, rx) = std::sync::mpsc::sync_channel::<RawRecord>(BLOBS_IN_FLIGHT);
     let (mut parsed, walked) = std::thread::scope(|s| {
         let reader = s.spawn(move || {
@@ -150,8 +143,7 @@ fn read_sqlite(path: &Path, source: &Source) -> Result<(Parsed, Vec<BlobIssue>)>
     });
     walked.map_err(|e| Error::format(path, FormatError::from(e)))?;
     parsed.sort_unstable_by_key(|(seq, _, _)| *seq);
-    let parsed = parsed.into_iter().map(|(_, key, p)| (key, p)).collect();
-    Ok((parsed, issues))
+    Ok(parsed.into_iter().map(|(_, key, p)| (key, p)).collect())
 }
 
 /// Parses blobs already in memory on every core, keeping their order.
