@@ -89,7 +89,9 @@ pub fn read_with_errors(path: &Path, kind: Kind) -> Result<(Manifest, Vec<BlobIs
         Kind::Bdb => (parse_all(bdb_records(path)?, &source), Vec::new()),
         Kind::Ndb => (parse_all(ndb_records(path)?, &source), Vec::new()),
     };
-    let mut manifest = Manifest::default();
+    let mut manifest = Manifest {
+        packages: Vec::with_capacity(parsed.len()),
+    };
     for (key, r) in parsed {
         match r {
             Ok(p) => manifest.packages.push(p),
