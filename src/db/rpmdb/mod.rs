@@ -107,23 +107,30 @@ pub fn read_with_errors(path: &Path, kind: Kind) -> Result<(Manifest, Vec<BlobIs
 type RawRecord = (i64, std::result::Result<Vec<u8>, FormatError>);
 type Parsed = Vec<(i64, std::result::Result<Package, FormatError>)>;
 
-/// How many header blobs may wait between the SQLite reader and the
-/// parsers: enough to keep every core busy, few enough that the raw blobs
-/// never add up (a 5,000-package rpmdb holds about 100 MB of them).
-const BLOBS_IN_FLIGHT: usize = 16;
+/// How many headers may wait between the SQLite reader and the parsers:
+/// enough to keep every core busy, few enough that they never add up (a
+/// 5,000-package rpmdb holds about 100 MB of header data).
+const HEADERS_IN_FLIGHT: usize = 16;
 
-/// Streams an `rpmdb.sqlite`: one thread walks the table while the rayon
-/// pool parses the blobs it hands over, so reading and parsing overlap and
-/// only [`BLOBS_IN_FLIGHT`] raw blobs exist at a time. Packages come back
-/// in `hnum` order, as `rpm -qa` lists them.
+/// A header checked on the reader thread, or why its row is unusable.
+type CheckedRecord = (i64, std::result::Result<Header, FormatError>);
+
+/// Streams an `rpmdb.sqlite`: one thread walks the table and checks each
+/// header straight from SQLite's buffer (one copy of the blob, into the
+/// [`Header`]), while the rayon pool turns the headers it hands over into
+/// packages. Reading and parsing overlap and only [`HEADERS_IN_FLIGHT`]
+/// headers exist at a time. Packages come back in `hnum` order, as
+/// `rpm -qa` lists them.
 fn read_sqlite(path: &Path, source: &Source) -> Result<Parsed> {
     check_sqlite_file(path)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<RawRecord>(BLOBS_IN_FLIGHT);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<CheckedRecord>(HEADERS_IN_FLIGHT);
     let (mut parsed, walked) = std::thread::scope(|s| {
         let reader = s.spawn(move || {
             sqlite::for_each_record(path, |hnum, blob| {
-                let raw = blob.map(<[u8]>::to_vec).map_err(FormatError::from);
-                match tx.send((hnum, raw)) {
+                let header = blob
+                    .map_err(FormatError::from)
+                    .and_then(|b| Ok(Header::parse(b)?));
+                match tx.send((hnum, header)) {
                     Ok(()) => ControlFlow::Continue(()),
                     Err(_) => ControlFlow::Break(()),
                 }
@@ -133,8 +140,8 @@ fn read_sqlite(path: &Path, source: &Source) -> Result<Parsed> {
             .into_iter()
             .enumerate()
             .par_bridge()
-            .map(|(seq, (key, blob))| {
-                let package = blob.and_then(|b| package_from_blob(&b, source));
+            .map(|(seq, (key, header))| {
+                let package = header.and_then(|h| Ok(package_from_header(&h, source.clone())?));
                 (seq, key, package)
             })
             .collect();
