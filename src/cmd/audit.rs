@@ -39,6 +39,11 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
         hash_mode: args.check_hash_based_pycs,
         deep: args.deep,
         interpreters: args.interpreter.clone(),
+        baseline: args
+            .baseline
+            .as_deref()
+            .map(crate::policy::accept::Baseline::load)
+            .transpose()?,
     };
     progress.stage("walking Python trees");
     let mut ctx = Context::new(&tree, &manifest, &policy, &options);
@@ -97,7 +102,11 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
 }
 
 /// Every installed database under the root, plus `--manifest` inputs.
-fn load_manifest(root: &Path, choice: DbChoice, extra: &[PathBuf]) -> (Manifest, Vec<String>) {
+pub(crate) fn load_manifest(
+    root: &Path,
+    choice: DbChoice,
+    extra: &[PathBuf],
+) -> (Manifest, Vec<String>) {
     let opts = LoadOptions {
         skip_gpg_pubkey: true,
     };
@@ -118,7 +127,11 @@ fn load_manifest(root: &Path, choice: DbChoice, extra: &[PathBuf]) -> (Manifest,
 }
 
 /// `--policy`, else the distribution's built-in policy.
-fn choose_policy(spec: Option<&str>, tree: &dyn Tree, m: &Manifest) -> crate::Result<Policy> {
+pub(crate) fn choose_policy(
+    spec: Option<&str>,
+    tree: &dyn Tree,
+    m: &Manifest,
+) -> crate::Result<Policy> {
     if let Some(spec) = spec {
         return policy::load(spec).map_err(|e| crate::Error::Usage(e.to_string()));
     }
@@ -138,7 +151,7 @@ fn choose_policy(spec: Option<&str>, tree: &dyn Tree, m: &Manifest) -> crate::Re
 }
 
 /// Command-line tree paths are paths inside the root: absolute.
-fn inside_root(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
+pub(crate) fn inside_root(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
     paths
         .iter()
         .map(|p| {

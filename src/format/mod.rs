@@ -3,8 +3,11 @@
 //! fuzzed on its own.
 
 pub mod ar;
+pub mod cpio;
 pub mod deb822;
 pub mod marshal;
 pub mod passwd;
 pub mod pyc;
+pub mod pysource;
 pub mod rpmheader;
+pub mod zip;
