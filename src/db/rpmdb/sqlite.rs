@@ -21,6 +21,7 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -74,6 +75,8 @@ pub enum SqliteError {
 }
 
 const SELECT: &str = "SELECT hnum, blob FROM Packages ORDER BY hnum";
+/// SQLite's `cache_size` for the scan; negative values are KiB.
+const SCAN_CACHE_KIB: i64 = -64;
 const LIST_TABLES: &str = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name";
 const PACKAGES_KIND: &str =
     "SELECT type, coalesce(sql, '') FROM sqlite_master WHERE name = 'Packages' COLLATE NOCASE";
@@ -93,6 +96,25 @@ pub fn blobs(path: &Path) -> Result<Vec<Vec<u8>>, SqliteError> {
 ///
 /// Only a private copy is opened; a FIFO or device is refused when copying.
 pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
+    let mut out = Vec::new();
+    for_each_record(path, |hnum, blob| {
+        out.push(Record {
+            hnum,
+            blob: blob.map(<[u8]>::to_vec),
+        });
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// Streams the rows of `Packages` in `hnum` order to `visit`, each blob
+/// borrowed from SQLite for the duration of the call: nothing but the
+/// current row is held, however large the database. `visit` may stop early
+/// with `ControlFlow::Break`. Same preconditions and limits as [`records`].
+pub fn for_each_record<F>(path: &Path, mut visit: F) -> Result<(), SqliteError>
+where
+    F: FnMut(i64, Result<&[u8], SqliteError>) -> ControlFlow<()>,
+{
     let copy = PrivateCopy::of(path)?;
     // A stored row takes at least one byte of the files.
     let max_rows = copy.bytes;
@@ -102,23 +124,27 @@ pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
         open_immutable(&copy.db)?
     };
     check_schema(&conn)?;
+    // One pass over the table never revisits a page: a page cache of a few
+    // pages does as well as SQLite's default 2 MiB.
+    conn.pragma_update(None, "cache_size", SCAN_CACHE_KIB)
+        .map_err(SqliteError::Open)?;
     let mut stmt = conn.prepare(SELECT).map_err(SqliteError::Query)?;
     let mut rows = stmt.query([]).map_err(SqliteError::Query)?;
-    let mut out = Vec::new();
-    let mut total = 0u64;
+    let (mut count, mut total) = (0u64, 0u64);
     while let Some(row) = rows.next().map_err(SqliteError::Query)? {
-        if out.len() as u64 >= max_rows {
+        if count >= max_rows {
             return Err(SqliteError::TooManyRows { max: max_rows });
         }
         let hnum = match row.get_ref(0).map_err(SqliteError::Query)? {
             ValueRef::Integer(i) => i,
             other => {
                 return Err(SqliteError::HnumType {
-                    row: out.len(),
+                    row: count as usize,
                     found: type_name(other),
                 })
             }
         };
+        count += 1;
         let blob = blob_of(hnum, row.get_ref(1).map_err(SqliteError::Query)?);
         if let Ok(b) = &blob {
             total += b.len() as u64;
@@ -128,12 +154,14 @@ pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
                 });
             }
         }
-        out.push(Record { hnum, blob });
+        if visit(hnum, blob).is_break() {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<Vec<u8>, SqliteError> {
+fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<&[u8], SqliteError> {
     let ValueRef::Blob(b) = v else {
         return Err(SqliteError::BlobType {
             hnum,
@@ -147,7 +175,7 @@ fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<Vec<u8>, SqliteError> {
             max: limits::RPMDB_MAX_BLOB,
         });
     }
-    Ok(b.to_vec())
+    Ok(b)
 }
 
 fn type_name(v: ValueRef<'_>) -> &'static str {
