@@ -569,6 +569,29 @@ impl<'m> OwnerIndex<'m> {
         self.groups.iter().map(|(p, &g)| (p.0, self.group(g)))
     }
 
+    /// Drops every owner `keep` refuses; a path left with no owner is no
+    /// longer owned.
+    pub fn retain(&mut self, keep: impl Fn(&Owner) -> bool) {
+        let mut write = 0;
+        for g in 0..self.starts.len().saturating_sub(1) {
+            // starts[g + 1] is still the original: it is rewritten next round.
+            let (start, end) = (self.starts[g], self.starts[g + 1]);
+            self.starts[g] = write;
+            for i in start..end {
+                if keep(&self.owners[i]) {
+                    self.owners[write] = self.owners[i];
+                    write += 1;
+                }
+            }
+        }
+        if let Some(last) = self.starts.last_mut() {
+            *last = write;
+        }
+        self.owners.truncate(write);
+        let starts = &self.starts;
+        self.groups.retain(|_, g| starts[*g] < starts[*g + 1]);
+    }
+
     /// Where some owners of a path satisfy `preferred`, drops its other
     /// owners; a path none of whose owners is preferred keeps them all.
     pub fn prefer(&mut self, preferred: impl Fn(&Owner) -> bool) {

@@ -67,7 +67,10 @@ pub struct Owners<'m> {
 impl<'m> Owners<'m> {
     pub fn new(manifest: &'m Manifest) -> Self {
         let mut map = manifest.owners();
-        map.prefer(|o| manifest.packages[o.package].source.backend != Backend::PipRecord);
+        let is_pip = |o: &Owner| manifest.packages[o.package].source.backend == Backend::PipRecord;
+        let shadowed = distro_records(manifest, &map);
+        map.retain(|o| !shadowed.contains(&o.package));
+        map.prefer(|o| !is_pip(o));
         Owners { map }
     }
 
@@ -84,6 +87,29 @@ impl<'m> Owners<'m> {
     pub fn iter(&self) -> impl Iterator<Item = (&'m Path, &[Owner])> + '_ {
         self.map.iter()
     }
+}
+
+/// The pip `RECORD` packages whose `RECORD` file a package database owns:
+/// the distribution installed that Python distribution (Debian's
+/// `python3-pip` ships `pip-*.dist-info/RECORD`), and its package verifies
+/// those files. Such a `RECORD` still lists the paths pip would have used
+/// (`../../../bin/pip`), not where the distribution put them, so it is no
+/// manifest of what is on disk.
+fn distro_records(manifest: &Manifest, index: &crate::manifest::OwnerIndex) -> Vec<usize> {
+    let is_pip = |pi: usize| manifest.packages[pi].source.backend == Backend::PipRecord;
+    manifest
+        .packages
+        .iter()
+        .enumerate()
+        .filter(|&(pi, p)| {
+            is_pip(pi)
+                && p.files.iter().any(|f| {
+                    f.path.ends_with("RECORD")
+                        && index.of(&f.path).iter().any(|o| !is_pip(o.package))
+                })
+        })
+        .map(|(pi, _)| pi)
+        .collect()
 }
 
 /// Counters every check may add to, shown in the summary.
@@ -161,11 +187,13 @@ impl<'a> Context<'a> {
         options: &'a Options,
     ) -> Self {
         let owners = Owners::new(manifest);
+        let shadowed = distro_records(manifest, &manifest.owners());
         let mut extra = options.paths.clone();
         extra.extend(options.pycache_prefixes.iter().cloned());
         let python_trees = walk::discover(tree, manifest, &extra);
         let inventory = Inventory::walk(tree, &python_trees);
-        let audited_packages = audited_packages(manifest, &python_trees);
+        let mut audited_packages = audited_packages(manifest, &python_trees);
+        audited_packages.retain(|p| !shadowed.contains(p));
         Context {
             tree,
             manifest,
@@ -339,5 +367,67 @@ fn summarise(ctx: &Context, findings: &[Finding], c: &Counters) -> Summary {
         findings: findings.len(),
         by_severity,
         by_rule,
+    }
+}
+
+#[cfg(test)]
+mod owners_tests {
+    use super::*;
+    use crate::manifest::{FileEntry, FileKind, Package, Source};
+
+    fn pkg(name: &str, backend: Backend, paths: &[&str]) -> Package {
+        Package {
+            name: name.into(),
+            epoch: None,
+            version: "1".into(),
+            release: None,
+            arch: None,
+            source: Source {
+                backend,
+                file: "/x".into(),
+            },
+            install_time: None,
+            files: paths
+                .iter()
+                .map(|p| FileEntry::new(*p, FileKind::File))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_record_the_distribution_installed_is_no_second_manifest() {
+        let rec = "/usr/lib/python3/dist-packages/pip-23.dist-info/RECORD";
+        let m = Manifest {
+            packages: vec![
+                pkg(
+                    "python3-pip",
+                    Backend::Dpkg,
+                    &[rec, "/usr/lib/python3/dist-packages/pip/__init__.py"],
+                ),
+                pkg(
+                    "pip",
+                    Backend::PipRecord,
+                    &[
+                        rec,
+                        "/usr/lib/python3/dist-packages/pip/__init__.py",
+                        "/usr/lib/python3/scripts/pip",
+                    ],
+                ),
+                pkg(
+                    "six",
+                    Backend::PipRecord,
+                    &["/usr/local/lib/python3.11/dist-packages/six.py"],
+                ),
+            ],
+        };
+        let owners = Owners::new(&m);
+        // Debian's pip RECORD names a script where pip would have put it:
+        // not owned, so never "missing".
+        assert!(!owners.is_owned(Path::new("/usr/lib/python3/scripts/pip")));
+        let init = owners.of(Path::new("/usr/lib/python3/dist-packages/pip/__init__.py"));
+        assert_eq!(init.iter().map(|o| o.package).collect::<Vec<_>>(), [0]);
+        // A RECORD nothing else owns is the manifest of what pip installed.
+        assert!(owners.is_owned(Path::new("/usr/local/lib/python3.11/dist-packages/six.py")));
+        assert_eq!(distro_records(&m, &m.owners()), [1]);
     }
 }
