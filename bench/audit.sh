@@ -30,7 +30,7 @@ import json,sys; r=json.load(sys.stdin); s=r["summary"]
 print("pyvet checked", s["files_checked"], "files,", s["bytes_hashed"], "bytes hashed,", s["pycs_judged"], "pycs judged,", s["findings"], "findings")'
 list=$(mktemp)
 find "$root/usr" -type f -print0 >"$list"
-hyperfine --warmup 3 --min-runs 10 --output=null \
+hyperfine --warmup 3 --min-runs 10 -i --output=null \
     -n "pyvet audit --root" "$pyvet audit --root $root --format json --fail-on never --no-progress" \
     -n "rpm -V" "rpm --root $root --dbpath /var/lib/rpm -V --nodeps --noscripts $pkg || true" \
     -n "sha256sum (all files)" "xargs -0 sha256sum <$list" \
@@ -38,11 +38,24 @@ hyperfine --warmup 3 --min-runs 10 --output=null \
 rm -f "$list"
 
 if command -v dpkg >/dev/null && [ -d /var/lib/dpkg ]; then
-    # The packages pyvet audits are those owning files in a Python tree.
-    pkgs=$(dpkg -S /usr/lib/python3 /usr/lib/python3.* 2>/dev/null | cut -d: -f1 | tr ',' '\n' | sort -u | tr '\n' ' ')
+    # The packages pyvet audits: those owning a path in a Python tree it found.
+    pkgs=$(python3 - "$pyvet" <<'PY'
+import json, subprocess, sys
+pyvet = sys.argv[1]
+audit = json.loads(subprocess.run([pyvet, "audit", "--format", "json", "--fail-on", "never", "--no-progress"],
+                                  capture_output=True, check=True).stdout)
+trees = audit["summary"]["python_trees"]
+manifest = json.loads(subprocess.run([pyvet, "manifest", "--db", "dpkg", "--format", "json"],
+                                     capture_output=True, check=True).stdout)
+names = {p["name"] + (":" + p["arch"] if p["arch"] not in (None, "all", "amd64") else "")
+         for p in manifest["packages"]
+         if any(any(f["path"] == t or f["path"].startswith(t + "/") for t in trees) for f in p["files"])}
+print(" ".join(sorted(names)))
+PY
+)
     echo "== this host: $(echo "$pkgs" | wc -w) dpkg packages with files in Python trees"
-    hyperfine --warmup 2 --min-runs 5 --output=null \
+    hyperfine -N --warmup 2 --min-runs 5 -i --output=null \
         -n "pyvet audit (host)" "$pyvet audit --format json --fail-on never --no-progress" \
-        -n "dpkg --verify" "dpkg --verify $pkgs || true" \
-        -n "debsums -s" "debsums -s $pkgs || true"
+        -n "dpkg --verify" "dpkg --verify $pkgs" \
+        -n "debsums -s" "debsums -s $pkgs"
 fi
