@@ -7,3 +7,4 @@ pub mod deb822;
 pub mod marshal;
 pub mod pyc;
 pub mod rpmheader;
+pub mod tar;
