@@ -526,16 +526,7 @@ pub fn reopen(
             }),
         ));
     }
-    Ok(Box::new(Send_(stream).take(size)))
-}
-
-/// The decoders are `Send` but not declared so through the trait object.
-struct Send_(Hashing<Decoded>);
-
-impl Read for Send_ {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
+    Ok(Box::new(stream.take(size)))
 }
 
 /// A second pass over a layer computing `algo` for every file at one of

@@ -389,7 +389,7 @@ fn choose(candidates: Vec<Candidate>, opts: &OpenOptions) -> Result<Candidate, I
         left.retain(|c| {
             c.platform
                 .as_ref()
-                .is_none_or(|p| platform_matches(&want, p))
+                .map_or(true, |p| platform_matches(&want, p))
         });
         if left.is_empty() && explicit.is_some() {
             return Err(ImageError::NoMatch {

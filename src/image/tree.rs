@@ -52,10 +52,12 @@ pub struct ImageTree {
     deleted_by: HashMap<Vec<u8>, usize>,
     max_decompressed: u64,
     /// Digests computed by a second pass, per (layer, algorithm).
-    second: Mutex<HashMap<(usize, Algo), Arc<OnceLock<SecondPass>>>>,
+    second: Mutex<HashMap<(usize, Algo), SecondCell>>,
 }
 
+/// Data offset → digest, or why the pass failed.
 type SecondPass = Result<HashMap<u64, Digest>, String>;
+type SecondCell = Arc<OnceLock<SecondPass>>;
 
 impl ImageTree {
     /// Applies the changesets (lowest first) into one tree.
@@ -551,9 +553,12 @@ impl Tree for ImageTree {
     }
 
     fn origin(&self, path: &Path) -> Option<LayerFacts> {
-        let key = self
-            .key_nofollow(path)
-            .unwrap_or_else(|_| path.as_os_str().as_bytes()[1..].to_vec());
+        // A path that no longer resolves (removed by a whiteout) is looked
+        // up as written.
+        let key = self.key_nofollow(path).unwrap_or_else(|_| {
+            let b = path.as_os_str().as_bytes();
+            b.strip_prefix(b"/").unwrap_or(b).to_vec()
+        });
         let layer = match self.nodes.get(&key) {
             Some(n) => n.layer,
             None => *self.deleted_by.get(&key)?,
