@@ -203,3 +203,16 @@ pub fn marshal(data: &[u8]) {
 pub fn manifest_json(data: &[u8]) {
     let _ = std::hint::black_box(pyvet::db::json::parse(data));
 }
+
+/// A container image's JSON documents: the same bytes read as an OCI index,
+/// an image manifest, an image config and a `docker save` manifest.json.
+pub fn image_json(data: &[u8]) {
+    use pyvet::image::spec;
+    consume(spec::parse_index(data));
+    consume(spec::parse_manifest(data));
+    if let Ok(c) = spec::parse_config(data, 1) {
+        black_box(c.created_by());
+        black_box(c.platform().to_string());
+    }
+    consume(spec::parse_docker_manifest(data));
+}
