@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 cargo build --quiet --release
-pyvet=$PWD/$target/release/pyvet
+pyvet=$(cd "$target/release" && pwd)/pyvet
 work=${1:-}
 if [ -z "$work" ]; then
     work=$(mktemp -d)

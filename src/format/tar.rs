@@ -672,6 +672,45 @@ mod tests {
     }
 
     #[test]
+    fn xattrs_streamed_data_and_offsets() {
+        let rec = "44 SCHILY.xattr.security.selinux=lib_t:s0\0x\n";
+        let mut t = with_data(
+            header("./PaxHeaders/f", b'x', rec.len() as u64),
+            rec.as_bytes(),
+        );
+        t.extend(with_data(header("./f", b'0', 5), b"hello"));
+        t.extend(with_data(header("./g", b'0', 3), b"abc"));
+        let mut r = Reader::new(t.as_slice());
+        let f = r.next_entry().unwrap().unwrap();
+        assert_eq!(
+            f.xattrs,
+            [("security.selinux".to_string(), b"lib_t:s0\0x".to_vec())]
+        );
+        assert_eq!((r.entry_offset(), r.data_offset()), (1024, 1536));
+        let mut part = [0u8; 2];
+        r.data().read_exact(&mut part).unwrap();
+        assert_eq!(&part, b"he");
+        // The rest of f is skipped; g's data is streamed whole.
+        let g = r.next_entry().unwrap().unwrap();
+        assert!(g.xattrs.is_empty());
+        let mut all = Vec::new();
+        r.data().read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"abc");
+        assert!(r.next_entry().unwrap().is_none());
+    }
+
+    #[test]
+    fn streamed_data_of_a_cut_entry_is_an_error() {
+        let mut t = header("./f", b'0', 100).to_vec();
+        t.extend(b"short");
+        let mut r = Reader::new(t.as_slice());
+        r.next_entry().unwrap().unwrap();
+        let mut all = Vec::new();
+        let e = r.data().read_to_end(&mut all).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
     fn gnu_long_name_and_pax_records() {
         let long = "./".to_owned() + &"n".repeat(150);
         let mut t = with_data(

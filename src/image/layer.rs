@@ -11,7 +11,9 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use sha2::digest::DynDigest;
 use sha2::Digest as _;
@@ -93,10 +95,13 @@ const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const BUF: usize = 128 << 10;
 
-/// Reads a stream, hashing it with sha256 and refusing more than `max` bytes.
+/// Reads a stream, refusing more than `max` bytes, and hands what it read
+/// to a thread that hashes it with sha256 (so that verifying a layer's two
+/// digests runs beside its decompression, on another core).
 struct Hashing<R> {
     inner: R,
-    hash: sha2::Sha256,
+    tx: Option<SyncSender<Vec<u8>>>,
+    hasher: Option<JoinHandle<String>>,
     n: u64,
     max: u64,
     over: fn(u64) -> io::Error,
@@ -109,27 +114,53 @@ impl<R: Read> Read for Hashing<R> {
         if self.n > self.max {
             return Err((self.over)(self.max));
         }
-        sha2::Digest::update(&mut self.hash, &buf[..got]);
+        if let (Some(tx), true) = (&self.tx, got > 0) {
+            // A send fails only if the hasher is gone; `digest` then says so.
+            let _ = tx.send(buf[..got].to_vec());
+        }
         Ok(got)
     }
 }
 
+/// Chunks in flight to a hashing thread (bounded memory).
+const HASH_QUEUE: usize = 16;
+
 impl<R> Hashing<R> {
-    fn new(inner: R, max: u64, over: fn(u64) -> io::Error) -> Self {
+    /// `verify`: hash what passes (else only count and cap it).
+    fn new(inner: R, max: u64, over: fn(u64) -> io::Error, verify: bool) -> Self {
+        let (tx, hasher) = if verify {
+            let (tx, rx) = sync_channel::<Vec<u8>>(HASH_QUEUE);
+            let h = std::thread::spawn(move || {
+                let mut d = sha2::Sha256::new();
+                for chunk in rx {
+                    sha2::Digest::update(&mut d, &chunk);
+                }
+                format!("sha256:{}", hex(&sha2::Digest::finalize(d)))
+            });
+            (Some(tx), Some(h))
+        } else {
+            (None, None)
+        };
         Hashing {
             inner,
-            hash: sha2::Sha256::new(),
+            tx,
+            hasher,
             n: 0,
             max,
             over,
         }
     }
-    fn digest(self) -> (String, u64, R) {
-        (
-            format!("sha256:{}", hex(&sha2::Digest::finalize(self.hash))),
-            self.n,
-            self.inner,
-        )
+
+    /// The sha256 of everything read (empty when not verifying), the
+    /// count, and the stream.
+    fn digest(mut self) -> (String, u64, R) {
+        drop(self.tx.take());
+        let d = self
+            .hasher
+            .take()
+            .map(|h| h.join().unwrap_or_else(|_| "hashing failed".into()))
+            .unwrap_or_default();
+        (d, self.n, self.inner)
     }
 }
 
@@ -200,13 +231,14 @@ fn open_stream(
     store: &Store,
     info: &LayerInfo,
     max_decompressed: u64,
+    verify: bool,
 ) -> Result<Hashing<Decoded>, ImageError> {
     let (r, actual) = store.open_member(&info.member)?;
     let max = info.size.unwrap_or(actual);
-    let blob = BufReader::with_capacity(BUF, Hashing::new(r, max, blob_over));
+    let blob = BufReader::with_capacity(BUF, Hashing::new(r, max, blob_over, verify));
     let fail = |e| layer_err(info, None, LayerErrorKind::Io(e));
     let decoded = Decoded::open(blob).map_err(fail)?;
-    Ok(Hashing::new(decoded, max_decompressed, bomb))
+    Ok(Hashing::new(decoded, max_decompressed, bomb, verify))
 }
 
 fn layer_err(info: &LayerInfo, entry: Option<&[u8]>, kind: LayerErrorKind) -> ImageError {
@@ -241,7 +273,7 @@ pub fn scan(
     limits: &ScanLimits,
     resident_budget: &AtomicU64,
 ) -> Result<Changeset, ImageError> {
-    let stream = open_stream(store, info, limits.max_decompressed)?;
+    let stream = open_stream(store, info, limits.max_decompressed, true)?;
     let mut reader = tar::Reader::new(stream);
     let mut out = Changeset::default();
     let mut last: Option<Vec<u8>> = None;
@@ -514,7 +546,7 @@ pub fn reopen(
     size: u64,
     max_decompressed: u64,
 ) -> Result<Box<dyn Read + Send>, ImageError> {
-    let mut stream = open_stream(store, info, max_decompressed)?;
+    let mut stream = open_stream(store, info, max_decompressed, false)?;
     let skipped = io::copy(&mut (&mut stream).take(data_offset), &mut io::sink())
         .map_err(|e| layer_err(info, None, io_kind(e)))?;
     if skipped < data_offset {
@@ -539,7 +571,7 @@ pub fn digest_pass(
     offsets: &std::collections::HashSet<u64>,
     max_decompressed: u64,
 ) -> Result<std::collections::HashMap<u64, Digest>, ImageError> {
-    let stream = open_stream(store, info, max_decompressed)?;
+    let stream = open_stream(store, info, max_decompressed, false)?;
     let mut reader = tar::Reader::new(stream);
     let mut out = std::collections::HashMap::new();
     while let Some(entry) = reader.next_entry().map_err(|e| tar_err(info, None, e))? {
