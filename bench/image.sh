@@ -54,4 +54,6 @@ print("pyvet checked", s["files_checked"], "files,", s["bytes_hashed"], "bytes h
 hyperfine --warmup 2 --min-runs 10 --output=null \
     -n "pyvet audit --root (umoci unpack)" "$pyvet audit --root unpacked/rootfs --format json --fail-on never --no-progress" \
     -n "pyvet audit --image (OCI, gzip)" "$pyvet audit --image oci --format json --fail-on never --no-progress" \
-    -n "pyvet audit --image (docker archive)" "$pyvet audit --image docker.tar --format json --fail-on never --no-progress"
+    -n "pyvet audit --image (docker archive)" "$pyvet audit --image docker.tar --format json --fail-on never --no-progress" \
+    -n "umoci unpack + pyvet audit --root" --prepare "rm -rf again" \
+    "umoci unpack --rootless --image oci:base again >/dev/null && $pyvet audit --root again/rootfs --format json --fail-on never --no-progress"
