@@ -9,6 +9,9 @@ use std::io::Read;
 
 use serde::Serialize;
 
+/// Bytes read per call while hashing.
+const HASH_BLOCK: usize = 128 * 1024;
+
 /// A digest algorithm, numbered as RPM's `PGPHASHALGO_*` (FILEDIGESTALGO).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algo {
@@ -54,19 +57,29 @@ impl Algo {
             Algo::Sha512 => 64,
         }
     }
-    /// Hashes everything `r` yields, streaming in 128 KiB blocks.
+    /// Hashes everything `r` yields, streaming in 128 KiB blocks through a
+    /// buffer each thread allocates once (a fresh one per file cost more
+    /// than hashing a small file).
     pub fn hash_reader(self, r: &mut dyn Read) -> std::io::Result<Digest> {
         use sha2::Digest as _;
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
         fn run<D: sha2::Digest>(mut d: D, r: &mut dyn Read) -> std::io::Result<Vec<u8>> {
-            let mut buf = vec![0u8; 128 * 1024];
-            loop {
-                match r.read(&mut buf) {
-                    Ok(0) => return Ok(d.finalize().to_vec()),
-                    Ok(n) => d.update(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+            BUF.with(|cell| {
+                let mut buf = cell.borrow_mut();
+                if buf.len() < HASH_BLOCK {
+                    buf.resize(HASH_BLOCK, 0);
                 }
-            }
+                loop {
+                    match r.read(&mut buf[..]) {
+                        Ok(0) => return Ok(d.finalize().to_vec()),
+                        Ok(n) => d.update(&buf[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            })
         }
         let bytes = match self {
             Algo::Md5 => run(md5::Md5::new(), r)?,

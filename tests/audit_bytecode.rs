@@ -163,7 +163,13 @@ fn untouched_root_has_no_findings() {
 #[test]
 fn a_touched_source_makes_its_pycs_stale_and_predicts_writes() {
     let r = RpmRoot::status_quo();
-    run_stdout(Command::new("touch").arg(r.path("/usr/lib/python3.11/colorsys.py")));
+    // An explicit date: a plain `touch` in the second the root was built
+    // would leave the mtime's seconds, and so the pyc, unchanged.
+    run_stdout(
+        Command::new("touch")
+            .args(["-d", "2001-02-03 04:05:06"])
+            .arg(r.path("/usr/lib/python3.11/colorsys.py")),
+    );
     let pyc = cache(STDLIB, "colorsys");
     let report = audit(&r.root, &[]);
     assert_eq!(found(&report), set(&[("bytecode-write-attempt", &pyc)]));

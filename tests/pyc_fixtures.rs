@@ -31,6 +31,7 @@ fn judge_row(root: &Path, r: &Row) -> PycReport {
         source: None,
         pycache_prefix: None,
         deep: true,
+        header_only: false,
     };
     judge(&root.join(&r.pyc), &opts).unwrap_or_else(|e| panic!("{}: {e}", r.pyc))
 }

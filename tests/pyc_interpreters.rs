@@ -170,6 +170,7 @@ for name in sorted(os.listdir(cache)):
             source: None,
             pycache_prefix: None,
             deep: false,
+            header_only: false,
         };
         let mut n = 0;
         for line in out.lines() {

@@ -201,7 +201,24 @@ pub fn marshal(data: &[u8]) {
 
 /// A `pyvet-manifest/1` JSON document (`pyvet subset` and `manifest` read them).
 pub fn manifest_json(data: &[u8]) {
-    let _ = std::hint::black_box(pyvet::db::json::parse(data));
+    let _ = black_box(pyvet::db::json::parse(data));
+}
+
+/// An `etc/passwd` or `etc/group` of an audited root; every name parsed is
+/// looked up both ways, as the owned-file check does.
+pub fn passwd(data: &[u8]) {
+    match pyvet::format::passwd::IdDb::parse(data) {
+        Ok(db) => {
+            for line in data.split(|&b| b == b'\n').take(64) {
+                let name = line.split(|&b| b == b':').next().unwrap_or_default();
+                if let Some(id) = db.id(name) {
+                    black_box(db.name(id));
+                }
+            }
+            black_box(db.len());
+        }
+        Err(e) => consume::<(), _>(Err(e)),
+    }
 }
 
 /// A container image's JSON documents: the same bytes read as an OCI index,

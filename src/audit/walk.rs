@@ -19,8 +19,19 @@ use crate::tree::{Kind, Meta, Tree, TreeError};
 
 /// Library directory names a Python tree may sit in.
 const LIB_DIRS: [&str; 4] = ["lib", "lib64", "lib32", "libx32"];
-/// Local prefixes searched even when no manifest owns a file there.
-const LOCAL_PARENTS: [&str; 2] = ["/usr/local/lib", "/usr/local/lib64"];
+/// Library directories searched for `python3*` trees even when no manifest
+/// owns a file there: a Python tree nothing installed (a bare build tree, or
+/// one an attacker made) is audited like any other.
+const LOCAL_PARENTS: [&str; 8] = [
+    "/usr/local/lib",
+    "/usr/local/lib64",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/lib32",
+    "/usr/libx32",
+    "/lib",
+    "/lib64",
+];
 
 /// Whether a directory name is `python3` or `python3.X`.
 pub fn is_python_dir(name: &OsStr) -> bool {
@@ -54,6 +65,9 @@ pub fn python_tree_of(path: &Path) -> Option<PathBuf> {
 /// the same directory (`lib64` → `lib`) are walked once, under the first
 /// spelling found (the manifest's).
 pub fn discover(tree: &dyn Tree, manifest: &Manifest, extra: &[PathBuf]) -> Vec<PathBuf> {
+    // The manifest's spellings first, so that a tree reached through a
+    // symlinked parent (`/lib` -> `/usr/lib`) is walked under the paths the
+    // package manager records, and owners are found.
     let mut candidates: BTreeSet<PathBuf> = BTreeSet::new();
     for p in &manifest.packages {
         for f in &p.files {
@@ -62,18 +76,23 @@ pub fn discover(tree: &dyn Tree, manifest: &Manifest, extra: &[PathBuf]) -> Vec<
             }
         }
     }
+    let mut ordered: Vec<PathBuf> = candidates.into_iter().collect();
     for parent in LOCAL_PARENTS {
+        // A parent that is itself a symlink is scanned under its target.
+        if tree.resolve(Path::new(parent)).ok().as_deref() != Some(Path::new(parent)) {
+            continue;
+        }
         if let Ok(entries) = tree.read_dir(Path::new(parent)) {
             for e in entries {
                 if is_python_dir(&e.name) && e.meta.kind == Kind::Dir {
-                    candidates.insert(Path::new(parent).join(&e.name));
+                    ordered.push(Path::new(parent).join(&e.name));
                 }
             }
         }
     }
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for c in candidates.into_iter().chain(extra.iter().cloned()) {
+    for c in ordered.into_iter().chain(extra.iter().cloned()) {
         let Ok(resolved) = tree.resolve(&c) else {
             continue;
         };
@@ -206,6 +225,24 @@ mod tests {
         assert_eq!(t("/usr/share/python3.11/x"), None);
         assert_eq!(t("/usr/lib/python3.x/x"), None);
         assert_eq!(t("/usr/lib/python2.7/x.py"), None);
+    }
+
+    #[test]
+    fn unowned_trees_are_discovered_once() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("usr/lib/python3.13/json")).unwrap();
+        std::fs::create_dir_all(r.join("usr/local/lib/python3.11")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", r.join("lib")).unwrap();
+        let t = crate::tree::FsTree::new(r);
+        let found = discover(&t, &Manifest::default(), &[]);
+        assert_eq!(
+            found,
+            [
+                PathBuf::from("/usr/local/lib/python3.11"),
+                PathBuf::from("/usr/lib/python3.13")
+            ]
+        );
     }
 
     #[test]

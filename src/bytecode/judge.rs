@@ -28,7 +28,15 @@ pub struct JudgeOptions<'a> {
     pub pycache_prefix: Option<&'a Path>,
     /// Keep what `--deep` needs (source and payload bytes) in the reports.
     pub deep: bool,
+    /// Read only the header, not the code after it (no `co_filename`, no
+    /// check that the code loads). For pycs a package vouches for, whose
+    /// content its digest already verified: judging the header against the
+    /// source is all the write prediction needs, at 16 bytes a file.
+    pub header_only: bool,
 }
+
+/// The longest pyc header (PEP 552: magic, flags, two words).
+const MAX_HEADER: u64 = 16;
 
 /// The judgement of one pyc, as reported.
 #[derive(Debug, Clone, Serialize)]
@@ -100,7 +108,12 @@ pub fn judge(pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
 /// tree. `pyc` (and `opts.source`) are absolute paths inside the tree; as
 /// the import system does, symlinks are followed (inside the tree).
 pub fn judge_in(tree: &dyn Tree, pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
-    let bytes = read_followed(tree, pyc, MAX_PYC_FILE)?;
+    let header_only = opts.header_only && !opts.deep;
+    let bytes = if header_only {
+        read_head(tree, pyc)?
+    } else {
+        read_followed(tree, pyc, MAX_PYC_FILE)?
+    };
     let location = naming::locate(pyc, opts.pycache_prefix);
     let source = match opts.source {
         Some(s) => Some(s.to_path_buf()),
@@ -126,8 +139,14 @@ pub fn judge_in(tree: &dyn Tree, pyc: &Path, opts: &JudgeOptions) -> Result<PycR
     if let Some(foreign) = foreign(&known.info, &location, pyc) {
         return Ok(report.with(Verdict::Foreign, foreign));
     }
-    let facts = read_facts(&bytes, &header, &known);
-    report.record_facts(&facts, source.as_deref(), &location);
+    let facts = if header_only {
+        None
+    } else {
+        Some(read_facts(&bytes, &header, &known))
+    };
+    if let Some(facts) = &facts {
+        report.record_facts(facts, source.as_deref(), &location);
+    }
     let ctx = Context {
         tree,
         opts,
@@ -141,15 +160,15 @@ pub fn judge_in(tree: &dyn Tree, pyc: &Path, opts: &JudgeOptions) -> Result<PycR
     report.verdict = decision.verdict;
     report.reason = decision.reason;
     if report.verdict.code_would_run() || report.verdict == Verdict::Sourceless {
-        if let Err(e) = &facts {
+        if let Some(Err(e)) = &facts {
             return Ok(report.with(
                 Verdict::Corrupt,
                 format!("header accepted, but the code does not load ({e}): import would fail"),
             ));
         }
     }
-    if opts.deep && report.verdict.code_would_run() {
-        report.deep = ctx.deep_input(&bytes, &facts)?;
+    if let (true, Some(facts)) = (opts.deep && report.verdict.code_would_run(), &facts) {
+        report.deep = ctx.deep_input(&bytes, facts)?;
     }
     Ok(report)
 }
@@ -172,6 +191,21 @@ fn read_followed(tree: &dyn Tree, path: &Path, max: u64) -> Result<Vec<u8>> {
         TreeError::NotFound(_) => TreeError::NotFound(path.to_path_buf()).into(),
         e => e.into(),
     })
+}
+
+/// The first bytes of a pyc (following a final symlink): its header.
+fn read_head(tree: &dyn Tree, path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let real = follow(tree, path)?;
+    let (r, _) = tree.open(&real).map_err(|e| match e {
+        TreeError::NotFound(_) => crate::Error::from(TreeError::NotFound(path.to_path_buf())),
+        e => e.into(),
+    })?;
+    let mut head = Vec::with_capacity(MAX_HEADER as usize);
+    r.take(MAX_HEADER)
+        .read_to_end(&mut head)
+        .map_err(|e| crate::Error::io(path, e))?;
+    Ok(head)
 }
 
 /// What reading the marshalled code gave: facts, or why it does not load.
@@ -482,6 +516,7 @@ mod tests {
             source: None,
             pycache_prefix: None,
             deep: false,
+            header_only: false,
         };
         // Beside its source: shadowed, never imported by CPython 3.
         let legacy = d.path().join("m.pyc");
@@ -534,6 +569,7 @@ mod tests {
             source: None,
             pycache_prefix: None,
             deep: false,
+            header_only: false,
         };
         let rep = judge_in(&tree, pyc, &opts).unwrap();
         assert_eq!(rep.path, pyc.display().to_string());

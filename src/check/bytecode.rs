@@ -157,6 +157,9 @@ fn judge_one(ctx: &Context, path: &Path, meta: &Meta) -> Judged {
         source: None,
         pycache_prefix: prefix.map(PathBuf::as_path),
         deep: ctx.options.deep,
+        // A pyc a package owns is verified by its digest; the write
+        // prediction needs only its header against the source.
+        header_only: ctx.owners.is_owned(path),
     };
     let outcome = judge_in(ctx.tree, path, &opts).map_err(|e| e.to_string());
     Judged {

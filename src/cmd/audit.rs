@@ -87,8 +87,7 @@ fn render_report(report: &Report, _ctx: &Context, format: AuditFormat) -> String
             render::audit_text::render(report, render::audit_text::colour_stdout())
         }
         AuditFormat::Sarif => render::sarif::render(report),
-        // The rpm renderer lands with its own module.
-        AuditFormat::Rpm => render::audit_json::render(report),
+        AuditFormat::Rpm => render::rpm::render(report),
     }
 }
 

@@ -24,6 +24,7 @@ pub fn run(args: &PycArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCo
         source: args.source.as_deref(),
         pycache_prefix: prefix.as_deref(),
         deep: args.deep,
+        header_only: false,
     };
     let mut failed = false;
     let mut reports: Vec<PycReport> = Vec::with_capacity(args.pycs.len());

@@ -5,6 +5,7 @@
 pub mod ar;
 pub mod deb822;
 pub mod marshal;
+pub mod passwd;
 pub mod pyc;
 pub mod rpmheader;
 pub mod tar;

@@ -6,6 +6,7 @@ pub mod audit_text;
 pub mod json;
 pub mod progress;
 pub mod pyc;
+pub mod rpm;
 pub mod sarif;
 pub mod size;
 pub mod subset;

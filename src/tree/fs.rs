@@ -152,19 +152,7 @@ impl Tree for FsTree {
     fn read_dir(&self, path: &Path) -> TreeResult<Vec<Entry>> {
         let dir = self.resolve_dir(path)?;
         let host = self.host(&dir);
-        let rd = std::fs::read_dir(&host).map_err(|e| TreeError::io(path, e))?;
-        let mut out = Vec::new();
-        for e in rd {
-            let e = e.map_err(|e| TreeError::io(path, e))?;
-            // DirEntry::metadata is an lstat (it never follows the entry).
-            let m = e
-                .metadata()
-                .map_err(|err| TreeError::io(&path.join(e.file_name()), err))?;
-            out.push(Entry {
-                name: e.file_name(),
-                meta: meta_from(&m),
-            });
-        }
+        let mut out = list_dir(&host).map_err(|e| TreeError::io(path, e))?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
@@ -190,6 +178,118 @@ impl Tree for FsTree {
 
     fn resolve(&self, path: &Path) -> TreeResult<PathBuf> {
         self.resolve_uncached(path)
+    }
+}
+
+/// Lists a directory opened with `O_NOATIME` (so listing never changes
+/// the directory's atime where the kernel allows), each entry `fstatat`ed
+/// relative to it without following symlinks.
+fn list_dir(host: &Path) -> std::io::Result<Vec<Entry>> {
+    let open = |extra: i32| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC | extra)
+            .open(host)
+    };
+    let file = match open(libc::O_NOATIME) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(0)?,
+        r => r?,
+    };
+    Dir::new(file)?.entries()
+}
+
+/// A `DIR *` that is closed when dropped.
+struct Dir(std::ptr::NonNull<libc::DIR>);
+
+impl Dir {
+    fn new(file: File) -> std::io::Result<Dir> {
+        use std::os::fd::IntoRawFd;
+        let fd = file.into_raw_fd();
+        // SAFETY: `fd` is an open directory descriptor we own; on success
+        // the DIR owns it, on failure we close it.
+        let dir = unsafe { libc::fdopendir(fd) };
+        match std::ptr::NonNull::new(dir) {
+            Some(d) => Ok(Dir(d)),
+            None => {
+                let e = std::io::Error::last_os_error();
+                // SAFETY: fdopendir failed, so `fd` is still ours to close.
+                unsafe { libc::close(fd) };
+                Err(e)
+            }
+        }
+    }
+
+    fn entries(&self) -> std::io::Result<Vec<Entry>> {
+        // SAFETY: the DIR is open for the life of `self`.
+        let fd = unsafe { libc::dirfd(self.0.as_ptr()) };
+        let mut out = Vec::new();
+        loop {
+            // readdir returns NULL at the end and on error; errno tells which.
+            // SAFETY: errno is thread-local; the DIR is valid.
+            unsafe { *libc::__errno_location() = 0 };
+            let ent = unsafe { libc::readdir64(self.0.as_ptr()) };
+            if ent.is_null() {
+                let e = std::io::Error::last_os_error();
+                return match e.raw_os_error() {
+                    Some(0) | None => Ok(out),
+                    _ => Err(e),
+                };
+            }
+            // SAFETY: d_name is NUL-terminated within the dirent readdir returned.
+            let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
+            }
+            let mut st = std::mem::MaybeUninit::<libc::stat64>::uninit();
+            // SAFETY: `fd` is the DIR's descriptor, `name` a valid C string,
+            // `st` a valid out pointer.
+            let r = unsafe {
+                libc::fstatat64(
+                    fd,
+                    name.as_ptr(),
+                    st.as_mut_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            };
+            if r != 0 {
+                let e = std::io::Error::last_os_error();
+                // Gone between readdir and fstatat: it is not there any more.
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    continue;
+                }
+                return Err(e);
+            }
+            // SAFETY: fstatat succeeded, so `st` is initialised.
+            let st = unsafe { st.assume_init() };
+            out.push(Entry {
+                name: OsStr::from_bytes(name.to_bytes()).to_os_string(),
+                meta: meta_from_stat(&st),
+            });
+        }
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // SAFETY: the DIR was opened by fdopendir and is closed once.
+        unsafe { libc::closedir(self.0.as_ptr()) };
+    }
+}
+
+/// Converts a raw `stat64`.
+fn meta_from_stat(st: &libc::stat64) -> Meta {
+    let mode = st.st_mode;
+    Meta {
+        kind: Kind::from_mode(mode).unwrap_or(Kind::File),
+        mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        size: st.st_size as u64,
+        mtime: st.st_mtime,
+        mtime_nsec: st.st_mtime_nsec,
+        ctime: st.st_ctime,
+        rdev: st.st_rdev,
+        nlink: st.st_nlink,
     }
 }
 
@@ -268,6 +368,46 @@ mod tests {
         assert!(t.lstat(&Path::new("/escape").join("secret")).is_err());
         assert!(t.open(Path::new("/escape/secret")).is_err());
         assert_eq!(t.resolve(Path::new("/up")).unwrap(), Path::new("/"));
+    }
+
+    #[test]
+    fn listing_keeps_the_directory_atime_and_stats_entries_without_following() {
+        let (d, t) = tree();
+        std::fs::create_dir(d.path().join("dir")).unwrap();
+        std::fs::write(d.path().join("dir/a"), "12345").unwrap();
+        symlink("/nowhere", d.path().join("dir/l")).unwrap();
+        let old = libc::timespec {
+            tv_sec: 1_000_000_000,
+            tv_nsec: 0,
+        };
+        let times = [old, old];
+        let c = CString::new(d.path().join("dir").as_os_str().as_bytes()).unwrap();
+        // SAFETY: valid path and two timespecs.
+        assert_eq!(
+            unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) },
+            0
+        );
+        let entries = t.read_dir(Path::new("/dir")).unwrap();
+        let got: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.name.to_string_lossy().to_string(),
+                    e.meta.kind,
+                    e.meta.size,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), Kind::File, 5),
+                ("l".to_string(), Kind::Symlink, 8)
+            ]
+        );
+        let atime = std::fs::metadata(d.path().join("dir")).unwrap().atime();
+        assert_eq!(atime, 1_000_000_000, "listing moved the directory's atime");
+        assert!(t.read_dir(Path::new("/dir/a")).is_err());
     }
 
     #[test]

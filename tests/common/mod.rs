@@ -88,5 +88,6 @@ impl XorShift {
         }
     }
 }
+pub mod dpkgroot;
 pub mod rpmroot;
 pub mod sarif;

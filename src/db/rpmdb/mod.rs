@@ -106,16 +106,10 @@ type RawRecord = (i64, std::result::Result<Vec<u8>, FormatError>);
 /// Pulls the raw header blobs out of the container, in `rpm -qa` order.
 fn extract(path: &Path, kind: Kind) -> Result<(Vec<RawRecord>, Vec<BlobIssue>)> {
     let fail = |e: FormatError| Error::format(path, e);
-    let mut issues = Vec::new();
+    let issues = Vec::new();
     let records: Vec<RawRecord> = match kind {
         Kind::Sqlite => {
             check_sqlite_file(path)?;
-            if let Some(e) = sqlite::wal_pending(path) {
-                issues.push(BlobIssue {
-                    record: None,
-                    error: e.into(),
-                });
-            }
             sqlite::records(path)
                 .map_err(|e| fail(e.into()))?
                 .into_iter()

@@ -2,12 +2,16 @@
 //! 33+, RHEL 9, CBL-Mariner, ...).
 //!
 //! rpm keeps each header blob in `Packages(hnum INTEGER PRIMARY KEY, blob BLOB)`.
-//! The audited tree must not change because pyvet looked at it, and even a
-//! read-only SQLite open may create or delete `-wal`/`-shm` files next to the
-//! database. So the file is opened through a URI with `immutable=1`, which
-//! makes SQLite skip locking and journals entirely. The price: changes still
-//! sitting in a `-wal` file are not seen, which [`wal_pending`] lets the
-//! caller report.
+//! The audited tree must not change because pyvet looked at it, and SQLite
+//! would change it: even a read-only open may create or delete `-wal`/`-shm`
+//! files next to the database, and its reads move the file's atime. So the
+//! database is never opened where it lies. It is copied (read with
+//! `O_NOATIME`, never through a symlink for the `-wal`) into a private
+//! directory (mode 0700, outside the root, removed afterwards) and SQLite
+//! opens the copy. When rpm left committed transactions in a non-empty
+//! `-wal`, that file is copied too and the copy is opened normally, so that
+//! SQLite applies them, as rpm itself would see them; otherwise the copy is
+//! opened with `immutable=1` (no locking, no journals).
 //!
 //! The file may have been written by an attacker, so the connection follows
 //! SQLite's advice for untrusted databases (defensive mode, untrusted schema,
@@ -15,7 +19,10 @@
 //! generated column could otherwise make one `SELECT` run without end.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use rusqlite::config::DbConfig;
 use rusqlite::types::ValueRef;
@@ -58,8 +65,12 @@ pub enum SqliteError {
     BlobTooLarge { hnum: i64, len: usize, max: u64 },
     #[error("blobs add up to more than {max} bytes")]
     TooMuchData { max: u64 },
-    #[error("{bytes} bytes of uncheckpointed changes in {wal} were not read (the database is opened immutable so that nothing in the audited tree changes)")]
-    WalPending { wal: String, bytes: u64 },
+    #[error("cannot copy {} to a private directory: {source}", .path.display())]
+    Copy {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 const SELECT: &str = "SELECT hnum, blob FROM Packages ORDER BY hnum";
@@ -77,14 +88,19 @@ pub fn blobs(path: &Path) -> Result<Vec<Vec<u8>>, SqliteError> {
     records(path)?.into_iter().map(|r| r.blob).collect()
 }
 
-/// Every row of `Packages` in `hnum` order, the order `rpm -qa` prints.
+/// Every row of `Packages` in `hnum` order, the order `rpm -qa` prints,
+/// including rows committed to a pending `-wal`.
 ///
-/// The caller must already have checked that `path` is a regular file
-/// (`fsutil::open_regular`): SQLite would block forever opening a FIFO.
+/// Only a private copy is opened; a FIFO or device is refused when copying.
 pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
-    // A stored row takes at least one byte of the file.
-    let max_rows = std::fs::metadata(path).map_err(SqliteError::Stat)?.len();
-    let conn = open_immutable(path)?;
+    let copy = PrivateCopy::of(path)?;
+    // A stored row takes at least one byte of the files.
+    let max_rows = copy.bytes;
+    let conn = if copy.wal {
+        open_applying_wal(&copy.db)?
+    } else {
+        open_immutable(&copy.db)?
+    };
     check_schema(&conn)?;
     let mut stmt = conn.prepare(SELECT).map_err(SqliteError::Query)?;
     let mut rows = stmt.query([]).map_err(SqliteError::Query)?;
@@ -192,6 +208,19 @@ fn open_immutable(path: &Path) -> Result<Connection, SqliteError> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn =
         Connection::open_with_flags(immutable_uri(path), flags).map_err(SqliteError::Open)?;
+    harden(conn)
+}
+
+/// Opens the private copy so that SQLite replays its `-wal` (which needs a
+/// writable directory for the `-shm` index: the private one).
+fn open_applying_wal(path: &Path) -> Result<Connection, SqliteError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(SqliteError::Open)?;
+    harden(conn)
+}
+
+/// SQLite's settings for databases of unknown origin.
+fn harden(conn: Connection) -> Result<Connection, SqliteError> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
         .map_err(SqliteError::Open)?;
     conn.pragma_update(None, "trusted_schema", false)
@@ -216,15 +245,83 @@ fn immutable_uri(path: &Path) -> String {
     uri
 }
 
-/// Reports a non-empty `<path>-wal`: committed changes an immutable open does not see.
-pub fn wal_pending(path: &Path) -> Option<SqliteError> {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    let meta = std::fs::symlink_metadata(&wal).ok()?;
-    (meta.is_file() && meta.len() > 0).then(|| SqliteError::WalPending {
-        wal: Path::new(&wal).display().to_string(),
-        bytes: meta.len(),
-    })
+/// The database (and its pending `-wal`) copied into a private directory,
+/// removed when this is dropped.
+struct PrivateCopy {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    /// A non-empty `-wal` was copied beside it.
+    wal: bool,
+    /// Bytes copied in all.
+    bytes: u64,
+}
+
+impl PrivateCopy {
+    fn of(path: &Path) -> Result<PrivateCopy, SqliteError> {
+        let copy_err = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| SqliteError::Copy { path: p, source }
+        };
+        // tempfile creates the directory with mode 0700.
+        let dir = tempfile::Builder::new()
+            .prefix("pyvet-rpmdb-")
+            .tempdir()
+            .map_err(copy_err(path))?;
+        let db = dir.path().join("rpmdb.sqlite");
+        let mut bytes = copy_capped(path, &db, false).map_err(copy_err(path))?;
+        let wal = with_suffix(path, "-wal");
+        let pending = std::fs::symlink_metadata(&wal).is_ok_and(|m| m.is_file() && m.len() > 0);
+        if pending {
+            bytes += copy_capped(&wal, &with_suffix(&db, "-wal"), true).map_err(copy_err(&wal))?;
+        }
+        Ok(PrivateCopy {
+            _dir: dir,
+            db,
+            wal: pending,
+            bytes,
+        })
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Copies a regular file of at most `limits::MAX_INPUT_FILE` bytes without
+/// touching its atime (where the kernel allows `O_NOATIME`); `nofollow`
+/// refuses a symlink.
+fn copy_capped(from: &Path, to: &Path, nofollow: bool) -> std::io::Result<u64> {
+    let base = libc::O_NONBLOCK | libc::O_CLOEXEC | if nofollow { libc::O_NOFOLLOW } else { 0 };
+    let open = |extra: i32| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(base | extra)
+            .open(from)
+    };
+    let src: File = match open(libc::O_NOATIME) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(0),
+        r => r,
+    }?;
+    let meta = src.metadata()?;
+    let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidData, msg);
+    if !meta.is_file() {
+        return Err(invalid("not a regular file".into()));
+    }
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(to)?;
+    let copied = std::io::copy(&mut src.take(limits::MAX_INPUT_FILE + 1), &mut dst)?;
+    if copied > limits::MAX_INPUT_FILE {
+        return Err(invalid(format!(
+            "more than the limit of {} bytes",
+            limits::MAX_INPUT_FILE
+        )));
+    }
+    Ok(copied)
 }
 
 #[cfg(test)]
