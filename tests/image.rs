@@ -694,3 +694,45 @@ fn several_images_need_a_choice() {
         "{err}"
     );
 }
+
+#[test]
+fn databases_are_copied_out_without_following_links_to_the_host() {
+    // The image's /var/lib is a link to an absolute path that exists on the
+    // host too: the copy must not write there, and must read the image's.
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let host_dir = tempfile::tempdir().unwrap();
+    let target = host_dir.path().display().to_string();
+    let status = "Package: imgpkg\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n";
+    let t = py_tar(
+        w,
+        "links.tar",
+        &format!(
+            "i = tarfile.TarInfo('var/lib'); i.type = tarfile.SYMTYPE; i.linkname = {target:?}; t.addfile(i)\n\
+             add({status_path:?}, {status:?}.encode())\n\
+             add({list_path:?}, b'/usr/bin/x\\n')\n\
+             i = tarfile.TarInfo({link_path:?}); i.type = tarfile.SYMTYPE; i.linkname = '/etc/passwd'; t.addfile(i)",
+            status_path = format!("{}/dpkg/status", &target[1..]),
+            list_path = format!("{}/dpkg/info/imgpkg.list", &target[1..]),
+            link_path = format!("{}/dpkg/info/other.list", &target[1..]),
+        ),
+    );
+    let l = hostile_layout(w, &t, &sha256(&t), None);
+    let img = pyvet::image::open(&l, &Default::default()).unwrap();
+    let (m, errors) = pyvet::image::load_manifest(
+        &img.tree,
+        pyvet::db::DbSelect::Auto,
+        Default::default(),
+        &[],
+    )
+    .unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let names: Vec<&str> = m.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["imgpkg"]);
+    assert_eq!(
+        m.packages[0].source.file,
+        Path::new(&target).join("dpkg/status")
+    );
+    let leaked: Vec<_> = std::fs::read_dir(host_dir.path()).unwrap().collect();
+    assert!(leaked.is_empty(), "written on the host: {leaked:?}");
+}

@@ -45,7 +45,11 @@ pub fn load_manifest(
     let root = dir.path();
     std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .map_err(|e| crate::Error::io(root, e))?;
-    let mut copy = Copy { tree, root };
+    let mut copy = Copy {
+        tree,
+        root,
+        depth: 0,
+    };
     for p in DB_PATHS {
         copy.path(Path::new(p), true);
     }
@@ -90,6 +94,27 @@ fn is_record(p: &Path) -> bool {
 struct Copy<'a> {
     tree: &'a ImageTree,
     root: &'a Path,
+    /// Symlinks followed so far (a cycle of links ends here).
+    depth: usize,
+}
+
+/// A link target from directory `from` to `to` (both absolute inside the
+/// image, `from` free of symlinks) that cannot leave the copy: one `..` per
+/// component of `from`, then `to` from the root.
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let ups = from
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count();
+    let mut p = PathBuf::new();
+    for _ in 0..ups {
+        p.push("..");
+    }
+    p.push(to.strip_prefix("/").unwrap_or(to));
+    if p.as_os_str().is_empty() {
+        p.push(".");
+    }
+    p
 }
 
 impl Copy<'_> {
@@ -97,13 +122,17 @@ impl Copy<'_> {
         crate::manifest::under_root(self.root, path)
     }
 
-    /// Copies `path` (its parents as they are in the image, symlinks
-    /// recreated) and, when `whole`, everything below it.
+    /// Copies `path` and, when `whole`, everything below it. A symlink on
+    /// the way is recreated (so that `load_root` sees `/var/lib/rpm` and
+    /// `/usr/lib/sysimage/rpm` as one database) with a relative target that
+    /// stays inside the copy, and the walk goes on at the link's target
+    /// resolved inside the image: nothing is ever written through a link.
     fn path(&mut self, path: &Path, whole: bool) {
         let mut current = PathBuf::from("/");
         let comps: Vec<Component> = path.components().collect();
         for (i, c) in comps.iter().enumerate() {
             let Component::Normal(n) = c else { continue };
+            let parent = current.clone();
             current.push(n);
             let Ok(meta) = self.tree.lstat(&current) else {
                 return;
@@ -111,24 +140,26 @@ impl Copy<'_> {
             let last = i + 1 == comps.len();
             match meta.kind {
                 Kind::Dir => {
-                    let _ = std::fs::DirBuilder::new()
-                        .mode(0o700)
-                        .create(self.host(&current));
+                    self.mkdir(&current);
                     if last && whole {
                         self.below(&current, 0);
                     }
                 }
                 Kind::Symlink => {
-                    let Ok(target) = self.tree.read_link(&current) else {
+                    let Ok(resolved) = self.tree.resolve(&current) else {
                         return;
                     };
-                    let _ = std::os::unix::fs::symlink(&target, self.host(&current));
-                    // Make the target exist too, so the link resolves.
-                    if let Ok(resolved) = self.tree.resolve(&current) {
-                        if resolved != current && !resolved.starts_with(&current) {
-                            self.path(&resolved, last && whole);
-                        }
+                    if resolved.starts_with(&current) || self.depth > MAX_DEPTH {
+                        return;
                     }
+                    let _ = std::os::unix::fs::symlink(
+                        relative(&parent, &resolved),
+                        self.host(&current),
+                    );
+                    self.depth += 1;
+                    self.path(&resolved, last && whole);
+                    self.depth -= 1;
+                    current = resolved;
                 }
                 Kind::File if last => self.file(&current),
                 _ => return,
@@ -136,6 +167,14 @@ impl Copy<'_> {
         }
     }
 
+    fn mkdir(&self, dir: &Path) {
+        let _ = std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(self.host(dir));
+    }
+
+    /// Copies a directory's content; a symlink in it is copied as the file
+    /// it names inside the image (never as a link the host would follow).
     fn below(&mut self, dir: &Path, depth: usize) {
         if depth > MAX_DEPTH {
             return;
@@ -147,22 +186,25 @@ impl Copy<'_> {
             let p = dir.join(&e.name);
             match e.meta.kind {
                 Kind::Dir => {
-                    let _ = std::fs::DirBuilder::new().mode(0o700).create(self.host(&p));
+                    self.mkdir(&p);
                     self.below(&p, depth + 1);
                 }
                 Kind::File => self.file(&p),
-                Kind::Symlink => {
-                    if let Ok(t) = self.tree.read_link(&p) {
-                        let _ = std::os::unix::fs::symlink(t, self.host(&p));
-                    }
+                Kind::Symlink if self.tree.stat(&p).is_ok_and(|m| m.kind == Kind::File) => {
+                    self.file(&p)
                 }
                 _ => {}
             }
         }
     }
 
+    /// Writes a file of the image (a final symlink followed inside the
+    /// image) at its path; `create_new` never follows an existing link.
     fn file(&mut self, path: &Path) {
-        let Ok(data) = self.tree.read(path, MAX_INPUT_FILE) else {
+        let Ok(real) = self.tree.resolve(path) else {
+            return;
+        };
+        let Ok(data) = self.tree.read(&real, MAX_INPUT_FILE) else {
             return;
         };
         let host = self.host(path);

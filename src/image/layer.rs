@@ -46,6 +46,9 @@ pub struct LayerInfo {
 pub struct ScanLimits {
     pub max_decompressed: u64,
     pub max_entries: u64,
+    /// Entries all layers together may hold (before later layers replace
+    /// earlier entries), so that memory stays bounded across layers too.
+    pub max_total_entries: u64,
     /// Digests computed for every file not kept in memory.
     pub algos: Vec<Algo>,
 }
@@ -281,6 +284,7 @@ pub fn scan(
     info: &LayerInfo,
     limits: &ScanLimits,
     resident_budget: &AtomicU64,
+    total_entries: &AtomicU64,
 ) -> Result<Changeset, ImageError> {
     let stream = open_stream(store, info, limits.max_decompressed, true)?;
     let mut reader = tar::Reader::new(stream);
@@ -295,12 +299,16 @@ pub fn scan(
             Err(e) => return Err(tar_err(info, last.as_deref(), e)),
         };
         count += 1;
+        let total = total_entries.fetch_add(1, Ordering::Relaxed) + 1;
         if count > limits.max_entries {
             return Err(layer_err(
                 info,
                 Some(&entry.path),
                 LayerErrorKind::TooManyEntries(limits.max_entries),
             ));
+        }
+        if total > limits.max_total_entries {
+            return Err(ImageError::TooManyEntries(limits.max_total_entries));
         }
         last = Some(entry.path.clone());
         let bad = |k| layer_err(info, Some(&entry.path), k);

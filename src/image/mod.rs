@@ -65,7 +65,7 @@ pub enum ImageError {
         why: String,
         candidates: Vec<String>,
     },
-    #[error("the image has more than {0} entries once its layers are applied")]
+    #[error("the image's layers hold more than {0} entries")]
     TooManyEntries(u64),
     #[error("--platform {0:?}: expected OS/ARCH or OS/ARCH/VARIANT")]
     BadPlatform(String),
@@ -215,12 +215,14 @@ fn read_layers(
     let scan_limits = layer::ScanLimits {
         max_decompressed: opts.max_decompressed,
         max_entries: opts.max_layer_entries,
+        max_total_entries: opts.max_image_entries,
         algos: opts.algos.clone(),
     };
     let budget = AtomicU64::new(opts.resident);
+    let total = AtomicU64::new(0);
     let changesets: Vec<layer::Changeset> = layers
         .par_iter()
-        .map(|l| layer::scan(&store, l, &scan_limits, &budget))
+        .map(|l| layer::scan(&store, l, &scan_limits, &budget, &total))
         .collect::<Result<_, _>>()?;
     ImageTree::build(
         path.display().to_string(),
