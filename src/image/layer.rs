@@ -104,6 +104,8 @@ const BUF: usize = 128 << 10;
 struct Hashing<R> {
     inner: R,
     tx: Option<SyncSender<Vec<u8>>>,
+    /// Read but not yet handed to the hasher.
+    pending: Vec<u8>,
     hasher: Option<JoinHandle<String>>,
     n: u64,
     max: u64,
@@ -117,16 +119,21 @@ impl<R: Read> Read for Hashing<R> {
         if self.n > self.max {
             return Err((self.over)(self.max));
         }
-        if let (Some(tx), true) = (&self.tx, got > 0) {
-            // A send fails only if the hasher is gone; `digest` then says so.
-            let _ = tx.send(buf[..got].to_vec());
+        if self.tx.is_some() {
+            self.pending.extend_from_slice(&buf[..got]);
+            if self.pending.len() >= HASH_CHUNK {
+                self.flush();
+            }
         }
         Ok(got)
     }
 }
 
-/// Chunks in flight to a hashing thread (bounded memory).
-const HASH_QUEUE: usize = 16;
+/// Chunks in flight to a hashing thread (bounded memory), and their size:
+/// tar headers are read 512 bytes at a time, and one message per header
+/// would cost more than hashing it.
+const HASH_QUEUE: usize = 8;
+const HASH_CHUNK: usize = 256 << 10;
 
 impl<R> Hashing<R> {
     /// `verify`: hash what passes (else only count and cap it).
@@ -146,6 +153,7 @@ impl<R> Hashing<R> {
         };
         Hashing {
             inner,
+            pending: Vec::with_capacity(if tx.is_some() { HASH_CHUNK } else { 0 }),
             tx,
             hasher,
             n: 0,
@@ -156,7 +164,17 @@ impl<R> Hashing<R> {
 
     /// The sha256 of everything read (empty when not verifying), the
     /// count, and the stream.
+    /// Hands what was read so far to the hashing thread.
+    fn flush(&mut self) {
+        if let Some(tx) = &self.tx {
+            let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(HASH_CHUNK));
+            // A send fails only if the hasher is gone; `digest` then says so.
+            let _ = tx.send(chunk);
+        }
+    }
+
     fn digest(mut self) -> (String, u64, R) {
+        self.flush();
         drop(self.tx.take());
         let d = self
             .hasher
