@@ -309,7 +309,7 @@ pub fn scan(
     let mut out = Changeset::default();
     let mut last: Option<Vec<u8>> = None;
     let mut count = 0u64;
-    let mut buf = vec![0u8; BUF];
+    let files = FileHasher::start(limits.algos.clone());
     loop {
         let entry = match reader.next_entry() {
             Ok(Some(e)) => e,
@@ -345,9 +345,9 @@ pub fn scan(
                     &mut reader,
                     &path,
                     entry.size,
-                    limits,
                     resident_budget,
-                    &mut buf,
+                    &files,
+                    out.entries.len(),
                 )
                 .map_err(|e| tar_err(info, Some(&entry.path), e))?,
             ),
@@ -375,6 +375,11 @@ pub fn scan(
             xattrs: entry.xattrs,
             content,
         });
+    }
+    for (index, digests) in files.finish() {
+        if let Some(Content::Hashed { digests: d, .. }) = &mut out.entries[index].content {
+            *d = digests;
+        }
     }
     finish(reader.into_inner(), info).map_err(|e| match e {
         ImageError::Layer(mut l) => {
@@ -434,46 +439,101 @@ fn finish(mut stream: Hashing<Decoded>, info: &LayerInfo) -> Result<(), ImageErr
     Ok(())
 }
 
-/// Keeps a file in memory when the checks read it whole, else hashes it.
+/// Keeps a file in memory when the checks read it whole, else hands it to
+/// the file hasher (its digests are filled in when the layer is done).
 fn read_content<R: Read>(
     reader: &mut tar::Reader<R>,
     path: &[u8],
     size: u64,
-    limits: &ScanLimits,
     budget: &AtomicU64,
-    buf: &mut [u8],
+    files: &FileHasher,
+    index: usize,
 ) -> Result<Content, TarError> {
     if keep_whole(path, size) && take_budget(budget, size) {
         let data = reader.read_data(size)?;
         return Ok(Content::Resident(data.into()));
     }
     let data_offset = reader.data_offset();
-    let mut hashers: Vec<Box<dyn DynDigest>> = limits.algos.iter().map(|&a| hasher(a)).collect();
+    let mut left = size;
     let mut data = reader.data();
     loop {
-        let n = match data.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        for h in &mut hashers {
-            h.update(&buf[..n]);
+        let want = left.min(HASH_CHUNK as u64);
+        let mut chunk = Vec::with_capacity(want as usize);
+        (&mut data).take(want).read_to_end(&mut chunk)?;
+        left -= chunk.len() as u64;
+        let end = (left == 0 || chunk.is_empty()).then_some(index);
+        files.send(FileChunk { data: chunk, end });
+        if end.is_some() {
+            break;
         }
     }
-    let digests = limits
-        .algos
-        .iter()
-        .zip(hashers)
-        .map(|(&algo, h)| Digest {
-            algo,
-            bytes: h.finalize().to_vec(),
-        })
-        .collect();
     Ok(Content::Hashed {
         data_offset,
-        digests,
+        digests: Vec::new(),
     })
+}
+
+/// Part of a file for the file hasher; `end` closes the file at that entry index.
+struct FileChunk {
+    data: Vec<u8>,
+    end: Option<usize>,
+}
+
+/// Hashes the files the first pass does not keep, on a thread of its own,
+/// beside the decompression.
+struct FileHasher {
+    tx: Option<SyncSender<FileChunk>>,
+    worker: Option<JoinHandle<Vec<(usize, Vec<Digest>)>>>,
+}
+
+impl FileHasher {
+    fn start(algos: Vec<Algo>) -> Self {
+        let (tx, rx) = sync_channel::<FileChunk>(HASH_QUEUE);
+        let worker = std::thread::spawn(move || {
+            let fresh =
+                || -> Vec<Box<dyn DynDigest + Send>> { algos.iter().map(|&a| hasher(a)).collect() };
+            let mut out = Vec::new();
+            let mut hashers = fresh();
+            for chunk in rx {
+                for h in &mut hashers {
+                    h.update(&chunk.data);
+                }
+                if let Some(index) = chunk.end {
+                    let done = std::mem::replace(&mut hashers, fresh());
+                    let digests = algos
+                        .iter()
+                        .zip(done)
+                        .map(|(&algo, h)| Digest {
+                            algo,
+                            bytes: h.finalize().to_vec(),
+                        })
+                        .collect();
+                    out.push((index, digests));
+                }
+            }
+            out
+        });
+        FileHasher {
+            tx: Some(tx),
+            worker: Some(worker),
+        }
+    }
+
+    fn send(&self, chunk: FileChunk) {
+        if let Some(tx) = &self.tx {
+            // Fails only if the worker is gone; `finish` then has no digests.
+            let _ = tx.send(chunk);
+        }
+    }
+
+    /// Every closed file's digests, by entry index.
+    fn finish(mut self) -> Vec<(usize, Vec<Digest>)> {
+        drop(self.tx.take());
+        self.worker
+            .take()
+            .and_then(|w| w.join().ok())
+            .unwrap_or_default()
+    }
 }
 
 fn take_budget(budget: &AtomicU64, size: u64) -> bool {
@@ -485,7 +545,7 @@ fn take_budget(budget: &AtomicU64, size: u64) -> bool {
 }
 
 /// A streaming hasher for `algo`.
-pub(crate) fn hasher(algo: Algo) -> Box<dyn DynDigest> {
+pub(crate) fn hasher(algo: Algo) -> Box<dyn DynDigest + Send> {
     match algo {
         Algo::Md5 => Box::new(md5::Md5::default()),
         Algo::Sha1 => Box::new(sha1::Sha1::default()),
