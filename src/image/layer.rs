@@ -473,6 +473,9 @@ fn read_content<R: Read>(
     })
 }
 
+/// Each closed file's digests, by entry index.
+type FileDigests = Vec<(usize, Vec<Digest>)>;
+
 /// Part of a file for the file hasher; `end` closes the file at that entry index.
 struct FileChunk {
     data: Vec<u8>,
@@ -483,7 +486,7 @@ struct FileChunk {
 /// beside the decompression.
 struct FileHasher {
     tx: Option<SyncSender<FileChunk>>,
-    worker: Option<JoinHandle<Vec<(usize, Vec<Digest>)>>>,
+    worker: Option<JoinHandle<FileDigests>>,
 }
 
 impl FileHasher {
@@ -527,7 +530,7 @@ impl FileHasher {
     }
 
     /// Every closed file's digests, by entry index.
-    fn finish(mut self) -> Vec<(usize, Vec<Digest>)> {
+    fn finish(mut self) -> FileDigests {
         drop(self.tx.take());
         self.worker
             .take()
