@@ -377,6 +377,23 @@ impl<R: Read> Reader<R> {
     }
 }
 
+impl<R: Read + io::Seek> Reader<R> {
+    /// [`Reader::next_entry`], seeking past the current entry's unread data
+    /// instead of reading it (indexing an archive on disk).
+    pub fn next_entry_seeking(&mut self) -> Result<Option<Entry>, TarError> {
+        if self.unread > 0 {
+            let n = i64::try_from(self.unread).map_err(|_| TarError::Truncated {
+                offset: self.current_offset,
+            })?;
+            self.inner.seek(io::SeekFrom::Current(n))?;
+            self.offset += self.unread;
+            self.unread = 0;
+            self.data_left = 0;
+        }
+        self.next_entry()
+    }
+}
+
 /// Reads the current entry's data; see [`Reader::data`].
 pub struct DataReader<'a, R> {
     tar: &'a mut Reader<R>,
@@ -697,6 +714,21 @@ mod tests {
         r.data().read_to_end(&mut all).unwrap();
         assert_eq!(all, b"abc");
         assert!(r.next_entry().unwrap().is_none());
+    }
+
+    #[test]
+    fn seeking_skips_data_without_reading_it() {
+        let mut t = with_data(header("./f", b'0', 700), &[7u8; 700]);
+        t.extend(with_data(header("./g", b'0', 3), b"abc"));
+        let mut r = Reader::new(io::Cursor::new(t));
+        assert_eq!(r.next_entry_seeking().unwrap().unwrap().path, b"./f");
+        let g = r.next_entry_seeking().unwrap().unwrap();
+        assert_eq!(
+            (g.path.as_slice(), r.data_offset()),
+            (&b"./g"[..], 512 + 1024 + 512)
+        );
+        assert_eq!(r.read_data(3).unwrap(), b"abc");
+        assert!(r.next_entry_seeking().unwrap().is_none());
     }
 
     #[test]

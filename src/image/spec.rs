@@ -316,6 +316,33 @@ mod tests {
     }
 
     #[test]
+    fn mutated_documents_never_panic() {
+        let doc = format!(
+            r#"{{"manifests":[{{"digest":"{D}","size":1,"platform":{{"os":"linux","architecture":"amd64"}}}}],
+            "config":{{"digest":"{D}","size":1}},"layers":[{{"digest":"{D}","size":2}}],
+            "rootfs":{{"diff_ids":["{D}"]}},"history":[{{"created_by":"x","empty_layer":true}}]}}"#
+        );
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..5000 {
+            let mut b = doc.clone().into_bytes();
+            for _ in 0..4 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let i = (state % b.len() as u64) as usize;
+                b[i] = (state >> 32) as u8;
+            }
+            let _ = parse_index(&b);
+            let _ = parse_manifest(&b);
+            if let Ok(c) = parse_config(&b, 1) {
+                let _ = c.created_by();
+            }
+            let _ = parse_docker_manifest(&b);
+        }
+        assert!(parse_manifest(doc.as_bytes()).is_ok());
+    }
+
+    #[test]
     fn bad_digests_and_names_are_refused() {
         let m = r#"{"config":{"digest":"sha256:ABC","size":1},"layers":[]}"#;
         assert!(matches!(

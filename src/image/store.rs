@@ -98,7 +98,7 @@ fn index_tar(path: &Path, file: File) -> Result<HashMap<String, (u64, u64)>, Ima
     let mut reader = tar::Reader::new(BufReader::with_capacity(1 << 16, file));
     let mut members = HashMap::new();
     let bad = |e: tar::TarError| ImageError::Archive(format!("{}: {e}", path.display()));
-    while let Some(entry) = reader.next_entry().map_err(bad)? {
+    while let Some(entry) = reader.next_entry_seeking().map_err(bad)? {
         if members.len() >= MAX_ARCHIVE_MEMBERS {
             return Err(ImageError::Archive(format!(
                 "{}: more than {MAX_ARCHIVE_MEMBERS} members",
