@@ -668,8 +668,26 @@ fn several_images_need_a_choice() {
     );
     // Both names point to the same manifest: two candidates, a choice needed.
     let (ok, _, err) = run(Command::new(PYVET).args(["audit", "--image"]).arg(&layout));
+    // umoci records the platform it runs on, which is this host's.
+    let host = pyvet::image::host_platform().to_string();
     assert!(
-        !ok && err.contains("pick one") && err.contains("base") && err.contains("other"),
+        !ok && err.contains("2 images match")
+            && err.contains(&format!("base ({host})"))
+            && err.contains(&format!("other ({host})")),
+        "{err}"
+    );
+    let (ok, _, err) = run(Command::new(PYVET)
+        .args([
+            "audit",
+            "--platform",
+            "linux/s390x",
+            "--image-ref",
+            "base",
+            "--image",
+        ])
+        .arg(&layout));
+    assert!(
+        !ok && err.contains("no image matches --platform linux/s390x"),
         "{err}"
     );
     let (_, _, err) = run(Command::new(PYVET)

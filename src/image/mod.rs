@@ -192,6 +192,10 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Image, ImageError> {
             "index.json (OCI layout) or manifest.json (docker archive)".into(),
         ));
     };
+    let mut candidates = candidates;
+    if candidates.len() > 1 || opts.platform.is_some() {
+        learn_platforms(&store, &mut candidates);
+    }
     let chosen = choose(candidates, opts)?;
     let (layers, platform) = match &chosen.source {
         Source::Oci(d) => oci_layers(&store, d)?,
@@ -331,6 +335,20 @@ fn docker_candidates(store: &Store) -> Result<Vec<Candidate>, ImageError> {
         }
     }
     Ok(out)
+}
+
+/// Reads the config of each candidate whose index entry does not say its
+/// platform (umoci and `docker save` do not), so `--platform` can choose.
+/// A candidate whose documents cannot be read keeps none; it fails later
+/// only if it is the one chosen.
+fn learn_platforms(store: &Store, candidates: &mut [Candidate]) {
+    for c in candidates.iter_mut().filter(|c| c.platform.is_none()) {
+        let found = match &c.source {
+            Source::Oci(d) => oci_layers(store, d),
+            Source::Docker(d) => docker_layers(store, d),
+        };
+        c.platform = found.ok().map(|(_, p)| p);
+    }
 }
 
 /// The host's platform as OCI names it.
