@@ -357,7 +357,7 @@ fn apk_database_in_an_image() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    let installed = corpus.join("apk/grype/installed");
+    let installed = corpus.join("apk/osv-scalibr/installed");
     let work = tempfile::tempdir().unwrap();
     let base = work.path().join("base");
     std::fs::create_dir_all(base.join("lib/apk/db")).unwrap();
@@ -391,6 +391,24 @@ fn apk_database_in_an_image() {
     };
     assert!(!names(&from_image).is_empty());
     assert_eq!(names(&from_image), names(&from_root));
+    assert_eq!(
+        comparable(&audit_image(&layout)),
+        comparable(&audit_root(&work.path().join("unpacked/rootfs")))
+    );
+}
+
+#[test]
+fn what_is_not_an_image_is_a_usage_error() {
+    let d = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(Command::new(PYVET).args(["audit", "--image"]).arg(d.path()));
+    assert!(
+        !ok && err.contains("no index.json (OCI layout) or manifest.json"),
+        "{err}"
+    );
+    let junk = d.path().join("junk.tar");
+    std::fs::write(&junk, b"not a tar at all, not even 512 bytes").unwrap();
+    let (ok, _, err) = run(Command::new(PYVET).args(["manifest", "--image"]).arg(&junk));
+    assert!(!ok && err.contains("junk.tar"), "{err}");
 }
 
 // --- hostile layouts ---------------------------------------------------------
