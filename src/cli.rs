@@ -27,6 +27,58 @@ pub enum Command {
     Subset(SubsetArgs),
     /// Size and file count of every layout, from a status-quo tree.
     Size(SizeArgs),
+    /// Validate a policy file, or print the effective policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Check the layout markers and what the policy's layout expects.
+    Markers(MarkersArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Load FILE strictly and report every problem with its line (exit 0 valid, 2 not).
+    Check {
+        /// The policy files.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the effective policy as TOML (`all` lists the built-in names).
+    Show {
+        /// A built-in name or a policy file.
+        #[arg(value_name = "NAME|FILE")]
+        policy: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MarkersArgs {
+    /// Root of the tree (a build root in CI; never written to).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Which installed databases to read under --root.
+    #[arg(long, value_enum, default_value_t = DbChoice::Auto)]
+    pub db: DbChoice,
+    /// A policy: a built-in name or a TOML file (default: detected from the root).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub policy: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = MarkersFormat::Text)]
+    pub format: MarkersFormat,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    pub fail_on: FailOn,
+    /// Trees to check, as paths inside the root (default: the discovered Python trees).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MarkersFormat {
+    Text,
+    /// `pyvet-audit/1` JSON.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,7 +206,8 @@ pub struct AuditArgs {
     /// A further manifest (database, .rpm, .deb, RECORD, ...) whose files count as owned.
     #[arg(long = "manifest", value_name = "INPUT")]
     pub manifests: Vec<PathBuf>,
-    /// A policy: a built-in name (fedora, debian, alpine, generic) or a TOML file.
+    /// A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option2,
+    /// fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file.
     /// Default: detected from the root's os-release and databases.
     #[arg(long, value_name = "NAME|FILE")]
     pub policy: Option<String>,
@@ -176,6 +229,9 @@ pub struct AuditArgs {
     /// A trusted interpreter for --deep, as VERSION=PATH.
     #[arg(long, value_name = "VER=PATH")]
     pub interpreter: Vec<String>,
+    /// Accept the findings of a previous `--format json` report: only new ones fail.
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
     /// Print what a rule means and exit (`all` lists every rule).
     #[arg(long, value_name = "RULE")]
     pub explain: Option<String>,
@@ -244,7 +300,8 @@ pub struct SizeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SizeFormat::Text)]
     pub format: SizeFormat,
-    /// Status-quo trees (sources and their pycs at opt 0, 1 and 2); sizes add up.
-    #[arg(value_name = "TREE", required = true)]
+    /// Status-quo trees (sources and their pycs at opt 0, 1 and 2) or
+    /// packages (.rpm, .deb) holding one; sizes add up.
+    #[arg(value_name = "TREE-or-PACKAGE", required = true)]
     pub trees: Vec<PathBuf>,
 }

@@ -14,6 +14,8 @@ pub enum FormatError {
     RpmHeader(#[from] crate::format::rpmheader::HeaderError),
     #[error("RPM package: {0}")]
     RpmFile(#[from] crate::db::rpmfile::RpmFileError),
+    #[error("RPM package: {0}")]
+    RpmPayload(#[from] crate::db::rpmfile::payload::PayloadError),
     #[error("BerkeleyDB: {0}")]
     Bdb(#[from] crate::db::rpmdb::bdb::BdbError),
     #[error("NDB: {0}")]

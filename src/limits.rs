@@ -65,3 +65,24 @@ pub const MAX_LAYER_DECOMPRESSED: u64 = 64 << 30;
 /// Most file contents of an image held in memory at once (Python sources,
 /// bytecode, `.pth` files and package databases: what the checks read whole).
 pub const MAX_IMAGE_RESIDENT: u64 = 2 << 30;
+/// Largest decompressed source in `__pysources__` checked against its pyc;
+/// past it, the source is reported as a compression bomb.
+pub const MAX_PYSOURCE_DECOMPRESSED: u64 = 16 << 20;
+/// Largest zip on the import path read into memory (a whole stdlib zipped
+/// is 10–40 MiB).
+pub const ZIP_MAX_FILE: u64 = 512 << 20;
+/// Most members of one zip (the most a zip without zip64 can declare).
+pub const ZIP_MAX_ENTRIES: u64 = 0xFFFF;
+/// Largest uncompressed zip member read (the largest pyc or source judged).
+pub const ZIP_MAX_MEMBER: u64 = MAX_PYC_FILE;
+/// Most bytes decompressed from one zip in all (a zip bomb's members each
+/// stay under [`ZIP_MAX_MEMBER`]).
+pub const ZIP_MAX_TOTAL: u64 = 1 << 30;
+/// Most file content a package tree holds in memory (the files a caller asked
+/// for, e.g. the `.py` sources `pyvet size` compresses; a whole CPython stdlib's
+/// sources are about 30 MiB).
+pub const MAX_PACKAGE_TREE_CONTENT: u64 = 512 << 20;
+/// Most decompressed bytes an rpm payload may hold after its cpio
+/// `TRAILER!!!` entry (rpm writes a few bytes of padding; cpio(1) pads to
+/// 512-byte blocks): more is a decompression bomb, refused without reading it.
+pub const MAX_PAYLOAD_TRAILING: u64 = 64 << 10;

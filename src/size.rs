@@ -94,6 +94,13 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
         .collect())
 }
 
+/// The files whose content [`of_tree`] reads: sources (compressed for
+/// option 2). A [`PackageTree`](crate::tree::PackageTree) built for
+/// [`of_tree`] keeps these.
+pub fn wants_content(path: &Path) -> bool {
+    class_of(path) == Class::Source
+}
+
 /// Sorts files into classes; a source "has a pyc" when an opt-0 cache file
 /// names it.
 fn classify(files: &[(PathBuf, u64)]) -> Vec<Item> {

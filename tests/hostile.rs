@@ -235,6 +235,8 @@ enum Parser {
     /// The header after a `.rpm` lead (the signature header, with intro).
     RpmHeaderAfterLead,
     RpmFile,
+    /// A `.rpm` read whole (payload included) as a package tree, then sized.
+    RpmPayload,
     Bdb,
     Ndb,
     Sqlite,
@@ -276,7 +278,7 @@ fn parsers_for(rel: &Path) -> Vec<Parser> {
     }
     let ext = rel.extension().and_then(|e| e.to_str()).unwrap_or_default();
     match ext {
-        "rpm" => vec![RpmFile, RpmHeaderAfterLead],
+        "rpm" => vec![RpmFile, RpmHeaderAfterLead, RpmPayload],
         "deb" | "udeb" => vec![Deb, Ar],
         "pyc" => vec![Pyc],
         "list" => vec![DpkgList],
@@ -356,6 +358,17 @@ fn run(parser: Parser, bytes: &[u8], scratch: &Path) -> Result<(), String> {
         }
         Parser::RpmFile => {
             consume(rpmfile::parse(bytes, source(Backend::RpmFile)));
+        }
+        Parser::RpmPayload => {
+            use pyvet::tree::package::{PackageFormat, PayloadLimits};
+            let path = scratch.join("package.rpm");
+            std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+            let all = |_: &Path| true;
+            let limits = PayloadLimits::default();
+            let tree = pyvet::tree::PackageTree::open(&path, PackageFormat::Rpm, &all, &limits);
+            if let Some(tree) = consume(tree) {
+                consume(pyvet::size::of_tree(&tree, Path::new("/")));
+            }
         }
         Parser::Bdb => header_blobs(rpmdb::bdb::blobs(bytes)),
         Parser::Ndb => header_blobs(rpmdb::ndb::blobs(bytes)),
@@ -553,7 +566,7 @@ fn corpus_files_are_routed_to_their_parsers() {
     assert_eq!(p("rpmdb/header-blobs/a.bin"), vec![RpmHeaderBlob]);
     assert_eq!(
         p("rpm/x/a-1-1.x86_64.rpm"),
-        vec![RpmFile, RpmHeaderAfterLead]
+        vec![RpmFile, RpmHeaderAfterLead, RpmPayload]
     );
     assert_eq!(p("deb/x/a_1_all.udeb"), vec![Deb, Ar]);
     assert_eq!(p("dpkg/x/status.d/foo"), vec![DpkgStatus, Deb822]);
@@ -910,4 +923,238 @@ fn paths_longer_than_path_max_are_refused() {
         pyvet::db::dpkg::parse_list(list.as_bytes()).is_err(),
         ".list accepted a long path"
     );
+}
+
+// ---------------------------------------------------------------------------
+// rpm payloads, read whole by `pyvet size PKG` through a `PackageTree`.
+
+/// A small real rpm built by rpmbuild (a newc payload, gzip'd as rpmbuild
+/// does here): the file's bytes, where its payload starts, and the payload
+/// decompressed.
+fn small_rpm(dir: &Path) -> (Vec<u8>, usize, Vec<u8>) {
+    let stage = dir.join("stage");
+    let lib = stage.join(&common::rpmroot::STDLIB[1..]);
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("mod.py"), "VALUE = 42\n").unwrap();
+    let rpm = common::rpmroot::build_rpm(dir, &stage, "pyvet-hostile-payload");
+    let bytes = std::fs::read(rpm).unwrap();
+    let (_, at) = pyvet::db::rpmfile::parse_header(&bytes).unwrap();
+    let at = at as usize;
+    assert_eq!(
+        bytes[at..at + 2],
+        [0x1f, 0x8b],
+        "rpmbuild here writes gzip payloads"
+    );
+    let mut cpio = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[at..])
+        .read_to_end(&mut cpio)
+        .unwrap();
+    (bytes, at, cpio)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    gzip_at(data, flate2::Compression::fast())
+}
+
+fn gzip_at(data: &[u8], level: flate2::Compression) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), level);
+    std::io::Write::write_all(&mut enc, data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// Where the header of the payload's `mod.py` entry starts.
+fn mod_py_header(cpio: &[u8]) -> usize {
+    let name = b"./usr/lib/python3.11/mod.py\0";
+    let at = cpio.windows(name.len()).position(|w| w == name).unwrap();
+    at - 110
+}
+
+/// Opens `rpm` as a package tree (keeping every file) and returns the
+/// payload error, after checking the error names the package and cost little.
+fn refused_payload(what: &str, rpm: PathBuf) -> pyvet::db::rpmfile::payload::PayloadError {
+    use pyvet::tree::package::{PackageFormat, PayloadLimits};
+    let path = rpm.clone();
+    let (e, cost) = measure(what, move || {
+        let all = |_: &Path| true;
+        pyvet::tree::PackageTree::open(&path, PackageFormat::Rpm, &all, &PayloadLimits::default())
+            .map(|_| ())
+            .unwrap_err()
+    });
+    assert_cheap(what, &cost);
+    let pyvet::Error::Format { path, source } = e else {
+        panic!("{what}: {e:?}")
+    };
+    assert_eq!(path, rpm, "{what}: the error names the package");
+    match *source {
+        pyvet::error::FormatError::RpmPayload(p) => p,
+        other => panic!("{what}: {other:?}"),
+    }
+}
+
+fn write_rpm(dir: &Path, head: &[u8], payload: &[u8]) -> PathBuf {
+    let p = dir.join("hostile.rpm");
+    std::fs::write(&p, [head, payload].concat()).unwrap();
+    p
+}
+
+#[test]
+fn rpm_payload_cut_short_is_refused() {
+    use pyvet::db::rpmfile::payload::PayloadError;
+    use pyvet::format::cpio::CpioError;
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (bytes, at, _) = small_rpm(d.path());
+    let payload_len = bytes.len() - at;
+    for keep in [0, 1, 20, payload_len / 2, payload_len - 8, payload_len - 1] {
+        let rpm = write_rpm(d.path(), &bytes[..at], &bytes[at..at + keep]);
+        let e = refused_payload(&format!("payload cut at {keep}"), rpm);
+        assert!(
+            matches!(
+                e,
+                PayloadError::Decompress(_)
+                    | PayloadError::Cpio(CpioError::Truncated { .. } | CpioError::NoTrailer { .. })
+            ),
+            "cut at {keep}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn rpm_payload_entry_claiming_4_gib_is_refused() {
+    use pyvet::db::rpmfile::payload::PayloadError;
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (bytes, at, mut cpio) = small_rpm(d.path());
+    let filesize = mod_py_header(&cpio) + 6 + 6 * 8;
+    cpio[filesize..filesize + 8].copy_from_slice(b"ffffffff");
+    let rpm = write_rpm(d.path(), &bytes[..at], &gzip(&cpio));
+    let e = refused_payload("cpio entry of 2^32 - 1 bytes", rpm);
+    let PayloadError::SizeMismatch {
+        path,
+        header,
+        payload,
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(path, Path::new("/usr/lib/python3.11/mod.py"));
+    assert_eq!((header, payload), (11, 0xffff_ffff));
+}
+
+#[test]
+fn rpm_payload_name_length_bomb_is_refused() {
+    use pyvet::db::rpmfile::payload::PayloadError;
+    use pyvet::format::cpio::CpioError;
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (bytes, at, mut cpio) = small_rpm(d.path());
+    let header = mod_py_header(&cpio);
+    let namesize = header + 6 + 11 * 8;
+    cpio[namesize..namesize + 8].copy_from_slice(b"ffffffff");
+    let rpm = write_rpm(d.path(), &bytes[..at], &gzip(&cpio));
+    let e = refused_payload("cpio name of 4 GiB", rpm);
+    assert!(
+        matches!(
+            e,
+            PayloadError::Cpio(CpioError::NameSize { offset, size: 0xffff_ffff, max: 4097 })
+                if offset == header as u64
+        ),
+        "{e:?}"
+    );
+}
+
+/// The real payload followed by 5 GiB of zeros (5120 concatenated gzip
+/// members of 1 MiB each, 5 MB on disk): refused after reading 64 KiB of them.
+#[test]
+fn rpm_payload_decompression_bomb_is_refused() {
+    use pyvet::db::rpmfile::payload::PayloadError;
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (bytes, at, _) = small_rpm(d.path());
+    let member = gzip_at(&vec![0u8; MIB], flate2::Compression::best());
+    let mut payload = bytes[at..].to_vec();
+    for _ in 0..5120 {
+        payload.extend(&member);
+    }
+    let rpm = write_rpm(d.path(), &bytes[..at], &payload);
+    let e = refused_payload("payload of 5 GiB", rpm);
+    assert!(
+        matches!(e, PayloadError::Trailing { max } if max == pyvet::limits::MAX_PAYLOAD_TRAILING),
+        "{e:?}"
+    );
+}
+
+/// `pyvet size bomb.deb` reads the data tar through the same capped stream:
+/// the 10 GiB entry is refused from its header, the package named.
+#[test]
+fn deb_bomb_as_a_package_tree_is_refused_quickly() {
+    use pyvet::tree::package::{PackageFormat, PayloadLimits};
+    let _serial = serial();
+    let path = hostile_fixture("bomb-10g-zstd.deb");
+    let p = path.clone();
+    let (e, cost) = measure("deb bomb as a tree", move || {
+        let all = |_: &Path| true;
+        pyvet::tree::PackageTree::open(&p, PackageFormat::Deb, &all, &PayloadLimits::default())
+            .map(|_| ())
+            .unwrap_err()
+    });
+    assert_cheap("deb bomb as a tree", &cost);
+    let pyvet::Error::Format {
+        path: named,
+        source,
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(named, path);
+    assert!(
+        matches!(
+            *source,
+            pyvet::error::FormatError::Deb(pyvet::db::deb::DebError::TooLarge { .. })
+        ),
+        "{source:?}"
+    );
+}
+
+/// Random damage to real payloads (the fixture's stripped cpio, rpmbuild's
+/// newc one), re-gzip'd so that it reaches the cpio reader: 1000 mutants
+/// each, every one a result or a typed error naming the package.
+#[test]
+fn rpm_payload_mutants_never_panic() {
+    use pyvet::tree::package::{PackageFormat, PayloadLimits};
+    let _serial = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (built, built_at, built_cpio) = small_rpm(d.path());
+    let fixture = read(&fixtures().join("rpm/pyvet-fixture-digest8.rpm"));
+    let (_, fixture_at) = pyvet::db::rpmfile::parse_header(&fixture).unwrap();
+    let fixture_at = fixture_at as usize;
+    let mut fixture_cpio = Vec::new();
+    flate2::read::GzDecoder::new(&fixture[fixture_at..])
+        .read_to_end(&mut fixture_cpio)
+        .unwrap();
+    let limits = PayloadLimits {
+        payload: 64 * MIB as u64,
+        ..PayloadLimits::default()
+    };
+    let mut rng = common::XorShift::new(0x5eed_c910);
+    for (head, cpio) in [
+        (&built[..built_at], built_cpio),
+        (&fixture[..fixture_at], fixture_cpio),
+    ] {
+        for round in 0..1000 {
+            let mut m = cpio.clone();
+            rng.mutate(&mut m, 1 + round % 8);
+            let rpm = write_rpm(d.path(), head, &gzip(&m));
+            let all = |_: &Path| true;
+            let what = format!("mutant {round}");
+            let r = on_parser_thread(&what, HANG_LIMIT, move || {
+                pyvet::tree::PackageTree::open(&rpm, PackageFormat::Rpm, &all, &limits)
+                    .map(|t| pyvet::size::of_tree(&t, Path::new("/")).is_ok())
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = r {
+                assert!(e.contains("hostile.rpm"), "{what}: {e}");
+            }
+        }
+    }
 }

@@ -197,6 +197,7 @@ fn sample() -> Report {
             by_rule,
         },
         findings,
+        accepted: Vec::new(),
         errors: vec!["/srv/images/fedora40/var/lib/rpm/rpmdb.sqlite-wal: permission denied".into()],
     }
 }

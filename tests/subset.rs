@@ -301,6 +301,262 @@ fn size_predicts_the_layouts_built_from_the_same_tree() {
     }
 }
 
+/// `pyvet size --format json INPUT`, its layouts as (name, bytes, blocks, files).
+fn size_json(input: &Path) -> Vec<(String, u64, u64, u64)> {
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["size", "--format", "json"])
+        .arg(input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["layouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let n = |k: &str| l[k].as_u64().unwrap();
+            (
+                l["name"].as_str().unwrap().to_owned(),
+                n("bytes"),
+                n("blocks"),
+                n("files"),
+            )
+        })
+        .collect()
+}
+
+/// What rpm says a built package holds: the sum of its regular files' and
+/// symlinks' `FILESIZES`, and their count.
+fn rpm_bytes_and_files(rpm: &Path) -> (u64, u64) {
+    let out = common::run_stdout(
+        Command::new("rpm")
+            .args(["-qp", "--qf", "[%{FILEMODES:octal} %{FILESIZES}\n]"])
+            .arg(rpm),
+    );
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("40"))
+        .map(|l| l.split(' ').nth(1).unwrap().parse::<u64>().unwrap())
+        .fold((0, 0), |(b, n), size| (b + size, n + 1))
+}
+
+#[test]
+fn size_of_a_package_is_the_size_of_its_tree() {
+    let l = layouts();
+    let master = size_json(&l._dir.path().join("master"));
+    let packaged = size_json(&l.rpms["status-quo"]);
+    assert_eq!(
+        packaged, master,
+        "status-quo.rpm against the tree it was built from"
+    );
+    // Each layout predicted from the status-quo package against the
+    // package of that layout, as rpm itself lists it.
+    for (name, bytes, _, files) in &packaged {
+        let (built_bytes, built_files) = rpm_bytes_and_files(&l.rpms[name.as_str()]);
+        assert_eq!(*files, built_files, "{name} file count");
+        let off = (*bytes as f64 - built_bytes as f64).abs() / built_bytes as f64;
+        assert!(
+            off <= 0.01,
+            "{name}: predicted {bytes} bytes, rpm lists {built_bytes}"
+        );
+        if name != "option2" {
+            assert_eq!(*bytes, built_bytes, "{name}: exact but for option 2's gzip");
+        }
+    }
+    // Inputs add up: the package twice is twice the tree.
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["size", "--format", "json"])
+        .arg(&l.rpms["status-quo"])
+        .arg(l._dir.path().join("master"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["layouts"][0]["bytes"].as_u64().unwrap(), 2 * master[0].1);
+}
+
+/// The payload rpmbuild wrote (newc: no file here reaches 4 GiB), as rpm's
+/// own `rpm2cpio` decompresses it, read entry by entry: the paths `rpm -qpl`
+/// lists, in order, each file's data as long as its header says.
+#[test]
+fn the_cpio_reader_reads_what_rpmbuild_writes() {
+    let l = layouts();
+    let rpm = &l.rpms["status-quo"];
+    let payload = common::run_stdout(Command::new("rpm2cpio").arg(rpm));
+    let listed = common::run_stdout(Command::new("rpm").arg("-qpl").arg(rpm));
+    let mut r = pyvet::format::cpio::Reader::new(&payload[..]);
+    let mut names = String::new();
+    while let Some(e) = r.next_entry().unwrap() {
+        assert!(e.name.starts_with(b"./"), "{:?}", e.name);
+        if e.mode & 0o170000 == 0o100000 {
+            assert_eq!(r.read_data(1 << 24).unwrap().len() as u64, e.size);
+        }
+        names.push_str(&String::from_utf8_lossy(&e.name[1..]));
+        names.push('\n');
+    }
+    assert_eq!(names, String::from_utf8(listed).unwrap());
+}
+
+/// The status-quo tree packaged with every payload compressor rpmbuild
+/// offers: each one pyvet reads gives the tree's figures; bzip2 (no decoder
+/// linked) is a typed error naming the package.
+#[test]
+fn size_reads_every_rpm_payload_compressor() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master");
+    status_quo(&master);
+    let tree = size_json(&master);
+    for (io, compressor) in [
+        ("w9.gzdio", "gzip"),
+        ("w6.xzdio", "xz"),
+        ("w6.lzdio", "lzma"),
+        ("w19.zstdio", "zstd"),
+        ("w.ufdio", "(none)"),
+        ("w9.bzdio", "bzip2"),
+    ] {
+        let work = dir.path().join(io);
+        std::fs::create_dir_all(&work).unwrap();
+        let rpm = common::rpmroot::build_rpm_with(
+            &work,
+            &master,
+            "stdlib-compressed",
+            &[("_binary_payload", io)],
+        );
+        let said = common::run_stdout(
+            Command::new("rpm")
+                .args(["-qp", "--qf", "%{PAYLOADCOMPRESSOR}"])
+                .arg(&rpm),
+        );
+        assert_eq!(String::from_utf8(said).unwrap(), compressor, "{io}");
+        if compressor == "bzip2" {
+            let out = Command::cargo_bin("pyvet")
+                .unwrap()
+                .arg("size")
+                .arg(&rpm)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!(
+                    "{}: RPM package: payload compressor \"bzip2\" is not supported",
+                    rpm.display()
+                )),
+                "{err}"
+            );
+            continue;
+        }
+        assert_eq!(size_json(&rpm), tree, "{compressor}");
+    }
+}
+
+/// Every third-party rpm of the shared corpus that this machine's rpm can
+/// read (rpm-rs's, rpmlint's, rpm's own test packages, createrepo_c's: gzip,
+/// xz, zstd and uncompressed payloads, newc and stripped cpio, v4 and v6,
+/// source rpms): pyvet's status-quo figures are rpm's own, the sum of
+/// `LONGFILESIZES` and the count of the files and symlinks it lists, `%ghost`s aside.
+#[test]
+fn size_of_corpus_rpms_agrees_with_rpm() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let rpms = common::files_with_suffix(&corpus.join("rpm"), ".rpm");
+    let mut compared = 0;
+    for rpm in &rpms {
+        let (ok, listed, _) = common::run(
+            Command::new("rpm")
+                .args([
+                    "-qp",
+                    "--qf",
+                    "[%{FILEMODES:octal} %{LONGFILESIZES} %{FILEFLAGS}\n]",
+                ])
+                .arg(rpm),
+        );
+        if !ok {
+            eprintln!("rpm cannot read {}: not compared", rpm.display());
+            continue;
+        }
+        const GHOST: u64 = 1 << 6;
+        let (bytes, files) = listed
+            .lines()
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .filter(|f| !f[0].starts_with("40"))
+            .filter(|f| f[2].parse::<u64>().unwrap() & GHOST == 0)
+            .fold((0, 0), |(b, n), f| {
+                (b + f[1].parse::<u64>().unwrap(), n + 1)
+            });
+        let sizes = size_json(rpm);
+        assert_eq!(
+            (sizes[0].1, sizes[0].3),
+            (bytes, files),
+            "{}",
+            rpm.display()
+        );
+        compared += 1;
+    }
+    assert!(
+        compared * 10 >= rpms.len() * 9,
+        "{compared} of {} compared",
+        rpms.len()
+    );
+}
+
+/// Anything but a directory or a package is a usage error naming it.
+#[test]
+fn size_refuses_what_is_neither_a_tree_nor_a_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.rpm");
+    std::fs::write(&text, "not a package\n").unwrap();
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .arg("size")
+        .arg(&text)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "pyvet: error: {}: neither a directory nor a .rpm or .deb package \
+             (pyvet size reads a status-quo tree or package)\n",
+            text.display()
+        )
+    );
+}
+
+/// A `.deb` built by `dpkg-deb --build` from the same status-quo tree (plus
+/// the conffile the helper always ships) costs what the tree costs.
+#[test]
+fn size_of_a_deb_is_the_size_of_its_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master");
+    status_quo(&master);
+    let stage = dir.path().join("stage");
+    copy_tree(&master, &stage);
+    let conffile = stage.join(&common::dpkgroot::CONFFILE[1..]);
+    std::fs::create_dir_all(conffile.parent().unwrap()).unwrap();
+    std::fs::write(&conffile, "[pyvet]\n").unwrap();
+    let deb = common::dpkgroot::build_deb(dir.path(), &stage);
+    let tree = size_json(&master);
+    let packaged = size_json(&deb);
+    for (t, p) in tree.iter().zip(&packaged) {
+        let conf = 8;
+        assert_eq!(
+            (p.0.as_str(), p.1, p.2, p.3),
+            (t.0.as_str(), t.1 + conf, t.2 + 1, t.3 + 1),
+            "{}",
+            t.0
+        );
+    }
+}
+
 #[test]
 fn sarif_is_valid_and_names_each_violation() {
     let l = layouts();

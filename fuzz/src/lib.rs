@@ -88,6 +88,51 @@ pub fn rpm_file(data: &[u8]) {
     consume(pyvet::db::rpmfile::parse(data, source(Backend::RpmFile)));
 }
 
+/// A cpio stream as rpm writes payloads (newc, crc, stripped), every other
+/// entry's data read under a cap; stripped entries index a small size table.
+pub fn cpio(data: &[u8]) {
+    let sizes = vec![0, 1, 11, 512, 1 << 20, 5 << 30];
+    let mut r = pyvet::format::cpio::Reader::with_stripped_sizes(data, sizes);
+    let mut n = 0u32;
+    loop {
+        match r.next_entry() {
+            Ok(Some(e)) => {
+                black_box(&e);
+                if n % 2 == 0 {
+                    consume(r.read_data(1 << 20));
+                }
+                n += 1;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                black_box(e.to_string());
+                break;
+            }
+        }
+    }
+}
+
+/// A whole `.rpm` (written to a scratch file) opened as a package tree,
+/// every file's content kept under small caps, then sized as `pyvet size`
+/// does: header, payload decompression, cpio, tree and layout rules.
+pub fn rpm_payload(data: &[u8]) {
+    use pyvet::tree::package::{PackageFormat, PayloadLimits};
+    let path = scratch_dir().join("package.rpm");
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    let limits = PayloadLimits {
+        payload: 64 << 20,
+        file: 1 << 20,
+        kept: 16 << 20,
+    };
+    let all = |_: &Path| true;
+    match pyvet::tree::PackageTree::open(&path, PackageFormat::Rpm, &all, &limits) {
+        Ok(tree) => consume(pyvet::size::of_tree(&tree, Path::new("/"))),
+        Err(e) => consume::<(), _>(Err(e)),
+    }
+}
+
 /// A BerkeleyDB `Packages` hash database and every header in it.
 pub fn bdb(data: &[u8]) {
     header_blobs(pyvet::db::rpmdb::bdb::blobs(data));
@@ -232,4 +277,40 @@ pub fn image_json(data: &[u8]) {
         black_box(c.platform().to_string());
     }
     consume(spec::parse_docker_manifest(data));
+}
+
+/// A `__pysource__` metadata file.
+pub fn pysource(data: &[u8]) {
+    consume(pyvet::format::pysource::PySource::parse(data));
+}
+
+/// Decompressed bytes one zip input may use in all (the reader's own
+/// per-member and total limits are far above what a fuzzer should spend).
+const ZIP_FUZZ_BUDGET: u64 = 8 << 20;
+
+/// A zip on the import path: its directory, every member read, then the
+/// pycs judged as `zipimport` would, in the default and `always` modes.
+pub fn zip(data: &[u8]) {
+    use pyvet::bytecode::magic::PyVersion;
+    use pyvet::bytecode::zipimport::judge_archive;
+    use pyvet::cli::HashCheckMode;
+    use pyvet::format::zip::{Archive, Budget};
+    let archive = match Archive::parse(data) {
+        Ok(a) => a,
+        Err(e) => return consume::<(), _>(Err(e)),
+    };
+    let mut budget = Budget::new(ZIP_FUZZ_BUDGET);
+    for m in &archive.members {
+        black_box(m.escapes());
+        if let Ok(bytes) = archive.read(m, &mut budget) {
+            assert_eq!(bytes.len() as u64, m.size, "{}", m.display_name());
+        }
+    }
+    let versions = [PyVersion::new(3, 11), PyVersion::new(3, 12)];
+    for mode in [HashCheckMode::Default, HashCheckMode::Always] {
+        let mut budget = Budget::new(ZIP_FUZZ_BUDGET);
+        for r in judge_archive(&archive, &versions, mode, &mut budget) {
+            consume(r.map(|r| (r.verdict, r.reason)));
+        }
+    }
 }

@@ -39,6 +39,8 @@ pub struct Options {
     pub deep: bool,
     /// `--interpreter 3.X=PATH` for `--deep`.
     pub interpreters: Vec<String>,
+    /// `--baseline REPORT.json`: findings accepted because a previous run had them.
+    pub baseline: Option<crate::policy::accept::Baseline>,
 }
 
 impl Default for Options {
@@ -49,6 +51,7 @@ impl Default for Options {
             hash_mode: HashCheckMode::Default,
             deep: false,
             interpreters: Vec::new(),
+            baseline: None,
         }
     }
 }
@@ -149,7 +152,8 @@ pub struct Context<'a> {
     pub python_trees: Vec<PathBuf>,
     /// Everything in them.
     pub inventory: Inventory,
-    /// Packages whose files are verified: those owning a path in a Python tree.
+    /// Packages whose files are verified: those owning a path in a Python
+    /// tree or a default-path zip (`/usr/lib/python3XY.zip`).
     pub audited_packages: Vec<usize>,
     /// Trusted interpreters for `--deep`.
     pub interpreters: Option<Interpreters>,
@@ -214,9 +218,10 @@ fn audited_packages(manifest: &Manifest, trees: &[PathBuf]) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, p)| {
-            p.files
-                .iter()
-                .any(|f| trees.iter().any(|t| f.path.starts_with(t)))
+            p.files.iter().any(|f| {
+                trees.iter().any(|t| f.path.starts_with(t))
+                    || crate::check::zipped::is_default_zip(&f.path)
+            })
         })
         .map(|(i, _)| i)
         .collect()
@@ -230,6 +235,10 @@ pub struct Report {
     pub policy: String,
     pub summary: Summary,
     pub findings: Vec<Finding>,
+    /// Findings a policy `[[accept]]` entry or the `--baseline` accepts,
+    /// each with why: reported, never failing the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<crate::policy::accept::AcceptedFinding>,
     /// Inputs that could not be read (these make the exit code 2).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
@@ -265,24 +274,49 @@ pub fn run(ctx: &Context, load_errors: Vec<String>) -> Report {
 /// [`run`] into a sink the caller owns, so that another thread can watch
 /// its counters (the progress bar) while the checks run.
 pub fn run_with(ctx: &Context, sink: &Sink, load_errors: Vec<String>) -> Report {
+    run_checks(ctx, sink, load_errors, crate::check::AUDIT)
+}
+
+/// [`run_with`] for a chosen set of check families (`pyvet markers` runs
+/// the layout families only). The policy sets severities, then its
+/// `[[accept]]` entries and the baseline set accepted findings apart.
+pub fn run_checks(
+    ctx: &Context,
+    sink: &Sink,
+    load_errors: Vec<String>,
+    checks: crate::check::Checks,
+) -> Report {
     for e in &ctx.inventory.errors {
         sink.error(e);
     }
-    crate::check::run_all(ctx, sink);
+    (checks.run)(ctx, sink);
     let (findings, mut errors) = sink.take();
     errors.splice(0..0, load_errors);
-    let mut findings: Vec<Finding> = findings
-        .into_iter()
-        .filter_map(|mut f| {
-            f.severity = ctx.policy.apply(f.rule, f.severity)?;
-            if f.evidence.layer.is_none() {
-                f.evidence.layer = ctx.tree.origin(&f.path);
-            }
-            Some(f)
-        })
-        .collect();
-    findings
-        .sort_by(|a, b| (b.severity, &a.path, a.rule.id).cmp(&(a.severity, &b.path, b.rule.id)));
+    let levelled = |fs: Vec<Finding>| -> Vec<Finding> {
+        fs.into_iter()
+            .filter_map(|mut f| {
+                f.severity = ctx.policy.apply(f.rule, f.severity)?;
+                if f.evidence.layer.is_none() {
+                    f.evidence.layer = ctx.tree.origin(&f.path);
+                }
+                Some(f)
+            })
+            .collect()
+    };
+    let split = crate::policy::accept::split(
+        levelled(findings),
+        ctx.policy,
+        ctx.options.baseline.as_ref(),
+        checks.families,
+    );
+    let mut findings = split.kept;
+    findings.extend(levelled(split.gone));
+    let order = |a: &Finding, b: &Finding| {
+        (b.severity, &a.path, a.rule.id).cmp(&(a.severity, &b.path, b.rule.id))
+    };
+    findings.sort_by(order);
+    let mut accepted = split.accepted;
+    accepted.sort_by(|a, b| order(&a.finding, &b.finding));
     let summary = summarise(ctx, &findings, &sink.counters);
     Report {
         schema: SCHEMA,
@@ -290,6 +324,7 @@ pub fn run_with(ctx: &Context, sink: &Sink, load_errors: Vec<String>) -> Report 
         policy: ctx.policy.name.clone(),
         summary,
         findings,
+        accepted,
         errors,
     }
 }

@@ -21,6 +21,8 @@ pub enum Family {
     Prediction,
     /// Layout markers (`__dont_write_bytecode__`, `__pysources__`).
     Marker,
+    /// Zips on the import path (`python3XY.zip`, zips named in `.pth` files).
+    Zipped,
     /// `pyvet subset`: a minimal layout against a fuller one.
     Subset,
     /// About the audit itself (no manifest, policy entries).
@@ -150,10 +152,37 @@ rules! {
         "For an owned source and an optimisation level in use, no valid pyc exists where CPython looks, so an import would recompile and try to write `__pycache__/X.<tag>[.opt-N].pyc`. Run as root this is the write into a system location that SELinux denies (an AVC) and the distribution's policy forbids; run as a user it fails silently and costs a compile at every start.";
     MARKER_MISSING = "marker-missing", Marker, Error,
         "a marker the policy requires is absent",
-        "The layout requires `__pycache__/__dont_write_bytecode__` in every `__pycache__` whose parent has sources; this one has none.";
+        "The policy requires `__pycache__/__dont_write_bytecode__` in every `__pycache__` whose parent has sources (option 1), or a `__pysource__` file beside legacy-location pycs; this directory has none, so CPython would write bytecode there.";
     MARKER_INVALID = "marker-invalid", Marker, Error,
         "a marker that is not a regular empty file, or nothing owns it",
-        "`__dont_write_bytecode__` must be a regular empty file owned by a package.";
+        "`__dont_write_bytecode__` must be a regular empty file, owned by a package where a manifest exists, in a `__pycache__` whose parent directory has sources. Anything else is not the marker CPython honours, or is one nobody can verify.";
+    MARKER_WRITTEN_BYTECODE = "marker-written-bytecode", Marker, Error,
+        "an unowned pyc in a `__pycache__` whose marker forbids writing",
+        "With `__pycache__/__dont_write_bytecode__` present CPython writes no bytecode there, so a pyc there that no package installed was written by something other than the interpreter.";
+    MARKER_SOURCE_MISSING = "marker-source-missing", Marker, Error,
+        "a legacy-location pyc whose source is not in `__pysources__`",
+        "In the option 2 layout every `X.pyc` has its source in `__pysources__/X.py` (or compressed, as the policy allows), or in the directory a `__pysource__` file names. This one has none: tracebacks show no source and nothing proves what the bytecode was compiled from.";
+    MARKER_SOURCE_ORPHAN = "marker-source-orphan", Marker, Warning,
+        "a source in `__pysources__` without its `X.pyc`, or not a source",
+        "Every file of `__pysources__` is the source of an `X.pyc` beside the directory. A source without its pyc is never imported; anything else (another name, a second compressed form of one source) does not belong there.";
+    MARKER_SOURCE_MISMATCH = "marker-source-mismatch", Marker, Error,
+        "a legacy-location pyc that was not compiled from its `__pysources__` source",
+        "A timestamp pyc records its source's size, a hash-based pyc the SipHash of its source: here the (decompressed) source in `__pysources__` has another size or hash, so the pyc that runs was made from other content than the source shipped beside it.";
+    MARKER_SOURCE_SHADOWED = "marker-source-shadowed", Marker, Warning,
+        "a plain `X.py` beside `X.pyc` where sources belong in `__pysources__`",
+        "CPython imports a plain `X.py` before a legacy-location `X.pyc`, so this source, not the shipped bytecode, runs; and with no pyc in `__pycache__` it is compiled at every import (and written where CPython may).";
+    MARKER_SOURCE_BOMB = "marker-source-bomb", Marker, Error,
+        "a compressed source that decompresses past pyvet's limit",
+        "Sources are decompressed streamed and capped; this one grew past the cap (a compression bomb, or a file no source should be) and was not checked further.";
+    MARKER_SOURCE_INVALID = "marker-source-invalid", Marker, Error,
+        "a source in `__pysources__` that cannot be read or is stored as the policy forbids",
+        "The compressed data is corrupt or truncated, the file cannot be read, or its compression (gz, xz, bz2) is not one the policy allows.";
+    MARKER_PYSOURCE_INVALID = "marker-pysource-invalid", Marker, Error,
+        "a `__pysource__` file that does not parse or points at nothing",
+        "`__pysource__` names, in one `directory = /path` line, where the sources of the directory's legacy-location pycs are (see pyvet-policy(5)). This one is malformed, or the directory it names does not exist in the root.";
+    LAYOUT_UNEXPECTED = "layout-unexpected", Marker, Warning,
+        "a packaged file the policy's layout does not have at this path",
+        "The policy says which sources and which bytecode a layout ships where: a plain source where it ships none, a legacy-location pyc where it ships `__pycache__` pycs, a `__pycache__` pyc at an optimisation level it does not ship. `pyvet markers` on a bare build tree (no manifest) takes every file as packaged.";
     SUBSET_MISSING = "subset-missing", Subset, Error,
         "a file of the minimal side is not on the full side",
         "`pyvet subset`: the minimal packages install this path and the full packages do not, so installing the minimal layout is not a subset of installing the full one.";
@@ -163,9 +192,21 @@ rules! {
     SUBSET_CONFLICT = "subset-conflict", Subset, Error,
         "the minimal inputs list one path with different content",
         "`pyvet subset`: two minimal-side inputs install the same path with different content or metadata, so what ends up on disk depends on installation order.";
+    ZIP_MALFORMED = "zip-malformed", Zipped, Error,
+        "a zip on the import path, or a member of it, that does not read as a zip",
+        "A zip on `sys.path` (`lib/python3XY.zip`, or a file a `.pth` names) whose central directory is truncated or inconsistent, a member whose local header, size, CRC-32 or deflate stream is wrong, an encrypted member or one of a method zipimport cannot read, or a member name that escapes the archive (absolute, `..`). Imports from it fail or behave differently from what any tool listing it shows, and nothing in it could be judged.";
+    ZIP_BOMB = "zip-bomb", Zipped, Error,
+        "a zip on the import path whose members overlap or inflate beyond the limits",
+        "Members sharing bytes with each other or with the central directory (the non-recursive zip bomb), a member declaring more than 64 MiB uncompressed, members adding up to more than 1 GiB, or more entries than a zip without zip64 can hold. pyvet stops reading the zip there: no packaging tool writes such a file.";
     NO_MANIFEST = "no-manifest", Audit, Info,
         "no package database: ownership checks skipped",
         "No installed package database was found under the root and no INPUT named one, so nothing is owned: ownership checks are skipped and every other check still runs.";
+    POLICY_UNMATCHED = "policy-unmatched", Audit, Warning,
+        "a policy `[[expect]]` entry that matched no path",
+        "None of the entry's globs matched a file of the audited trees: the layout changed or the glob is wrong. Reported so that policies do not rot (built-in policies describe whole distributions and are exempt).";
+    ACCEPTED_GONE = "accepted-gone", Audit, Warning,
+        "an accepted finding that no longer occurs",
+        "A policy `[[accept]]` entry or a `--baseline` report accepts a finding that this run did not find: remove the acceptance, so that the finding's return is not accepted silently. An entry with `required = true` makes this an error.";
 }
 
 /// Looks a rule up by id.

@@ -13,6 +13,7 @@ pub mod hash;
 pub mod judge;
 pub mod magic;
 pub mod naming;
+pub mod zipimport;
 
 use serde::Serialize;
 

@@ -294,12 +294,21 @@ fn findings_for(ctx: &Context, judged: &Judgements, j: &Judged) -> Vec<Finding> 
             ) => out.push(finding(ctx, j, report, rules::FOREIGN_BYTECODE, Some(why))),
             _ => out.extend(
                 rule_for(traits(ctx, judged, j, report, import))
+                    .filter(|&rule| !layout_expects(ctx, &j.path, rule))
                     .map(|rule| finding(ctx, j, report, rule, None)),
             ),
         }
     }
     out.extend(deep_rule(report).map(|rule| finding(ctx, j, report, rule, None)));
     out
+}
+
+/// Whether a bare build tree (no manifest: nothing is owned yet) has a
+/// sourceless pyc where the policy's layout ships them (minimal, option 2).
+fn layout_expects(ctx: &Context, pyc: &Path, rule: &Rule) -> bool {
+    rule == rules::SOURCELESS_BYTECODE
+        && ctx.manifest.packages.is_empty()
+        && ctx.policy.expect_for(pyc).legacy_pycs
 }
 
 /// Why a cache pyc of a version-less tree (`/usr/lib/python3/dist-packages`)

@@ -3,14 +3,66 @@
 //! `ctx.tree`, and pushes findings into `sink`.
 
 pub mod bytecode;
+pub mod layout;
+pub mod markers;
 pub mod owned;
 pub mod predict;
 pub mod unowned;
+pub mod zipped;
 
-use crate::audit::{rules, Context, Finding, Sink};
+use crate::audit::rules::{self, Family};
+use crate::audit::{Context, Finding, Sink};
+
+/// A set of check families to run, and the rule families they report (an
+/// acceptance of a rule no check ran is not reported gone).
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    pub run: fn(&Context, &Sink),
+    pub families: &'static [Family],
+}
+
+/// `pyvet audit`: everything.
+pub const AUDIT: Checks = Checks {
+    run: run_all,
+    families: &[
+        Family::Owned,
+        Family::Unowned,
+        Family::Bytecode,
+        Family::Prediction,
+        Family::Marker,
+        Family::Zipped,
+        Family::Audit,
+    ],
+};
+
+/// `pyvet markers`: the layout families.
+pub const MARKERS: Checks = Checks {
+    run: run_markers,
+    families: &[Family::Marker, Family::Audit],
+};
 
 /// Runs every family.
 pub fn run_all(ctx: &Context, sink: &Sink) {
+    no_manifest(ctx, sink);
+    owned::check(ctx, sink);
+    unowned::check(ctx, sink);
+    // The prediction reuses the bytecode check's judgements.
+    let judged = bytecode::check(ctx, sink);
+    predict::check(ctx, sink, &judged);
+    zipped::check(ctx, sink);
+    markers::check(ctx, sink);
+    layout::check(ctx, sink);
+}
+
+/// Runs the layout families only (`pyvet markers`).
+pub fn run_markers(ctx: &Context, sink: &Sink) {
+    no_manifest(ctx, sink);
+    markers::check(ctx, sink);
+    layout::check_build_tree(ctx, sink);
+}
+
+/// Says once that ownership checks are skipped.
+fn no_manifest(ctx: &Context, sink: &Sink) {
     if ctx.manifest.packages.is_empty() {
         sink.push(Finding::new(
             rules::NO_MANIFEST,
@@ -18,9 +70,4 @@ pub fn run_all(ctx: &Context, sink: &Sink) {
             "no package database found: ownership checks skipped, everything else checked",
         ));
     }
-    owned::check(ctx, sink);
-    unowned::check(ctx, sink);
-    // The prediction reuses the bytecode check's judgements.
-    let judged = bytecode::check(ctx, sink);
-    predict::check(ctx, sink, &judged);
 }

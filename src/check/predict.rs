@@ -6,8 +6,9 @@
 //! silently and costs a compile at every start. Either way the layout, not
 //! an attacker, is at fault, and this check says where before it happens.
 //!
-//! For every owned `.py` of the Python trees, every optimisation level the
-//! policy says interpreters run at, and every interpreter importing from
+//! For every owned `.py` of the Python trees (not option 2's
+//! `__pysources__`), every optimisation level the policy says interpreters
+//! run at there, and every interpreter importing from
 //! that tree, the pyc CPython reads (`cache_from_source`) is looked up in
 //! the bytecode check's judgements: missing, stale, hash-mismatched or with
 //! a bad header, the import recompiles and writes. Interpreters are taken
@@ -53,6 +54,8 @@ pub fn check(ctx: &Context, sink: &Sink, judged: &Judgements) {
 /// or a link to one.
 fn is_owned_source(ctx: &Context, path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "py")
+        // Option 2's sources are shown in tracebacks, never imported.
+        && !path.parent().and_then(Path::file_name).is_some_and(|d| d == super::markers::PYSOURCES)
         && ctx
             .python_trees
             .iter()
@@ -98,7 +101,7 @@ fn predict_source(ctx: &Context, judged: &Judgements, source: &Path) -> Vec<Find
         return Vec::new();
     }
     let mut out = Vec::new();
-    for &opt in &ctx.policy.optimization_levels {
+    for &opt in &ctx.policy.expect_for(source).optimization_levels {
         for version in judged.interpreters_for(source) {
             let Some(pyc) = naming::cache_path(source, version, opt, None) else {
                 continue;

@@ -55,6 +55,11 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
         hash_mode: args.check_hash_based_pycs,
         deep: args.deep,
         interpreters: args.interpreter.clone(),
+        baseline: args
+            .baseline
+            .as_deref()
+            .map(crate::policy::accept::Baseline::load)
+            .transpose()?,
     };
     progress.stage("walking Python trees");
     let mut ctx = Context::new(tree, &manifest, &policy, &options);
@@ -141,7 +146,11 @@ fn db_options() -> LoadOptions {
 }
 
 /// Every installed database under the root, plus `--manifest` inputs.
-fn load_manifest(root: &Path, choice: DbChoice, extra: &[PathBuf]) -> (Manifest, Vec<String>) {
+pub(crate) fn load_manifest(
+    root: &Path,
+    choice: DbChoice,
+    extra: &[PathBuf],
+) -> (Manifest, Vec<String>) {
     let opts = db_options();
     let mut manifest = Manifest::default();
     let mut errors = Vec::new();
@@ -160,7 +169,11 @@ fn load_manifest(root: &Path, choice: DbChoice, extra: &[PathBuf]) -> (Manifest,
 }
 
 /// `--policy`, else the distribution's built-in policy.
-fn choose_policy(spec: Option<&str>, tree: &dyn Tree, m: &Manifest) -> crate::Result<Policy> {
+pub(crate) fn choose_policy(
+    spec: Option<&str>,
+    tree: &dyn Tree,
+    m: &Manifest,
+) -> crate::Result<Policy> {
     if let Some(spec) = spec {
         return policy::load(spec).map_err(|e| crate::Error::Usage(e.to_string()));
     }
@@ -180,7 +193,7 @@ fn choose_policy(spec: Option<&str>, tree: &dyn Tree, m: &Manifest) -> crate::Re
 }
 
 /// Command-line tree paths are paths inside the root: absolute.
-fn inside_root(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
+pub(crate) fn inside_root(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
     paths
         .iter()
         .map(|p| {

@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod manifest;
+pub mod markers;
+pub mod policy;
 pub mod pyc;
 pub mod size;
 pub mod subset;
@@ -28,6 +30,8 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
         Command::Pyc(a) => pyc::run(&a, out),
         Command::Subset(a) => subset::run(&a, out),
         Command::Size(a) => size::run(&a, out),
+        Command::Policy(c) => policy::run(&c, out),
+        Command::Markers(a) => markers::run(&a, out),
     }
 }
 

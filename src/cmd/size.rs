@@ -1,4 +1,9 @@
-//! `pyvet size`: what each layout of a status-quo tree would cost.
+//! `pyvet size`: what each layout of a status-quo tree or package would cost.
+//!
+//! A directory is read as it is; a `.rpm` or `.deb` (recognised by its
+//! magic, whatever its name) is read as the tree it would install, through
+//! a [`PackageTree`] that keeps only the sources' content (option 2
+//! compresses them).
 
 use std::path::Path;
 
@@ -6,20 +11,13 @@ use crate::cli::{SizeArgs, SizeFormat};
 use crate::cmd::ExitCode;
 use crate::render;
 use crate::size::{self, LayoutSize};
-use crate::tree::FsTree;
+use crate::tree::package::{PackageFormat, PayloadLimits};
+use crate::tree::{FsTree, PackageTree};
 
 pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
     let mut total: Vec<LayoutSize> = Vec::new();
-    for dir in &args.trees {
-        if !dir.is_dir() {
-            return Err(crate::Error::Usage(format!(
-                "{}: not a directory (pyvet size reads a status-quo tree)",
-                dir.display()
-            )));
-        }
-        let tree = FsTree::new(dir);
-        let sizes = size::of_tree(&tree, Path::new("/"))?;
-        add(&mut total, sizes);
+    for input in &args.trees {
+        add(&mut total, sizes_of(input)?);
     }
     let text = match args.format {
         SizeFormat::Text => render::size::text(&total),
@@ -28,6 +26,29 @@ pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitC
     };
     render::write_out(out, &text)?;
     Ok(ExitCode::Clean)
+}
+
+/// The layout sizes of one directory or package.
+fn sizes_of(input: &Path) -> crate::Result<Vec<LayoutSize>> {
+    if input.is_dir() {
+        let tree = FsTree::new(input);
+        return Ok(size::of_tree(&tree, Path::new("/"))?);
+    }
+    let Some(format) = PackageFormat::sniff(input)? else {
+        return Err(crate::Error::Usage(format!(
+            "{}: neither a directory nor a .rpm or .deb package \
+             (pyvet size reads a status-quo tree or package)",
+            input.display()
+        )));
+    };
+    let limits = PayloadLimits::default();
+    let tree = PackageTree::open(input, format, &size::wants_content, &limits)?;
+    size::of_tree(&tree, Path::new("/")).map_err(|e| package_error(input, e))
+}
+
+/// A tree error inside a package names the package too.
+fn package_error(pkg: &Path, e: crate::tree::TreeError) -> crate::Error {
+    crate::Error::Usage(format!("{}: {e}", pkg.display()))
 }
 
 fn add(total: &mut Vec<LayoutSize>, sizes: Vec<LayoutSize>) {

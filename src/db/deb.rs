@@ -33,6 +33,7 @@ use crate::limits::{
     MAX_ZSTD_WINDOW_LOG,
 };
 use crate::manifest::{Backend, FileEntry, FileFlags, FileKind, Manifest, Package, Source};
+use crate::tree::package::{Kept, KeptTooLarge, PayloadLimits};
 
 /// Why a `.deb` was refused.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +78,8 @@ pub enum DebError {
     Conffiles(#[source] Box<DpkgError>),
     #[error("data.tar entry {path:?} has a '..' component")]
     UnsafePath { path: String },
+    #[error(transparent)]
+    Kept(#[from] KeptTooLarge),
 }
 
 /// Decompressed-size caps for the two tar members.
@@ -117,6 +120,26 @@ pub fn parse_with_limits(
     let control = read_control(bytes, control_member, limits.control)?;
     let files = read_data(bytes, data_member, limits.data, &control)?;
     Ok(dpkg::package(control.record, source, files, None))
+}
+
+/// A `.deb`'s files, from its data tar, with the content of the regular
+/// files `want` accepts (each at most `limits.file` bytes; larger ones are
+/// left out), for a [`PackageTree`](crate::tree::PackageTree). A hard link
+/// shares the content kept for the file it links to.
+pub fn read_payload(
+    path: &Path,
+    want: &(dyn Fn(&Path) -> bool + Sync),
+    limits: &PayloadLimits,
+) -> Result<(Vec<FileEntry>, Kept)> {
+    let bytes = fsutil::read_capped(path, MAX_INPUT_FILE)?;
+    let err = |e| Error::format(path, e);
+    let members = ar::parse(&bytes).map_err(|e| err(e.into()))?;
+    let (control_member, data_member) = locate_members(&bytes, &members).map_err(err)?;
+    let control = read_control(&bytes, control_member, MAX_CONTROL_DECOMPRESSED).map_err(err)?;
+    let mut kept = Kept::new(limits.kept);
+    let files =
+        read_data_kept(&bytes, data_member, limits, &control, want, &mut kept).map_err(err)?;
+    Ok((files, kept))
 }
 
 /// Reads a `.deb` package file.
@@ -175,7 +198,7 @@ fn locate_members<'m>(
 
 /// Marks the point where a member's decompressed size passed its limit.
 #[derive(Debug)]
-struct LimitExceeded;
+pub(crate) struct LimitExceeded;
 
 impl std::fmt::Display for LimitExceeded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -187,9 +210,9 @@ impl std::error::Error for LimitExceeded {}
 
 /// Passes through at most `left` bytes; one byte more is an error, never a
 /// silent end of stream.
-struct Capped<R> {
-    inner: R,
-    left: u64,
+pub(crate) struct Capped<R> {
+    pub(crate) inner: R,
+    pub(crate) left: u64,
 }
 
 impl<R: Read> Read for Capped<R> {
@@ -343,6 +366,74 @@ fn control_record(bytes: &[u8]) -> Result<control::Record, DebError> {
     check().map_err(|e| DebError::Control(Box::new(e)))
 }
 
+fn read_data_kept(
+    bytes: &[u8],
+    member: &ar::Member,
+    limits: &PayloadLimits,
+    control: &Control,
+    want: &dyn Fn(&Path) -> bool,
+    kept: &mut Kept,
+) -> Result<Vec<FileEntry>, DebError> {
+    let per_file = limits.file;
+    let keep = |f: &FileEntry| f.kind == FileKind::File && want(&f.path);
+    let mut files = Vec::new();
+    let mut tar = open_member(bytes, member, DATA_TAR, limits.payload)?;
+    walk_data(
+        &mut tar,
+        member,
+        limits.payload,
+        control,
+        |tar, f, is_link| {
+            if !keep(f) {
+                return Ok(());
+            }
+            match (is_link, &f.link) {
+                (true, Some(target)) => kept.link(&f.path, target),
+                (false, _) if f.size.unwrap_or(0) <= per_file => {
+                    let data = tar
+                        .read_data(per_file)
+                        .map_err(|e| tar_error(member, limits.payload, e))?;
+                    kept.insert(&f.path, data)?;
+                }
+                _ => {}
+            }
+            Ok(())
+        },
+        &mut files,
+    )?;
+    size_hard_links(&mut files);
+    Ok(files)
+}
+
+/// Walks the data tar: each entry becomes a [`FileEntry`] (digest and
+/// conffile flag from the control member), shown to `visit` while its data
+/// can still be read, then appended to `files`.
+fn walk_data<R: Read>(
+    tar: &mut tar::Reader<R>,
+    member: &ar::Member,
+    limit: u64,
+    control: &Control,
+    mut visit: impl FnMut(&mut tar::Reader<R>, &FileEntry, bool) -> Result<(), DebError>,
+    files: &mut Vec<FileEntry>,
+) -> Result<(), DebError> {
+    let digests: std::collections::HashMap<&Path, &Digest> = control
+        .md5sums
+        .iter()
+        .map(|(p, d)| (p.as_path(), d))
+        .collect();
+    while let Some(entry) = next_entry(tar, member, limit)? {
+        let is_link = entry.kind == EntryType::HardLink;
+        let mut f = file_entry(entry)?;
+        f.digest = digests.get(f.path.as_path()).map(|&d| d.clone());
+        if control.conffiles.contains(&f.path) {
+            f.flags.insert(FileFlags::CONFIG);
+        }
+        visit(tar, &f, is_link)?;
+        files.push(f);
+    }
+    Ok(())
+}
+
 fn read_data(
     bytes: &[u8],
     member: &ar::Member,
@@ -350,20 +441,15 @@ fn read_data(
     control: &Control,
 ) -> Result<Vec<FileEntry>, DebError> {
     let mut tar = open_member(bytes, member, DATA_TAR, limit)?;
-    let digests: std::collections::HashMap<&Path, &Digest> = control
-        .md5sums
-        .iter()
-        .map(|(p, d)| (p.as_path(), d))
-        .collect();
     let mut files = Vec::new();
-    while let Some(entry) = next_entry(&mut tar, member, limit)? {
-        let mut f = file_entry(entry)?;
-        f.digest = digests.get(f.path.as_path()).map(|&d| d.clone());
-        if control.conffiles.contains(&f.path) {
-            f.flags.insert(FileFlags::CONFIG);
-        }
-        files.push(f);
-    }
+    walk_data(
+        &mut tar,
+        member,
+        limit,
+        control,
+        |_, _, _| Ok(()),
+        &mut files,
+    )?;
     size_hard_links(&mut files);
     Ok(files)
 }

@@ -1,9 +1,11 @@
 //! `.rpm` package files: the lead, the signature header and the main header.
 //!
-//! pyvet only needs what a package says it installs, which is all in the main
-//! header; the (possibly huge, compressed) payload after it is never read.
-//! [`read`] fetches exactly lead + signature + padding + main header, with
-//! every read sized from lengths that were checked against the caps first.
+//! What a package says it installs is all in the main header: [`read`]
+//! fetches exactly lead + signature + padding + main header, with every read
+//! sized from lengths that were checked against the caps first, and never
+//! touches the (possibly huge, compressed) payload. [`open`] stops at the
+//! same point and hands over the file for [`payload`], which streams the
+//! payload when file contents are needed (`pyvet size PKG`).
 
 use std::fs::File;
 use std::io::Read;
@@ -14,6 +16,8 @@ use crate::error::{Error, Result};
 use crate::format::rpmheader::{Header, HeaderError};
 use crate::fsutil;
 use crate::manifest::{Backend, Manifest, Package, Source};
+
+pub mod payload;
 
 /// Size of the lead (`struct rpmlead_s`).
 pub const LEAD_SIZE: usize = 96;
@@ -81,6 +85,13 @@ fn padded(len: usize) -> usize {
 
 /// Parses a `.rpm` from memory: lead, signature header, main header (the payload is not read).
 pub fn parse(bytes: &[u8], source: Source) -> Result<Package, RpmFileError> {
+    let (header, _) = parse_header(bytes)?;
+    package_from_header(&header, source).map_err(RpmFileError::Header)
+}
+
+/// The main header of a `.rpm` held in memory, and the offset of the
+/// payload (the first byte after the main header).
+pub fn parse_header(bytes: &[u8]) -> Result<(Header, u64), RpmFileError> {
     check_lead(bytes)?;
     let after_lead = &bytes[LEAD_SIZE..];
     let (_sig, sig_len) = Header::parse_signature(after_lead).map_err(RpmFileError::Signature)?;
@@ -90,8 +101,8 @@ pub fn parse(bytes: &[u8], source: Source) -> Result<Package, RpmFileError> {
         needed: (LEAD_SIZE + main_at) as u64,
         available: bytes.len() as u64,
     })?;
-    let (header, _) = Header::parse_package_main(main).map_err(RpmFileError::Header)?;
-    package_from_header(&header, source).map_err(RpmFileError::Header)
+    let (header, main_len) = Header::parse_package_main(main).map_err(RpmFileError::Header)?;
+    Ok((header, (LEAD_SIZE + main_at + main_len) as u64))
 }
 
 /// Reads the header of a `.rpm` package file.
@@ -112,6 +123,39 @@ pub fn read(path: &Path) -> Result<Manifest> {
     let package = parse(&bytes, source).map_err(|e| Error::format(path, e))?;
     Ok(Manifest {
         packages: vec![package],
+    })
+}
+
+/// A package file opened for its payload.
+pub struct Opened {
+    /// The main header (file list, `PAYLOADCOMPRESSOR`, ...).
+    pub header: Header,
+    /// The file, positioned at the payload's first byte.
+    pub payload: File,
+    /// Where the payload starts in the file.
+    pub payload_offset: u64,
+    /// Bytes from there to the end of the file (at open time).
+    pub payload_len: u64,
+}
+
+/// Opens a `.rpm` and reads lead, signature and main header (sizes checked
+/// before anything is read), leaving the file at the payload.
+pub fn open(path: &Path) -> Result<Opened> {
+    let (file, meta) = fsutil::open_regular(path)?;
+    let mut reader = Bounded {
+        file,
+        path,
+        left: meta.len(),
+        total: meta.len(),
+        buf: Vec::new(),
+    };
+    let bytes = reader.header_bytes()?;
+    let (header, payload_offset) = parse_header(&bytes).map_err(|e| Error::format(path, e))?;
+    Ok(Opened {
+        header,
+        payload: reader.file,
+        payload_offset,
+        payload_len: reader.left,
     })
 }
 

@@ -3,9 +3,12 @@
 //! fuzzed on its own.
 
 pub mod ar;
+pub mod cpio;
 pub mod deb822;
 pub mod marshal;
 pub mod passwd;
 pub mod pyc;
+pub mod pysource;
 pub mod rpmheader;
 pub mod tar;
+pub mod zip;

@@ -82,6 +82,10 @@ impl Tag {
     pub const LONGSIZE: u32 = 5009;
     pub const FILEDIGESTALGO: u32 = 5011;
     pub const PAYLOADDIGEST: u32 = 5092;
+    /// The payload's archive format (`cpio`; absent means cpio).
+    pub const PAYLOADFORMAT: u32 = 1124;
+    /// The payload's compressor (`gzip`, `xz`, `lzma`, `zstd`, `bzip2`; absent means gzip).
+    pub const PAYLOADCOMPRESSOR: u32 = 1125;
     /// Present in rpm v6 packages.
     pub const RPMFORMAT: u32 = 5114;
 }

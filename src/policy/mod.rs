@@ -3,26 +3,34 @@
 //!
 //! The same unowned, valid opt-0 pyc is a root write on Fedora (where
 //! packages ship their pycs) and exactly what Debian's `py3compile` leaves on
-//! every system. So the audit's checks classify files; a [`Policy`] decides
-//! what the distribution expects and what severity each rule has. The
-//! distribution is detected from the root ([`detect`]); `--policy NAME|FILE`
-//! overrides it.
+//! every system; the same owned `X.pyc` without `X.py` is a packaging
+//! mistake in a status-quo tree and the whole point of the minimal layout.
+//! So the audit's checks classify files; a [`Policy`] says which layout the
+//! trees follow ([`Expect`], per path glob), what severity each rule has,
+//! and which findings are accepted. The distribution is detected from the
+//! root ([`detect`]); `--policy NAME|FILE` overrides it.
+//!
+//! The built-in policies are the files of `policies/`, compiled in: the
+//! shipped files and the names `--policy` takes cannot drift apart.
+//! `man/pyvet-policy.5` documents the format.
 
+pub mod accept;
 mod load;
 
-pub use load::{load, PolicyError};
+pub use load::{load, parse, PolicyError};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use globset::GlobMatcher;
+use serde::Serialize;
 
 use crate::audit::finding::Severity;
 use crate::audit::rules::Rule;
 use crate::tree::Tree;
 
 /// A per-rule level, as policies write them (cargo-deny's words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
     /// Not reported.
@@ -48,7 +56,7 @@ impl Level {
 }
 
 /// Where a distribution's bytecode comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BytecodeOrigin {
     /// pycs are files of the packages (Fedora, RHEL, SUSE, Alpine's `-pyc`).
@@ -58,37 +66,262 @@ pub enum BytecodeOrigin {
     Generated,
 }
 
+/// The layout a policy describes (the distributors' proposal's names); a label for reports,
+/// the expectations themselves are spelled out in [`Expect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    StatusQuo,
+    PyOpt0,
+    Option1,
+    Option2,
+    Minimal,
+    Debian,
+    Alpine,
+    PycachePrefix,
+    Custom,
+}
+
+/// Where a module's source is, in the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sources {
+    /// Plain `X.py` beside its `__pycache__`.
+    Py,
+    /// `__pysources__/X.py[.gz|.xz|.bz2]` beside a legacy-location `X.pyc`.
+    Pysources,
+    /// A `__pysource__` metadata file naming the directory the sources are in.
+    Pysource,
+    /// No sources at all.
+    None,
+}
+
+/// How a source in `__pysources__` may be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compression {
+    /// `X.py`.
+    None,
+    /// `X.py.gz`.
+    Gz,
+    /// `X.py.xz`.
+    Xz,
+    /// `X.py.bz2`.
+    Bz2,
+}
+
+impl Compression {
+    pub const ALL: [Compression; 4] = [
+        Compression::None,
+        Compression::Gz,
+        Compression::Xz,
+        Compression::Bz2,
+    ];
+
+    /// The file name suffix after `.py` (`""`, `.gz`, ...).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gz => ".gz",
+            Compression::Xz => ".xz",
+            Compression::Bz2 => ".bz2",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gz => "gz",
+            Compression::Xz => "xz",
+            Compression::Bz2 => "bz2",
+        }
+    }
+}
+
+/// A marker a layout may require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Marker {
+    /// `__pycache__/__dont_write_bytecode__` in every `__pycache__` whose
+    /// parent has sources.
+    DontWriteBytecode,
+}
+
+/// What a layout expects of the files under some path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Expect {
+    /// Where sources are.
+    pub sources: Sources,
+    /// How sources in `__pysources__` (or a `__pysource__` directory) may be stored.
+    pub compression: Vec<Compression>,
+    /// Optimisation levels of the packaged `__pycache__` pycs; `None`: not checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pycache: Option<Vec<u8>>,
+    /// Whether packaged legacy-location `X.pyc` (sourceless) are expected.
+    pub legacy_pycs: bool,
+    /// Markers that must exist.
+    pub markers: Vec<Marker>,
+    /// Optimisation levels interpreters run with (`python3 -O` is 1): for
+    /// each, a source without a valid pyc is a predicted write attempt.
+    pub optimization_levels: Vec<u8>,
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect {
+            sources: Sources::Py,
+            compression: vec![Compression::None],
+            pycache: None,
+            legacy_pycs: false,
+            markers: Vec::new(),
+            optimization_levels: vec![0],
+        }
+    }
+}
+
+/// The parts of [`Expect`] an `[[expect]]` entry changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExpectPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Sources>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<Vec<Compression>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pycache: Option<Vec<u8>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legacy_pycs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub markers: Option<Vec<Marker>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimization_levels: Option<Vec<u8>>,
+}
+
+impl ExpectPatch {
+    fn apply(&self, e: &mut Expect) {
+        if let Some(v) = self.sources {
+            e.sources = v;
+        }
+        if let Some(v) = &self.compression {
+            e.compression.clone_from(v);
+        }
+        if let Some(v) = &self.pycache {
+            e.pycache = Some(v.clone());
+        }
+        if let Some(v) = self.legacy_pycs {
+            e.legacy_pycs = v;
+        }
+        if let Some(v) = &self.markers {
+            e.markers.clone_from(v);
+        }
+        if let Some(v) = &self.optimization_levels {
+            e.optimization_levels.clone_from(v);
+        }
+    }
+}
+
+/// Compiled path globs (`*` stays within one path component, `**` spans
+/// any number).
+#[derive(Clone, Default)]
+pub struct Globs(Vec<GlobMatcher>);
+
+impl std::fmt::Debug for Globs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|g| g.glob().glob()))
+            .finish()
+    }
+}
+
+impl Globs {
+    pub fn is_match(&self, path: &Path) -> bool {
+        self.0.iter().any(|g| g.is_match(path))
+    }
+
+    /// Compiles one glob the way policies mean them.
+    pub fn compile(pattern: &str) -> Result<GlobMatcher, globset::Error> {
+        globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map(|g| g.compile_matcher())
+    }
+}
+
+// Globs are derived from the patterns kept beside them.
+impl PartialEq for Globs {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for Globs {}
+
+/// An `[[expect]]` entry: other expectations under some paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExpectEntry {
+    /// Globs over paths inside the root.
+    pub paths: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    #[serde(flatten)]
+    pub set: ExpectPatch,
+    #[serde(skip)]
+    pub globs: Globs,
+    /// Where the entry is written (`FILE:LINE`), for reports.
+    #[serde(skip)]
+    pub at: String,
+}
+
+/// An `[[accept]]` entry: findings of `rule` at paths matching `path` are
+/// accepted, for `reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AcceptEntry {
+    pub rule: String,
+    pub path: String,
+    pub reason: String,
+    /// When set, the finding must occur: its absence is an error, not a
+    /// warning (the acceptance documents something the layout relies on).
+    pub required: bool,
+    #[serde(skip)]
+    pub globs: Globs,
+    #[serde(skip)]
+    pub at: String,
+}
+
 /// The effective policy of one audit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Policy {
     /// The policy's name (`fedora`, `debian`, a file's stem).
     pub name: String,
     /// What it is for, in a sentence.
-    #[serde(default)]
     pub description: String,
+    /// The layout it describes.
+    pub layout: Layout,
     /// Where opt-0 bytecode comes from.
     pub bytecode: BytecodeOrigin,
-    /// Optimisation levels interpreters run with (`python3 -O` is 1): for
-    /// each, a source without a valid pyc is a predicted write attempt.
-    #[serde(default = "default_opt_levels")]
-    pub optimization_levels: Vec<u8>,
+    /// What is expected everywhere no `[[expect]]` entry says otherwise.
+    #[serde(flatten)]
+    pub defaults: Expect,
+    /// Expectations for some paths; the last matching entry wins.
+    #[serde(rename = "expect", skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<ExpectEntry>,
+    /// Accepted findings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accept: Vec<AcceptEntry>,
     /// Per-rule levels overriding each rule's default severity.
-    #[serde(default)]
     pub rules: BTreeMap<String, Level>,
-}
-
-fn default_opt_levels() -> Vec<u8> {
-    vec![0]
+    /// Compiled in (`policies/`): its `[[expect]]` entries describe the
+    /// distribution at large, so one root matching none of them is no news.
+    #[serde(skip)]
+    pub builtin: bool,
 }
 
 impl Policy {
     /// The severity of a finding of `rule`, `None` when the policy allows it.
     pub fn severity(&self, rule: &Rule) -> Option<Severity> {
-        match self.rules.get(rule.id) {
-            Some(l) => l.severity(),
-            None => Some(rule.severity),
-        }
+        self.apply(rule, rule.severity)
     }
 
     /// The severity a finding ends with: the policy's level for its rule
@@ -106,6 +339,77 @@ impl Policy {
     pub fn generates_bytecode(&self) -> bool {
         self.bytecode == BytecodeOrigin::Generated
     }
+
+    /// What the layout expects at `path`: the defaults, changed by every
+    /// `[[expect]]` entry matching it, in order.
+    pub fn expect_for(&self, path: &Path) -> Expect {
+        let mut e = self.defaults.clone();
+        for o in self.overrides.iter().filter(|o| o.globs.is_match(path)) {
+            o.set.apply(&mut e);
+        }
+        e
+    }
+
+    /// The policy as TOML, as `pyvet policy show` prints it.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// The shipped policy files, by name.
+const SHIPPED: &[(&str, &str)] = &[
+    ("fedora", include_str!("../../policies/fedora.toml")),
+    (
+        "fedora-py-opt0",
+        include_str!("../../policies/fedora-py-opt0.toml"),
+    ),
+    (
+        "fedora-option1",
+        include_str!("../../policies/fedora-option1.toml"),
+    ),
+    (
+        "fedora-option2",
+        include_str!("../../policies/fedora-option2.toml"),
+    ),
+    (
+        "fedora-minimal",
+        include_str!("../../policies/fedora-minimal.toml"),
+    ),
+    ("debian", include_str!("../../policies/debian.toml")),
+    ("alpine", include_str!("../../policies/alpine.toml")),
+    (
+        "pycache-prefix",
+        include_str!("../../policies/pycache-prefix.toml"),
+    ),
+    ("generic", include_str!("../../policies/generic.toml")),
+];
+
+/// The built-in policies, by name.
+pub const BUILTIN: &[&str] = &[
+    "fedora",
+    "fedora-py-opt0",
+    "fedora-option1",
+    "fedora-option2",
+    "fedora-minimal",
+    "debian",
+    "alpine",
+    "pycache-prefix",
+    "generic",
+];
+
+/// A built-in policy by name.
+pub fn builtin(name: &str) -> Option<Policy> {
+    let (_, text) = SHIPPED.iter().find(|(n, _)| *n == name)?;
+    let label = format!("policies/{name}.toml");
+    // The shipped files are checked by a test; a broken one is a build bug.
+    let mut p = parse(text, Path::new(&label)).expect("shipped policies load");
+    p.builtin = true;
+    Some(p)
+}
+
+/// The text of a built-in policy file.
+pub fn builtin_text(name: &str) -> Option<&'static str> {
+    SHIPPED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 /// The distributions pyvet knows the defaults of.
@@ -119,39 +423,6 @@ pub enum Distro {
     Alpine,
     /// Nothing recognisable: packaged bytecode is assumed.
     Unknown,
-}
-
-/// The built-in policies, by name.
-pub const BUILTIN: &[&str] = &["fedora", "debian", "alpine", "generic"];
-
-/// A built-in policy by name.
-pub fn builtin(name: &str) -> Option<Policy> {
-    let (bytecode, description) = match name {
-        "fedora" => (
-            BytecodeOrigin::Packaged,
-            "Fedora, RHEL, SUSE: every pyc is a file of its package",
-        ),
-        "debian" => (
-            BytecodeOrigin::Generated,
-            "Debian, Ubuntu: opt-0 pycs are written by py3compile at install and listed by no package",
-        ),
-        "alpine" => (
-            BytecodeOrigin::Packaged,
-            "Alpine: pycs are files of the -pyc subpackages",
-        ),
-        "generic" => (
-            BytecodeOrigin::Packaged,
-            "No distribution recognised: pycs are expected to be packaged",
-        ),
-        _ => return None,
-    };
-    Some(Policy {
-        name: name.into(),
-        description: description.into(),
-        bytecode,
-        optimization_levels: default_opt_levels(),
-        rules: BTreeMap::new(),
-    })
 }
 
 impl Distro {
@@ -238,8 +509,32 @@ mod tests {
         assert_eq!(p.severity(rules::MISSING), None);
         assert_eq!(p.severity(rules::MTIME_MISMATCH), Some(Severity::Error));
         assert!(builtin("debian").unwrap().generates_bytecode());
+    }
+
+    #[test]
+    fn every_shipped_policy_loads_and_is_built_in() {
+        assert_eq!(SHIPPED.len(), BUILTIN.len());
         for name in BUILTIN {
-            assert!(builtin(name).is_some());
+            let p = builtin(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(p.name, *name);
+            // What `policy show` prints loads back to the same policy.
+            let again = parse(&p.to_toml(), Path::new("shown.toml"))
+                .unwrap_or_else(|e| panic!("{name}: {e}\n{}", p.to_toml()));
+            assert_eq!(again.to_toml(), p.to_toml(), "{name}");
+            assert_eq!(again.defaults, p.defaults, "{name}");
         }
+    }
+
+    #[test]
+    fn expectations_by_path() {
+        let p = builtin("fedora").unwrap();
+        let pydoc = p.expect_for(Path::new("/usr/lib/python3.11/pydoc_data/topics.pyc"));
+        assert!(pydoc.legacy_pycs);
+        let os = p.expect_for(Path::new("/usr/lib/python3.11/os.py"));
+        assert!(!os.legacy_pycs);
+        assert_eq!(os.pycache, Some(vec![0, 1, 2]));
+        let min = builtin("fedora-minimal").unwrap();
+        let e = min.expect_for(Path::new("/usr/lib/python3.11/os.pyc"));
+        assert_eq!((e.sources, e.legacy_pycs), (Sources::None, true));
     }
 }

@@ -27,9 +27,30 @@ pub fn render(report: &Report, colour: bool) -> String {
     for sev in [Severity::Error, Severity::Warning, Severity::Info] {
         section(&mut s, report, sev, &p);
     }
+    accepted(&mut s, report, &p);
     errors(&mut s, report, &p);
     closing(&mut s, report);
     s
+}
+
+/// Accepted findings, one line each with what accepted them and why.
+fn accepted(s: &mut String, r: &Report, p: &Paint) {
+    if r.accepted.is_empty() {
+        return;
+    }
+    let title = format!("ACCEPTED ({}, not failing the run)", r.accepted.len());
+    let _ = writeln!(s, "\n{}", p.style(Style::new().bold(), &title));
+    for a in &r.accepted {
+        let f = &a.finding;
+        let _ = writeln!(
+            s,
+            "  {}  {}  ({}: {})",
+            f.rule.id,
+            esc(&f.display_path()),
+            esc(&a.accepted.by),
+            esc(&a.accepted.reason)
+        );
+    }
 }
 
 /// Whether to colour stdout: a terminal, `NO_COLOR` unset, `TERM` not `dumb`.

@@ -9,7 +9,8 @@
 //! finding in two images has the same location. Path bytes are
 //! percent-encoded as they are (RFC 3986 allows any octet), so a path that
 //! is not UTF-8 keeps its exact bytes; the package and the evidence travel
-//! in the result's property bag, as in `pyvet-audit/1`.
+//! in the result's property bag, as in `pyvet-audit/1`. Accepted findings
+//! are results with an accepted external suppression.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -47,7 +48,12 @@ fn run(report: &Report) -> Value {
         "tool": {"driver": driver()},
         "originalUriBaseIds": {ROOT_BASE_ID: root_location(&report.root)},
         "invocations": [invocation(report)],
-        "results": report.findings.iter().map(result).collect::<Vec<_>>(),
+        "results": report
+            .findings
+            .iter()
+            .map(result)
+            .chain(report.accepted.iter().map(suppressed))
+            .collect::<Vec<_>>(),
         "properties": {
             "schema": report.schema,
             "policy": report.policy,
@@ -128,6 +134,18 @@ fn result(f: &Finding) -> Value {
         }],
         "properties": properties(f),
     })
+}
+
+/// An accepted finding: a result with an accepted external suppression
+/// (the policy or the baseline), which dashboards show as such.
+fn suppressed(a: &crate::policy::accept::AcceptedFinding) -> Value {
+    let mut v = result(&a.finding);
+    v["suppressions"] = json!([{
+        "kind": "external",
+        "status": "accepted",
+        "justification": format!("{}: {}", a.accepted.by, a.accepted.reason),
+    }]);
+    v
 }
 
 /// The finding's package, evidence and (for a path that is not UTF-8) exact

@@ -121,6 +121,7 @@ pub fn sarif(o: &Outcome) -> String {
         policy: format!("subset, compared by {}", compare_name(o)),
         summary,
         findings,
+        accepted: Vec::new(),
         errors: Vec::new(),
     };
     crate::render::sarif::render(&report)

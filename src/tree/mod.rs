@@ -4,16 +4,19 @@
 //! metadata, directory listings, link targets, extended attributes and
 //! contents of paths *as seen inside the audited root* (absolute paths such as
 //! `/usr/lib/python3.11/os.py`). [`FsTree`] serves them from a directory on
-//! disk (`--root`); a container image read straight from its layer tarballs
-//! is a second implementation, and no check changes for it.
+//! disk (`--root`); [`PackageTree`] serves a `.rpm` or `.deb` payload
+//! without installing it; a container image read straight from its layer
+//! tarballs would be another implementation, and no check changes for it.
 //!
 //! Every implementation keeps the promises the audit makes: nothing is
 //! written, a symlink is never followed out of the root, a FIFO or device is
 //! never opened, and reads are capped.
 
 mod fs;
+pub mod package;
 
 pub use fs::FsTree;
+pub use package::PackageTree;
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -101,6 +104,9 @@ pub enum TreeError {
     NotRegular { path: PathBuf, kind: Kind },
     #[error("{}: {} bytes, more than the limit of {max}", .path.display(), .size)]
     TooLarge { path: PathBuf, size: u64, max: u64 },
+    /// A package tree holds only the content a caller asked for.
+    #[error("{}: content not read from the package", .0.display())]
+    NotLoaded(PathBuf),
     #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,

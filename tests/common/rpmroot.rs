@@ -123,6 +123,11 @@ pub fn compile(dir: &Path, levels: &[u8]) {
 
 /// Packages everything under `stage` as a noarch rpm named `name`.
 pub fn build_rpm(work: &Path, stage: &Path, name: &str) -> PathBuf {
+    build_rpm_with(work, stage, name, &[])
+}
+
+/// [`build_rpm`] with extra rpm macros (`("_binary_payload", "w19.zstdio")`).
+pub fn build_rpm_with(work: &Path, stage: &Path, name: &str, macros: &[(&str, &str)]) -> PathBuf {
     let top = work.join("rpmbuild");
     let spec = work.join(format!("{name}.spec"));
     let files: Vec<String> = walkdir::WalkDir::new(stage)
@@ -162,6 +167,11 @@ pub fn build_rpm(work: &Path, stage: &Path, name: &str) -> PathBuf {
             // package holds exactly what was staged.
             .args(["--define", "__os_install_post %{nil}"])
             .args(["--define", "_build_id_links none"])
+            .args(
+                macros
+                    .iter()
+                    .flat_map(|(k, v)| ["--define".to_owned(), format!("{k} {v}")]),
+            )
             .arg(&spec),
     );
     let rpm = top.join(format!("RPMS/noarch/{name}-1.0-1.noarch.rpm"));
