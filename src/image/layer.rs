@@ -582,8 +582,11 @@ fn keep_whole(path: &[u8], size: u64) -> bool {
     if ext(b".py") || ext(b".pth") || ext(b".pyi") {
         return size <= MAX_SOURCE_FILE;
     }
-    if ext(b".pyc") || ext(b".pyo") || ext(b".zip") {
+    if ext(b".pyc") || ext(b".pyo") {
         return size <= MAX_PYC_FILE;
+    }
+    if ext(b".zip") {
+        return size <= crate::limits::ZIP_MAX_FILE;
     }
     if DB_DIRS.iter().any(|d| path.starts_with(d)) || WHOLE_FILES.contains(&path) {
         return size <= MAX_INPUT_FILE;
