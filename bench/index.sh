@@ -5,6 +5,9 @@
 # (`apt-get install -y hyperfine`), else a plain timing loop.
 #
 #   PYVET_CORPUS=/work/shared/corpus bench/index.sh
+#
+# For a Fedora-size database (5,160 packages, 290,760 files) and peak memory
+# per file, see bench/manifest-big.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${PYVET_CORPUS:-../shared/corpus}

@@ -32,6 +32,62 @@ pub enum Command {
     Policy(PolicyCommand),
     /// Check the layout markers and what the policy's layout expects.
     Markers(MarkersArgs),
+    /// Make a layout in a build root (this command writes to BUILDROOT).
+    #[command(subcommand)]
+    Layout(LayoutCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LayoutCommand {
+    /// Turn a status-quo build tree into a layout, then check its markers.
+    Apply(LayoutApplyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LayoutApplyArgs {
+    /// The layout to make (with the matching shipped Fedora policy).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "NAME",
+        required_unless_present = "policy",
+        conflicts_with = "policy"
+    )]
+    pub layout: Option<LayoutName>,
+    /// A policy naming the layout: a built-in name or a TOML file.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub policy: Option<String>,
+    /// Write rpm `%files -f` and debhelper `.install` lists of the subpackages into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub split: Option<PathBuf>,
+    /// The build root (written to).
+    #[arg(value_name = "BUILDROOT")]
+    pub buildroot: PathBuf,
+    /// Trees to convert, as paths inside BUILDROOT (default: every usr/lib*/python3*).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutName {
+    StatusQuo,
+    PyOpt0,
+    Option1,
+    Option2,
+    Minimal,
+}
+
+impl LayoutName {
+    /// The shipped policy describing the layout.
+    pub fn policy(self) -> &'static str {
+        match self {
+            LayoutName::StatusQuo => "fedora",
+            LayoutName::PyOpt0 => "fedora-py-opt0",
+            LayoutName::Option1 => "fedora-option1",
+            LayoutName::Option2 => "fedora-option2",
+            LayoutName::Minimal => "fedora-minimal",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,7 +46,7 @@ impl Algo {
             Algo::Sha512 => "sha512",
         }
     }
-    /// Length of the digest in bytes.
+    /// Length of the digest in bytes (at most 64).
     pub fn digest_len(self) -> usize {
         match self {
             Algo::Md5 => 16,
@@ -65,7 +65,7 @@ impl Algo {
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        fn run<D: sha2::Digest>(mut d: D, r: &mut dyn Read) -> std::io::Result<Vec<u8>> {
+        fn run<D: sha2::Digest>(mut d: D, r: &mut dyn Read) -> std::io::Result<DigestBytes> {
             BUF.with(|cell| {
                 let mut buf = cell.borrow_mut();
                 if buf.len() < HASH_BLOCK {
@@ -73,7 +73,7 @@ impl Algo {
                 }
                 loop {
                     match r.read(&mut buf[..]) {
-                        Ok(0) => return Ok(d.finalize().to_vec()),
+                        Ok(0) => return Ok(d.finalize().as_slice().into()),
                         Ok(n) => d.update(&buf[..n]),
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(e),
@@ -102,25 +102,147 @@ impl Algo {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Digest {
     pub algo: Algo,
-    pub bytes: Vec<u8>,
+    pub bytes: DigestBytes,
+}
+
+/// The longest digest stored inline (SHA-256).
+const INLINE_LEN: usize = 32;
+
+/// A digest's bytes; derefs to `[u8]`. Digests up to SHA-256 (nearly every
+/// file digest rpm, dpkg, apk and pip record) live inline: a manifest holds
+/// one per file, and a separate 32-byte allocation costs 48 bytes of heap
+/// plus the pointer. SHA-384 and SHA-512 are boxed.
+#[derive(Clone)]
+pub struct DigestBytes(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, buf: [u8; INLINE_LEN] },
+    Boxed(Box<[u8]>),
+}
+
+impl DigestBytes {
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => &buf[..usize::from(*len)],
+            Repr::Boxed(b) => b,
+        }
+    }
+}
+
+impl From<&[u8]> for DigestBytes {
+    fn from(b: &[u8]) -> Self {
+        match u8::try_from(b.len()) {
+            Ok(len) if b.len() <= INLINE_LEN => {
+                let mut buf = [0; INLINE_LEN];
+                buf[..b.len()].copy_from_slice(b);
+                DigestBytes(Repr::Inline { len, buf })
+            }
+            _ => DigestBytes(Repr::Boxed(b.into())),
+        }
+    }
+}
+
+impl From<Vec<u8>> for DigestBytes {
+    fn from(v: Vec<u8>) -> Self {
+        v.as_slice().into()
+    }
+}
+
+impl std::ops::Deref for DigestBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl AsRef<[u8]> for DigestBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for DigestBytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for DigestBytes {}
+
+impl std::hash::Hash for DigestBytes {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_slice().hash(h);
+    }
+}
+
+impl fmt::Debug for DigestBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_slice(), f)
+    }
 }
 
 impl Digest {
-    /// Parses a hex digest; `None` if it is not hex of the algorithm's length.
+    /// Parses a hex digest (either case); `None` if it is not hex of the
+    /// algorithm's length.
     pub fn from_hex(algo: Algo, hex: &str) -> Option<Self> {
+        Self::from_hex_bytes(algo, hex.as_bytes())
+    }
+
+    /// [`Digest::from_hex`] on raw bytes, as package databases store them.
+    pub fn from_hex_bytes(algo: Algo, hex: &[u8]) -> Option<Self> {
         if hex.len() != algo.digest_len() * 2 {
             return None;
         }
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-            .collect::<Option<Vec<u8>>>()?;
-        Some(Digest { algo, bytes })
+        let mut buf = [0u8; MAX_DIGEST_LEN];
+        let mut bad = 0;
+        for (out, pair) in buf.iter_mut().zip(hex.chunks_exact(2)) {
+            let (hi, lo) = (
+                HEX_VALUE[usize::from(pair[0])],
+                HEX_VALUE[usize::from(pair[1])],
+            );
+            bad |= hi | lo;
+            *out = hi << 4 | lo;
+        }
+        // Every non-digit maps to 0x80, so one test covers the whole string.
+        (bad & NOT_HEX == 0).then(|| Digest {
+            algo,
+            bytes: buf[..hex.len() / 2].into(),
+        })
     }
+
     pub fn hex(&self) -> String {
-        self.bytes.iter().map(|b| format!("{b:02x}")).collect()
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(self.bytes.len() * 2);
+        for &b in self.bytes.iter() {
+            s.push(char::from(DIGITS[usize::from(b >> 4)]));
+            s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        }
+        s
     }
 }
+
+/// The longest digest of any [`Algo`] (SHA-512).
+const MAX_DIGEST_LEN: usize = 64;
+const NOT_HEX: u8 = 0x80;
+
+/// Each byte's value as a hex digit, or [`NOT_HEX`]. A table because a
+/// 300,000-file rpmdb has 20 million hex digits to decode.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -188,5 +310,32 @@ mod tests {
         assert!(Digest::from_hex(Algo::Md5, "zz1d8cd98f00b204e9800998ecf8427e").is_none());
         assert!(Digest::from_hex(Algo::Md5, "d41d").is_none());
         assert!(Digest::from_hex(Algo::Md5, "é41d8cd98f00b204e9800998ecf8427").is_none());
+        assert!(Digest::from_hex(Algo::Md5, "+41d8cd98f00b204e9800998ecf8427e").is_none());
+        let upper = Digest::from_hex(Algo::Md5, "D41D8CD98F00B204E9800998ECF8427E").unwrap();
+        assert_eq!(upper, d);
+    }
+
+    #[test]
+    fn short_digests_inline_long_ones_boxed_same_behaviour() {
+        for algo in [
+            Algo::Md5,
+            Algo::Sha1,
+            Algo::Sha224,
+            Algo::Sha256,
+            Algo::Sha384,
+            Algo::Sha512,
+        ] {
+            let d = algo.hash_bytes(b"abc");
+            assert_eq!(d.bytes.len(), algo.digest_len());
+            assert_eq!(Digest::from_hex(algo, &d.hex()), Some(d.clone()));
+            let from_vec = DigestBytes::from(d.bytes.to_vec());
+            assert_eq!(from_vec, d.bytes);
+            let inline = matches!(d.bytes.0, Repr::Inline { .. });
+            assert_eq!(inline, algo.digest_len() <= INLINE_LEN, "{}", algo.name());
+        }
+        assert_eq!(
+            Algo::Sha512.hash_bytes(b"abc").hex()[..16],
+            *"ddaf35a193617aba"
+        );
     }
 }

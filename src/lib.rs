@@ -20,6 +20,7 @@ pub mod error;
 pub mod format;
 pub mod fsutil;
 pub mod image;
+pub mod layout;
 pub mod limits;
 pub mod manifest;
 pub mod policy;

@@ -123,9 +123,7 @@ fn index(m: &Manifest) -> BTreeMap<&Path, Vec<Listed<'_>>> {
     for p in &m.packages {
         let nevra = p.nevra();
         for f in &p.files {
-            out.entry(f.path.as_path())
-                .or_default()
-                .push((f, nevra.clone()));
+            out.entry(&*f.path).or_default().push((f, nevra.clone()));
         }
     }
     out
@@ -199,11 +197,11 @@ fn side(e: &FileEntry, package: &str) -> Side {
         package: package.to_string(),
         kind: e.kind,
         mode: e.mode,
-        user: e.user.clone(),
-        group: e.group.clone(),
+        user: e.user.as_deref().map(String::from),
+        group: e.group.as_deref().map(String::from),
         size: e.size,
         digest: e.digest.as_ref().map(ToString::to_string),
-        link: e.link.clone(),
+        link: e.link.as_deref().map(Path::to_path_buf),
     }
 }
 

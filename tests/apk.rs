@@ -197,7 +197,7 @@ fn hand_checked_facts() {
     let libc = musl
         .files
         .iter()
-        .find(|f| f.path == Path::new("/lib/libc.musl-x86_64.so.1"))
+        .find(|f| &*f.path == Path::new("/lib/libc.musl-x86_64.so.1"))
         .unwrap();
     assert_eq!(
         libc.digest.as_ref().unwrap().hex(),

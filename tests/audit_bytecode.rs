@@ -728,7 +728,25 @@ fn hostile_entries_never_win() {
     .unwrap();
 
     let tree = FsTree::new(&root);
-    let manifest = Manifest::default();
+    // One package owning nothing here: ownership is in play, everything in
+    // the tree is unowned.
+    let mut manifest = Manifest::default();
+    manifest.packages.push(pyvet::manifest::Package {
+        name: "elsewhere".into(),
+        epoch: None,
+        version: "1".into(),
+        release: None,
+        arch: None,
+        source: pyvet::manifest::Source {
+            backend: pyvet::manifest::Backend::Directory,
+            file: "/elsewhere".into(),
+        },
+        install_time: None,
+        files: vec![pyvet::manifest::FileEntry::new(
+            "/etc/elsewhere",
+            pyvet::manifest::FileKind::File,
+        )],
+    });
     let policy = pyvet::policy::builtin("generic").unwrap();
     let options = Options::default();
     let ctx = Context::new(&tree, &manifest, &policy, &options);
@@ -742,7 +760,6 @@ fn hostile_entries_never_win() {
     assert_eq!(
         got,
         set(&[
-            ("no-manifest", "/"),
             ("unreadable", &format!("{t}/big.pyc")),
             ("special-file", &format!("{t}/fifo.pyc")),
             ("unowned-pth", &format!("{t}/site-packages/big.pth")),
@@ -760,4 +777,18 @@ fn hostile_entries_never_win() {
         report.summary.pycs_judged, 3,
         "big.pyc, loop's cache, linked.pyc"
     );
+}
+
+/// A bare build tree (no package database): ownership checks are skipped,
+/// and said once; nothing is called unowned.
+#[test]
+fn a_bare_tree_is_not_reported_as_unowned() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("usr/lib/python3.11");
+    std::fs::create_dir_all(lib.join("site-packages")).unwrap();
+    std::fs::write(lib.join("mod.py"), "X = 1\n").unwrap();
+    std::fs::write(lib.join("site-packages/x.pth"), "import os\n").unwrap();
+    std::fs::write(lib.join("data.txt"), "d").unwrap();
+    let report = audit(dir.path(), &[]);
+    assert_eq!(found(&report), set(&[("no-manifest", "/")]));
 }

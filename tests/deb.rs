@@ -219,14 +219,10 @@ fn assert_entries_match_dpkg_deb(deb: &Path, pkg: &Package) {
     let numeric = tar_numeric(deb);
     assert_eq!(pkg.files.len(), names.len(), "{}", deb.display());
     assert_eq!(pkg.files.len(), numeric.len(), "{}", deb.display());
-    let sizes: HashMap<&Path, Option<u64>> = pkg
-        .files
-        .iter()
-        .map(|f| (f.path.as_path(), f.size))
-        .collect();
+    let sizes: HashMap<&Path, Option<u64>> = pkg.files.iter().map(|f| (&*f.path, f.size)).collect();
     for ((f, l), n) in pkg.files.iter().zip(&names).zip(&numeric) {
         let at = format!("{}: {}", deb.display(), f.path.display());
-        assert_eq!(f.path, l.path, "{at}");
+        assert_eq!(&*f.path, l.path, "{at}");
         assert_eq!(mode_string(f), l.mode, "{at}");
         let owner = format!(
             "{}/{}",
@@ -312,7 +308,7 @@ fn assert_digests_and_conffiles(deb: &Path, pkg: &Package) {
         .map(Path::new)
         .collect();
     for f in &pkg.files {
-        let want = expected.get(&f.path).cloned();
+        let want = expected.get(&*f.path).cloned();
         assert_eq!(
             f.digest.as_ref().map(|d| d.hex()),
             want,
@@ -322,7 +318,7 @@ fn assert_digests_and_conffiles(deb: &Path, pkg: &Package) {
         );
         assert_eq!(
             f.flags.contains(FileFlags::CONFIG),
-            conffiles.contains(&f.path.as_path()),
+            conffiles.contains(&&*f.path),
             "{}: {}",
             deb.display(),
             f.path.display()
@@ -372,7 +368,7 @@ fn fixture_details() {
     let by_path = |p: &Package, path: &str| {
         p.files
             .iter()
-            .find(|f| f.path == Path::new(path))
+            .find(|f| &*f.path == Path::new(path))
             .cloned()
             .unwrap()
     };

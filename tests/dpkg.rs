@@ -207,7 +207,7 @@ fn md5sums_of(path: &Path) -> HashMap<PathBuf, String> {
 fn digests(p: &Package) -> HashMap<PathBuf, String> {
     p.files
         .iter()
-        .filter_map(|f| Some((f.path.clone(), f.digest.as_ref()?.hex())))
+        .filter_map(|f| Some((f.path.to_path_buf(), f.digest.as_ref()?.hex())))
         .collect()
 }
 
@@ -302,7 +302,7 @@ fn corpus_status_with_info_dir() {
         let f = pam
             .files
             .iter()
-            .find(|f| f.path == Path::new(c.trim()))
+            .find(|f| &*f.path == Path::new(c.trim()))
             .unwrap();
         assert!(f.flags.contains(FileFlags::CONFIG), "{c}");
     }
@@ -384,7 +384,7 @@ fn scratch_root_installed_by_dpkg_equals_dpkg_query() {
 
     for p in &m.packages {
         let q = query_name(&admin, p);
-        let paths: Vec<PathBuf> = p.files.iter().map(|f| f.path.clone()).collect();
+        let paths: Vec<PathBuf> = p.files.iter().map(|f| f.path.to_path_buf()).collect();
         assert_eq!(paths, dpkg_query_l(&admin, &q), "{q}");
         let list = admin.join(format!("info/{q}.list"));
         assert_eq!(
@@ -414,14 +414,14 @@ fn scratch_root_installed_by_dpkg_equals_dpkg_query() {
                         f.path.display()
                     );
                     assert!(
-                        is_conf || md5.get(&f.path) == Some(&d.hex()),
+                        is_conf || md5.get(&*f.path) == Some(&d.hex()),
                         "{}",
                         f.path.display()
                     );
                 }
                 None => {
                     assert_eq!(f.kind, FileKind::Unknown, "{}", f.path.display());
-                    assert!(!md5.contains_key(&f.path));
+                    assert!(!md5.contains_key(&*f.path));
                 }
             }
         }
@@ -453,7 +453,10 @@ fn status_and_status_d_are_both_read() {
         got,
         [("a", Backend::Dpkg, 0), ("b", Backend::DpkgStatusD, 1)]
     );
-    assert_eq!(m.packages[1].files[0].path, Path::new("/usr/share/b/empty"));
+    assert_eq!(
+        &*m.packages[1].files[0].path,
+        Path::new("/usr/share/b/empty")
+    );
 }
 
 #[test]
@@ -505,7 +508,7 @@ fn host_dpkg_database_equals_dpkg_query() {
         else {
             continue;
         };
-        let ours: BTreeSet<&Path> = p.files.iter().map(|f| f.path.as_path()).collect();
+        let ours: BTreeSet<&Path> = p.files.iter().map(|f| &*f.path).collect();
         let text = std::fs::read(&list).unwrap();
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             use std::os::unix::ffi::OsStrExt;
@@ -533,7 +536,7 @@ fn host_dpkg_database_equals_dpkg_query() {
         }
         if i % 25 == 0 {
             let q = list.file_stem().unwrap().to_str().unwrap();
-            let paths: Vec<PathBuf> = p.files.iter().map(|f| f.path.clone()).collect();
+            let paths: Vec<PathBuf> = p.files.iter().map(|f| f.path.to_path_buf()).collect();
             assert_eq!(paths, dpkg_query_l(admin, q), "{q}");
         }
         checked_lists += 1;

@@ -271,7 +271,7 @@ with open(sys.argv[1], newline="", encoding="utf-8") as f:
     for (f, row) in p.files.iter().zip(&py) {
         let want = Path::new("/a/b/c").join(&row[0]);
         let want = lexical(&want);
-        assert_eq!(f.path, want);
+        assert_eq!(&*f.path, want);
         assert_eq!(
             f.size,
             (!row[2].is_empty()).then(|| row[2].parse().unwrap())
@@ -364,7 +364,7 @@ fn find_records_stays_inside_the_root_and_dedupes() {
     assert_eq!(found, want);
     // Paths land where the RECORD really is inside the root.
     let m = record::read(&found[0], &root).unwrap();
-    assert_eq!(m.packages[0].files[0].path, Path::new("/opt/site/x"));
+    assert_eq!(&*m.packages[0].files[0].path, Path::new("/opt/site/x"));
     assert_eq!(m.packages[0].name, "c");
 }
 

@@ -23,7 +23,7 @@ fn sample() -> Manifest {
     doc.state = Some(FileState::NotInstalled);
     let mut link = FileEntry::new("/usr/bin/python3", FileKind::Symlink);
     link.mode = Some(0o120777);
-    link.link = Some("python3.12".into());
+    link.link = Some(std::path::Path::new("python3.12").into());
     Manifest {
         packages: vec![
             Package {

@@ -160,7 +160,7 @@ fn file<'a>(pkg: &'a Package, path: &str) -> &'a FileEntry {
     let want = Path::new(OsStr::new(path));
     pkg.files
         .iter()
-        .find(|f| f.path == want)
+        .find(|f| &*f.path == want)
         .unwrap_or_else(|| panic!("{path} missing from {}", pkg.nevra()))
 }
 

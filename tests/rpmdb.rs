@@ -481,8 +481,8 @@ fn pyvet_view(db: &Path, kind: Kind) -> Vec<RpmView> {
                         f.mtime,
                         f.digest.as_ref().map(|d| d.hex()),
                         f.mode,
-                        f.user.clone(),
-                        f.group.clone(),
+                        f.user.as_deref().map(String::from),
+                        f.group.as_deref().map(String::from),
                         f.flags.bits(),
                         f.link.as_ref().map(|l| l.to_string_lossy().into_owned()),
                         f.state.map(state_number),
@@ -719,7 +719,10 @@ fn live_justdb_install_reads_like_rpm() {
         )
     };
     rpm(&["--initdb"], &[]);
-    rpm(&["-i", "--justdb", "--nodeps", "--noscripts"], &rpms);
+    rpm(
+        &["-i", "--justdb", "--nodeps", "--noscripts", "--ignoresize"],
+        &rpms,
+    );
     let db = root.join("var/lib/rpm/rpmdb.sqlite");
     assert_same_as_rpm(&db, Kind::Sqlite);
     let (m, _) = pyvet::db::rpmdb::read_with_errors(&db, Kind::Sqlite).unwrap();
@@ -752,7 +755,7 @@ fn installed_headers_with_each_digest_algorithm_read_like_rpm() {
             "/var/lib/rpm",
             "--initdb",
         ]));
-        rpm(&["-i", "--justdb", "--nodeps", "--noscripts"]);
+        rpm(&["-i", "--justdb", "--nodeps", "--noscripts", "--ignoresize"]);
         let db = root.path().join("var/lib/rpm/rpmdb.sqlite");
         assert_same_as_rpm(&db, Kind::Sqlite);
         let (m, _) = pyvet::db::rpmdb::read_with_errors(&db, Kind::Sqlite).unwrap();

@@ -578,3 +578,42 @@ fn sarif_is_valid_and_names_each_violation() {
         .collect();
     assert_eq!(results, ["subset-missing", "subset-missing"]);
 }
+
+/// A `.deb` of one built layout's stage, made by `dpkg-deb --build`.
+fn deb_of(l: &Layouts, layout: &str, work: &Path) -> PathBuf {
+    let stage = work.join("stage");
+    copy_tree(&l._dir.path().join(layout).join("stage"), &stage);
+    let conf = stage.join(&common::dpkgroot::CONFFILE[1..]);
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    std::fs::write(conf, "# pyvet scenario\n").unwrap();
+    common::dpkgroot::build_deb(work, &stage)
+}
+
+#[test]
+fn a_dpkg_deb_pair_keeps_the_promise_too() {
+    let l = layouts();
+    let dir = tempfile::tempdir().unwrap();
+    let minimal = deb_of(&l, "minimal", &dir.path().join("minimal"));
+    let option2 = deb_of(&l, "option2", &dir.path().join("option2"));
+    let status_quo = deb_of(&l, "status-quo", &dir.path().join("status-quo"));
+    // Every file is proven but the conffile: dpkg's md5sums leave conffiles
+    // out (as dh_md5sums does), so its content has no digest to compare,
+    // and an unproven file is not a subset.
+    let (code, v) = subset(&minimal, &option2, &[]);
+    assert_eq!(code, 1);
+    let conf = common::dpkgroot::CONFFILE.to_string();
+    assert_eq!(
+        violations(&v),
+        [(
+            "subset-differs".to_string(),
+            conf,
+            vec!["digest".to_string()]
+        )]
+    );
+    // Minimal's legacy-location pycs are not in the status-quo package.
+    let (code, v) = subset(&minimal, &status_quo, &[]);
+    assert_eq!(code, 1);
+    assert!(violations(&v)
+        .iter()
+        .any(|(r, p, _)| r == "subset-missing" && p == &format!("{STDLIB}/keyword.pyc")));
+}

@@ -10,7 +10,6 @@ pub mod finding;
 pub mod rules;
 pub mod walk;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -21,7 +20,7 @@ pub use finding::{Finding, Severity};
 
 use crate::bytecode::deep::Interpreters;
 use crate::cli::HashCheckMode;
-use crate::manifest::{Backend, FileEntry, Manifest, Owner, Package};
+use crate::manifest::{Backend, FileEntry, Manifest, Owner, OwnerIndex, Package};
 use crate::policy::Policy;
 use crate::tree::Tree;
 use walk::Inventory;
@@ -62,34 +61,28 @@ impl Default for Options {
 /// verdict.
 #[derive(Debug, Default)]
 pub struct Owners<'m> {
-    map: HashMap<&'m Path, Vec<Owner>>,
+    map: OwnerIndex<'m>,
 }
 
 impl<'m> Owners<'m> {
     pub fn new(manifest: &'m Manifest) -> Self {
         let mut map = manifest.owners();
-        for owners in map.values_mut() {
-            let is_pip =
-                |o: &Owner| manifest.packages[o.package].source.backend == Backend::PipRecord;
-            if owners.iter().any(|o| !is_pip(o)) {
-                owners.retain(|o| !is_pip(o));
-            }
-        }
+        map.prefer(|o| manifest.packages[o.package].source.backend != Backend::PipRecord);
         Owners { map }
     }
 
     /// Every owner of `path` (after the precedence rule).
     pub fn of(&self, path: &Path) -> &[Owner] {
-        self.map.get(path).map(Vec::as_slice).unwrap_or_default()
+        self.map.of(path)
     }
 
     pub fn is_owned(&self, path: &Path) -> bool {
-        self.map.contains_key(path)
+        self.map.is_owned(path)
     }
 
     /// Every owned path, with its owners.
     pub fn iter(&self) -> impl Iterator<Item = (&'m Path, &[Owner])> + '_ {
-        self.map.iter().map(|(p, o)| (*p, o.as_slice()))
+        self.map.iter()
     }
 }
 

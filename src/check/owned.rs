@@ -141,7 +141,7 @@ fn run_profile(
     f: &FileEntry,
     sink: &Sink,
 ) -> Option<Outcome> {
-    let (tree, path, counters) = (ctx.tree, f.path.as_path(), &sink.counters);
+    let (tree, path, counters) = (ctx.tree, &*f.path, &sink.counters);
     Some(match profile {
         Profile::Rpm => {
             let flags = rpm_flags(f)?;
@@ -191,8 +191,8 @@ fn rpm_expected<'a>(f: &'a FileEntry, ids: &RootIds) -> Expected<'a> {
         }
     }
     e.mode = Some(mode);
-    e.user = f.user.clone();
-    e.group = f.group.clone();
+    e.user = f.user.as_deref().map(String::from);
+    e.group = f.group.as_deref().map(String::from);
     e
 }
 
@@ -293,7 +293,7 @@ fn finding(
         Style::Dpkg if out.missing.is_none() => out.unchecked(),
         _ => Vec::new(),
     };
-    let mut finding = Finding::new(rule, &f.path, message).package(Some(PackageRef::of(pkg)));
+    let mut finding = Finding::new(rule, &*f.path, message).package(Some(PackageRef::of(pkg)));
     finding.evidence.verify = Some(VerifyFacts {
         result: out.result(profile.style()),
         attr: attr_marker(profile, f.flags),

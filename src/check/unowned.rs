@@ -111,6 +111,12 @@ fn findings_for(ctx: &Context, path: &Path, meta: &Meta) -> Vec<Finding> {
         .then(|| ctx.tree.stat(path).ok().map(|m| m.kind))
         .flatten();
     let class = classify(rel, meta.kind, target);
+    // Without a package database nothing is owned, so "unowned" says
+    // nothing: a bare build tree gets `no-manifest` once instead. A FIFO or
+    // device is wrong in any Python tree.
+    if ctx.manifest.packages.is_empty() && class != Class::Special {
+        return Vec::new();
+    }
     let (rule, message): (&'static Rule, String) = match class {
         Class::Special => (
             rules::SPECIAL_FILE,

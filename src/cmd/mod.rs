@@ -2,6 +2,7 @@
 //! command are returned as [`crate::Error`] and become exit code 2 in `main`.
 
 pub mod audit;
+pub mod layout;
 pub mod manifest;
 pub mod markers;
 pub mod policy;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
         Command::Size(a) => size::run(&a, out),
         Command::Policy(c) => policy::run(&c, out),
         Command::Markers(a) => markers::run(&a, out),
+        Command::Layout(c) => layout::run(&c, out),
     }
 }
 

@@ -462,7 +462,10 @@ fn base64_digest(tag: &str, body: &str) -> Result<Digest, &'static str> {
     if bytes.len() != algo.digest_len() {
         return Err("wrong digest length");
     }
-    Ok(Digest { algo, bytes })
+    Ok(Digest {
+        algo,
+        bytes: bytes.into(),
+    })
 }
 
 fn hex_digest(tag: &str, body: &str) -> Result<Digest, &'static str> {

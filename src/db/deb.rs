@@ -32,7 +32,7 @@ use crate::limits::{
     MAX_CONTROL_DECOMPRESSED, MAX_DECODER_MEMORY, MAX_DECOMPRESSED, MAX_INPUT_FILE,
     MAX_ZSTD_WINDOW_LOG,
 };
-use crate::manifest::{Backend, FileEntry, FileFlags, FileKind, Manifest, Package, Source};
+use crate::manifest::{Backend, FileEntry, FileFlags, FileKind, Manifest, Name, Package, Source};
 use crate::tree::package::{Kept, KeptTooLarge, PayloadLimits};
 
 /// Why a `.deb` was refused.
@@ -424,8 +424,8 @@ fn walk_data<R: Read>(
     while let Some(entry) = next_entry(tar, member, limit)? {
         let is_link = entry.kind == EntryType::HardLink;
         let mut f = file_entry(entry)?;
-        f.digest = digests.get(f.path.as_path()).map(|&d| d.clone());
-        if control.conffiles.contains(&f.path) {
+        f.digest = digests.get(&*f.path).map(|&d| d.clone());
+        if control.conffiles.iter().any(|c| **c == *f.path) {
             f.flags.insert(FileFlags::CONFIG);
         }
         visit(tar, &f, is_link)?;
@@ -459,10 +459,10 @@ fn size_hard_links(files: &mut [FileEntry]) {
     let sizes: std::collections::HashMap<PathBuf, Option<u64>> = files
         .iter()
         .filter(|f| f.link.is_none())
-        .map(|f| (f.path.clone(), f.size))
+        .map(|f| (f.path.to_path_buf(), f.size))
         .collect();
     for f in files.iter_mut().filter(|f| f.kind == FileKind::File) {
-        if let Some(size) = f.link.as_ref().and_then(|l| sizes.get(l)) {
+        if let Some(size) = f.link.as_deref().and_then(|l| sizes.get(l)) {
             f.size = *size;
         }
     }
@@ -487,8 +487,8 @@ fn archive_path(raw: &[u8]) -> Result<PathBuf, DebError> {
     Ok(out)
 }
 
-fn name(raw: Vec<u8>) -> Option<String> {
-    (!raw.is_empty()).then(|| String::from_utf8_lossy(&raw).into_owned())
+fn name(raw: Vec<u8>) -> Option<Name> {
+    (!raw.is_empty()).then(|| String::from_utf8_lossy(&raw).into_owned().into())
 }
 
 fn file_entry(e: Entry) -> Result<FileEntry, DebError> {
@@ -512,7 +512,7 @@ fn file_entry(e: Entry) -> Result<FileEntry, DebError> {
     f.gid = u32::try_from(e.gid).ok();
     f.size = Some(e.size);
     f.mtime = Some(e.mtime);
-    f.link = link;
+    f.link = link.map(PathBuf::into_boxed_path);
     Ok(f)
 }
 

@@ -88,7 +88,8 @@ fn walk(dir: &Path) -> Result<Vec<Walked>> {
         entry.gid = Some(meta.gid());
         entry.mtime = Some(meta.mtime());
         if meta.file_type().is_symlink() {
-            entry.link = Some(std::fs::read_link(&host).map_err(|e| Error::io(&host, e))?);
+            let target = std::fs::read_link(&host).map_err(|e| Error::io(&host, e))?;
+            entry.link = Some(target.into_boxed_path());
         }
         out.push(Walked {
             host,

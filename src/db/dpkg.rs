@@ -327,7 +327,7 @@ fn merge_files(
     let mut index: HashMap<PathBuf, usize> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.path.clone(), i))
+        .map(|(i, f)| (f.path.to_path_buf(), i))
         .collect();
     let mut entry = |files: &mut Vec<FileEntry>, path: &Path| -> usize {
         *index.entry(path.to_path_buf()).or_insert_with(|| {
@@ -639,7 +639,7 @@ Status: install ok not-installed
         assert_eq!(k.release.as_deref(), Some("3"));
         assert_eq!(k.arch.as_deref(), Some("amd64"));
         assert_eq!(k.files.len(), 1);
-        assert_eq!(k.files[0].path, Path::new("/etc/keep.conf"));
+        assert_eq!(&*k.files[0].path, Path::new("/etc/keep.conf"));
         assert!(k.files[0].flags.contains(FileFlags::CONFIG));
         assert_eq!(
             k.files[0].digest.as_ref().unwrap().hex(),

@@ -510,7 +510,10 @@ fn parse_hash(field: &[u8], line: usize) -> Result<Option<Digest>, RecordError> 
     if bytes.len() != algo.digest_len() {
         return Err(bad("wrong length for the algorithm"));
     }
-    Ok(Some(Digest { algo, bytes }))
+    Ok(Some(Digest {
+        algo,
+        bytes: bytes.into(),
+    }))
 }
 
 /// Some installers write hex instead of base64 (Debian 12's python3-blinker

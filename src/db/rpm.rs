@@ -5,14 +5,14 @@
 //! count; a shorter or longer array is an error, never a silent misalignment
 //! of one file's digest with another file's path.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 
 use crate::digest::{Algo, Digest};
 use crate::format::rpmheader::{Header, HeaderError, Tag};
 use crate::limits::MAX_PATH;
-use crate::manifest::{FileEntry, FileFlags, FileKind, FileState, Package, Source};
+use crate::manifest::{FileEntry, FileFlags, FileKind, FileState, Name, Names, Package, Source};
 
 /// rpm's default file digest algorithm when `FILEDIGESTALGO` is absent (MD5).
 const DEFAULT_DIGEST_ALGO: u32 = 1;
@@ -46,11 +46,13 @@ pub fn files(h: &Header) -> Result<Vec<FileEntry>, HeaderError> {
         return Ok(Vec::new());
     }
     let arrays = FileArrays::read(h, n)?;
-    paths
-        .into_iter()
-        .enumerate()
-        .map(|(i, path)| arrays.entry(i, path))
-        .collect()
+    // Exactly `n` slots: collecting `Result`s would grow the Vec by
+    // doubling and leave up to half of it unused for the whole audit.
+    let mut files = Vec::with_capacity(n);
+    for (i, path) in paths.into_iter().enumerate() {
+        files.push(arrays.entry(i, path)?);
+    }
+    Ok(files)
 }
 
 /// Full paths from BASENAMES/DIRNAMES/DIRINDEXES, or legacy OLDFILENAMES,
@@ -105,8 +107,12 @@ fn checked_path(file: usize, parts: &[&[u8]]) -> Result<PathBuf, HeaderError> {
             max: MAX_PATH,
         });
     }
-    let bytes = parts.concat();
-    Ok(PathBuf::from(OsStr::from_bytes(&bytes)))
+    // One allocation of exactly the path's length: the manifest keeps it.
+    let mut bytes = Vec::with_capacity(len);
+    for p in parts {
+        bytes.extend_from_slice(p);
+    }
+    Ok(PathBuf::from(OsString::from_vec(bytes)))
 }
 
 fn exact_len(tag: u32, expected: usize, actual: usize) -> Result<(), HeaderError> {
@@ -138,8 +144,8 @@ struct FileArrays<'h> {
     algo: Option<Algo>,
     digests: Option<Vec<&'h [u8]>>,
     modes: Option<Vec<u16>>,
-    users: Option<Vec<&'h [u8]>>,
-    groups: Option<Vec<&'h [u8]>>,
+    users: Option<Vec<Name>>,
+    groups: Option<Vec<Name>>,
     sizes: Option<Vec<u64>>,
     mtimes: Option<Vec<u32>>,
     flags: Option<Vec<u32>>,
@@ -160,12 +166,26 @@ impl<'h> FileArrays<'h> {
                 .map(|v| v.into_iter().map(u64::from).collect()),
         };
         let states = h.u8_array(Tag::FILESTATES)?.map(<[u8]>::to_vec);
+        let mut names = Names::default();
+        let mut shared = |v: Option<Vec<&[u8]>>| {
+            v.map(|v| v.into_iter().map(|raw| names.get(raw)).collect::<Vec<_>>())
+        };
+        let users = shared(per_file(
+            Tag::FILEUSERNAME,
+            n,
+            h.string_array(Tag::FILEUSERNAME),
+        )?);
+        let groups = shared(per_file(
+            Tag::FILEGROUPNAME,
+            n,
+            h.string_array(Tag::FILEGROUPNAME),
+        )?);
         Ok(FileArrays {
             algo: Algo::from_rpm(algo_num),
             digests: per_file(Tag::FILEDIGESTS, n, h.string_array(Tag::FILEDIGESTS))?,
             modes: per_file(Tag::FILEMODES, n, h.u16_array(Tag::FILEMODES))?,
-            users: per_file(Tag::FILEUSERNAME, n, h.string_array(Tag::FILEUSERNAME))?,
-            groups: per_file(Tag::FILEGROUPNAME, n, h.string_array(Tag::FILEGROUPNAME))?,
+            users,
+            groups,
             sizes,
             mtimes: per_file(Tag::FILEMTIMES, n, h.u32_array(Tag::FILEMTIMES))?,
             flags: per_file(Tag::FILEFLAGS, n, h.u32_array(Tag::FILEFLAGS))?,
@@ -182,20 +202,22 @@ impl<'h> FileArrays<'h> {
         let kind = mode.map_or(FileKind::Unknown, FileKind::from_mode);
         let mut e = FileEntry::new(path, kind);
         e.mode = mode;
-        e.user = at(&self.users, i).map(lossy);
-        e.group = at(&self.groups, i).map(lossy);
+        e.user = name_at(&self.users, i);
+        e.group = name_at(&self.groups, i);
         e.size = at(&self.sizes, i);
         e.mtime = at(&self.mtimes, i).map(i64::from);
         e.digest = self.digest(i)?;
         e.link = at(&self.links, i)
             .filter(|l| !l.is_empty())
-            .map(|l| PathBuf::from(OsStr::from_bytes(l)));
+            .map(|l| Path::new(OsStr::from_bytes(l)).into());
         e.flags = at(&self.flags, i)
             .map(FileFlags::from_rpm)
             .unwrap_or_default();
         e.state = at(&self.states, i).and_then(FileState::from_rpm);
         e.rdev = at(&self.rdevs, i).map(u64::from);
-        e.caps = at(&self.caps, i).filter(|c| !c.is_empty()).map(lossy);
+        e.caps = at(&self.caps, i)
+            .filter(|c| !c.is_empty())
+            .map(|c| Name::from(String::from_utf8_lossy(c).into_owned()));
         e.verify_flags = at(&self.verify, i);
         Ok(e)
     }
@@ -210,15 +232,14 @@ impl<'h> FileArrays<'h> {
         let Some(algo) = self.algo else {
             return Ok(None);
         };
-        let parsed = std::str::from_utf8(hex)
-            .ok()
-            .and_then(|s| Digest::from_hex(algo, s));
-        parsed.map(Some).ok_or_else(|| HeaderError::BadDigest {
-            file: i,
-            algo: algo.name(),
-            hex_len: algo.digest_len() * 2,
-            value: String::from_utf8_lossy(hex).chars().take(160).collect(),
-        })
+        Digest::from_hex_bytes(algo, hex)
+            .map(Some)
+            .ok_or_else(|| HeaderError::BadDigest {
+                file: i,
+                algo: algo.name(),
+                hex_len: algo.digest_len() * 2,
+                value: String::from_utf8_lossy(hex).chars().take(160).collect(),
+            })
     }
 }
 
@@ -227,8 +248,9 @@ fn at<T: Copy>(v: &Option<Vec<T>>, i: usize) -> Option<T> {
     v.as_ref().and_then(|v| v.get(i).copied())
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// Name `i` of an optional per-file name array (a shared pointer, no copy).
+fn name_at(v: &Option<Vec<Name>>, i: usize) -> Option<Name> {
+    v.as_ref().and_then(|v| v.get(i).cloned())
 }
 
 #[cfg(test)]
@@ -283,12 +305,12 @@ mod tests {
         let [d, x] = &p.files[..] else {
             panic!("{:?}", p.files)
         };
-        assert_eq!(d.path, PathBuf::from("/d"));
+        assert_eq!(&*d.path, Path::new("/d"));
         assert_eq!(
             (d.kind, d.digest.as_ref(), d.size),
             (FileKind::Dir, None, Some(4096))
         );
-        assert_eq!(x.path, PathBuf::from("/d/x.py"));
+        assert_eq!(&*x.path, Path::new("/d/x.py"));
         assert_eq!(x.kind, FileKind::File);
         assert_eq!(
             x.digest,
@@ -422,7 +444,10 @@ mod tests {
             .u32s(Tag::FILESIZES, &[1, 2])
             .u64s(Tag::LONGFILESIZES, &[5 << 32, 7]);
         let files = package(&b).unwrap().files;
-        let got: Vec<_> = files.iter().map(|f| (f.path.clone(), f.size)).collect();
+        let got: Vec<_> = files
+            .iter()
+            .map(|f| (f.path.to_path_buf(), f.size))
+            .collect();
         assert_eq!(
             got,
             [

@@ -508,7 +508,7 @@ impl FileHasher {
                         .zip(done)
                         .map(|(&algo, h)| Digest {
                             algo,
-                            bytes: h.finalize().to_vec(),
+                            bytes: h.finalize().to_vec().into(),
                         })
                         .collect();
                     out.push((index, digests));

@@ -26,6 +26,11 @@ pub struct FsTree {
     root: PathBuf,
     /// Tree directory → the same directory with every symlink resolved.
     resolved: RwLock<HashMap<PathBuf, PathBuf>>,
+    /// What listing a directory found for each of its entries: the audit
+    /// walks every tree first, and its checks then ask for the same
+    /// metadata again (a second `lstat` per file, a third for a pyc's
+    /// source). The tree is audited as one snapshot.
+    listed: RwLock<HashMap<PathBuf, Meta>>,
 }
 
 impl FsTree {
@@ -33,6 +38,7 @@ impl FsTree {
         FsTree {
             root: root.into(),
             resolved: RwLock::new(HashMap::new()),
+            listed: RwLock::new(HashMap::new()),
         }
     }
 
@@ -139,6 +145,9 @@ impl Tree for FsTree {
     }
 
     fn lstat(&self, path: &Path) -> TreeResult<Meta> {
+        if let Some(m) = self.listed.read().expect("lock").get(path) {
+            return Ok(*m);
+        }
         let host = self.host_nofollow(path)?;
         let m = std::fs::symlink_metadata(&host).map_err(|e| TreeError::io(path, e))?;
         Ok(meta_from(&m))
@@ -154,6 +163,10 @@ impl Tree for FsTree {
         let host = self.host(&dir);
         let mut out = list_dir(&host).map_err(|e| TreeError::io(path, e))?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut listed = self.listed.write().expect("lock");
+        for e in &out {
+            listed.insert(path.join(&e.name), e.meta);
+        }
         Ok(out)
     }
 

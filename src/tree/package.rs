@@ -277,7 +277,8 @@ fn node(f: &FileEntry) -> Node {
         Kind::Symlink => 0o120000,
         _ => 0,
     };
-    let link = (kind == Kind::Symlink).then(|| f.link.clone().unwrap_or_default());
+    let link = (kind == Kind::Symlink)
+        .then(|| f.link.as_deref().map(Path::to_path_buf).unwrap_or_default());
     // lstat's size of a symlink is its target's length (tar records 0).
     let size = match &link {
         Some(l) => l.as_os_str().len() as u64,
@@ -435,11 +436,11 @@ mod tests {
 
     fn tree() -> PackageTree {
         let mut link = file("/usr/lib/py/alias", 0o120777, 4);
-        link.link = Some("m.py".into());
+        link.link = Some(Path::new("m.py").into());
         let mut up = file("/usr/lib/py/up", 0o120777, 0);
-        up.link = Some("../../../../../etc".into());
+        up.link = Some(Path::new("../../../../../etc").into());
         let mut lp = file("/usr/lib/py/loop", 0o120777, 0);
-        lp.link = Some("loop".into());
+        lp.link = Some(Path::new("loop").into());
         let files = vec![
             file("/usr/lib/py", 0o040755, 0),
             file("/usr/lib/py/m.py", 0o100644, 6),

@@ -3,15 +3,18 @@
 //!
 //! rpm keeps each header blob in `Packages(hnum INTEGER PRIMARY KEY, blob BLOB)`.
 //! The audited tree must not change because pyvet looked at it, and SQLite
-//! would change it: even a read-only open may create or delete `-wal`/`-shm`
-//! files next to the database, and its reads move the file's atime. So the
-//! database is never opened where it lies. It is copied (read with
-//! `O_NOATIME`, never through a symlink for the `-wal`) into a private
-//! directory (mode 0700, outside the root, removed afterwards) and SQLite
-//! opens the copy. When rpm left committed transactions in a non-empty
-//! `-wal`, that file is copied too and the copy is opened normally, so that
-//! SQLite applies them, as rpm itself would see them; otherwise the copy is
-//! opened with `immutable=1` (no locking, no journals).
+//! would change it: a normal open may create or delete `-wal`/`-shm` files
+//! next to the database, and reads may move the file's atime. So SQLite
+//! opens the file where it lies only with `immutable=1` (no locking, no
+//! journals, nothing created) and only when reading it cannot move its
+//! atime ([`read_keeps_atime`]: a `noatime` or read-only mount, or a
+//! `relatime` one where the atime is already newer than mtime and ctime and
+//! less than a day old). Otherwise, and whenever rpm left committed
+//! transactions in a non-empty `-wal`, the database (and that `-wal`) is
+//! copied, read with `O_NOATIME`, never through a symlink for the `-wal`,
+//! into a private directory (mode 0700, outside the root, removed
+//! afterwards); a copy with a `-wal` is opened normally so that SQLite
+//! applies the pending transactions, as rpm itself would see them.
 //!
 //! The file may have been written by an attacker, so the connection follows
 //! SQLite's advice for untrusted databases (defensive mode, untrusted schema,
@@ -21,6 +24,7 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -74,6 +78,8 @@ pub enum SqliteError {
 }
 
 const SELECT: &str = "SELECT hnum, blob FROM Packages ORDER BY hnum";
+/// SQLite's `cache_size` for the scan; negative values are KiB.
+const SCAN_CACHE_KIB: i64 = -64;
 const LIST_TABLES: &str = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name";
 const PACKAGES_KIND: &str =
     "SELECT type, coalesce(sql, '') FROM sqlite_master WHERE name = 'Packages' COLLATE NOCASE";
@@ -93,32 +99,48 @@ pub fn blobs(path: &Path) -> Result<Vec<Vec<u8>>, SqliteError> {
 ///
 /// Only a private copy is opened; a FIFO or device is refused when copying.
 pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
-    let copy = PrivateCopy::of(path)?;
-    // A stored row takes at least one byte of the files.
-    let max_rows = copy.bytes;
-    let conn = if copy.wal {
-        open_applying_wal(&copy.db)?
-    } else {
-        open_immutable(&copy.db)?
-    };
+    let mut out = Vec::new();
+    for_each_record(path, |hnum, blob| {
+        out.push(Record {
+            hnum,
+            blob: blob.map(<[u8]>::to_vec),
+        });
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// Streams the rows of `Packages` in `hnum` order to `visit`, each blob
+/// borrowed from SQLite for the duration of the call: nothing but the
+/// current row is held, however large the database. `visit` may stop early
+/// with `ControlFlow::Break`. Same preconditions and limits as [`records`].
+pub fn for_each_record<F>(path: &Path, mut visit: F) -> Result<(), SqliteError>
+where
+    F: FnMut(i64, Result<&[u8], SqliteError>) -> ControlFlow<()>,
+{
+    let (conn, max_rows, _copy) = open(path)?;
     check_schema(&conn)?;
+    // One pass over the table never revisits a page: a page cache of a few
+    // pages does as well as SQLite's default 2 MiB.
+    conn.pragma_update(None, "cache_size", SCAN_CACHE_KIB)
+        .map_err(SqliteError::Open)?;
     let mut stmt = conn.prepare(SELECT).map_err(SqliteError::Query)?;
     let mut rows = stmt.query([]).map_err(SqliteError::Query)?;
-    let mut out = Vec::new();
-    let mut total = 0u64;
+    let (mut count, mut total) = (0u64, 0u64);
     while let Some(row) = rows.next().map_err(SqliteError::Query)? {
-        if out.len() as u64 >= max_rows {
+        if count >= max_rows {
             return Err(SqliteError::TooManyRows { max: max_rows });
         }
         let hnum = match row.get_ref(0).map_err(SqliteError::Query)? {
             ValueRef::Integer(i) => i,
             other => {
                 return Err(SqliteError::HnumType {
-                    row: out.len(),
+                    row: count as usize,
                     found: type_name(other),
                 })
             }
         };
+        count += 1;
         let blob = blob_of(hnum, row.get_ref(1).map_err(SqliteError::Query)?);
         if let Ok(b) = &blob {
             total += b.len() as u64;
@@ -128,12 +150,14 @@ pub fn records(path: &Path) -> Result<Vec<Record>, SqliteError> {
                 });
             }
         }
-        out.push(Record { hnum, blob });
+        if visit(hnum, blob).is_break() {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<Vec<u8>, SqliteError> {
+fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<&[u8], SqliteError> {
     let ValueRef::Blob(b) = v else {
         return Err(SqliteError::BlobType {
             hnum,
@@ -147,7 +171,7 @@ fn blob_of(hnum: i64, v: ValueRef<'_>) -> Result<Vec<u8>, SqliteError> {
             max: limits::RPMDB_MAX_BLOB,
         });
     }
-    Ok(b.to_vec())
+    Ok(b)
 }
 
 fn type_name(v: ValueRef<'_>) -> &'static str {
@@ -245,6 +269,75 @@ fn immutable_uri(path: &Path) -> String {
     uri
 }
 
+/// Opens the database in place (immutable) when that changes nothing, else
+/// a private copy. Also returns the most rows the files can hold (a stored
+/// row takes at least one byte) and the copy, which must outlive the
+/// connection.
+fn open(path: &Path) -> Result<(Connection, u64, Option<PrivateCopy>), SqliteError> {
+    if !wal_pending(path) && read_keeps_atime(path) {
+        let meta = std::fs::metadata(path).map_err(|source| SqliteError::Copy {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if meta.is_file() {
+            return Ok((open_immutable(path)?, meta.len(), None));
+        }
+    }
+    let copy = PrivateCopy::of(path)?;
+    let conn = if copy.wal {
+        open_applying_wal(&copy.db)?
+    } else {
+        open_immutable(&copy.db)?
+    };
+    Ok((conn, copy.bytes, Some(copy)))
+}
+
+/// Whether a non-empty `-wal` (committed transactions not yet in the main
+/// file) lies beside the database.
+fn wal_pending(path: &Path) -> bool {
+    std::fs::symlink_metadata(with_suffix(path, "-wal")).is_ok_and(|m| m.is_file() && m.len() > 0)
+}
+
+/// Seconds after which `relatime` updates an atime anyway (the kernel's
+/// `relatime_need_update`).
+const RELATIME_WINDOW: i64 = 24 * 60 * 60;
+
+/// Whether reading `path` now leaves its atime as it is: the filesystem is
+/// mounted read-only or `noatime`, or `relatime` and the atime is newer
+/// than both mtime and ctime and less than a day old. `strictatime` (and
+/// anything unknown) says no.
+pub fn read_keeps_atime(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut vfs = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: a valid C string and a pointer to writable statvfs storage.
+    if unsafe { libc::statvfs(c.as_ptr(), vfs.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: statvfs succeeded and filled the struct.
+    let flags = unsafe { vfs.assume_init() }.f_flag;
+    if flags & (libc::ST_RDONLY | libc::ST_NOATIME) != 0 {
+        return true;
+    }
+    if flags & libc::ST_RELATIME == 0 {
+        return false;
+    }
+    let atime = (meta.atime(), meta.atime_nsec());
+    let newer =
+        atime > (meta.mtime(), meta.mtime_nsec()) && atime > (meta.ctime(), meta.ctime_nsec());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    // A margin of a minute for the time the read itself takes.
+    newer && now - meta.atime() < RELATIME_WINDOW - 60
+}
+
 /// The database (and its pending `-wal`) copied into a private directory,
 /// removed when this is dropped.
 struct PrivateCopy {
@@ -270,7 +363,7 @@ impl PrivateCopy {
         let db = dir.path().join("rpmdb.sqlite");
         let mut bytes = copy_capped(path, &db, false).map_err(copy_err(path))?;
         let wal = with_suffix(path, "-wal");
-        let pending = std::fs::symlink_metadata(&wal).is_ok_and(|m| m.is_file() && m.len() > 0);
+        let pending = wal_pending(path);
         if pending {
             bytes += copy_capped(&wal, &with_suffix(&db, "-wal"), true).map_err(copy_err(&wal))?;
         }
@@ -327,6 +420,64 @@ fn copy_capped(from: &Path, to: &Path, nofollow: bool) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sets a file's atime and mtime (seconds).
+    fn set_times(path: &Path, atime: i64, mtime: i64) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        let ts = |s| libc::timespec {
+            tv_sec: s,
+            tv_nsec: 0,
+        };
+        let times = [ts(atime), ts(mtime)];
+        // SAFETY: a valid path and two timespecs.
+        assert_eq!(
+            unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) },
+            0
+        );
+    }
+
+    #[test]
+    fn the_database_is_read_in_place_only_when_that_keeps_its_atime() {
+        let (_d, db) = db_with("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB);");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        // Just written: the atime is not newer than mtime and ctime, so a
+        // read would move it (under relatime and strictatime alike).
+        set_times(&db, now - 100, now - 100);
+        assert!(!read_keeps_atime(&db));
+        let (_, _, copy) = open(&db).unwrap();
+        assert!(
+            copy.is_some(),
+            "a read that moves the atime goes through a copy"
+        );
+        // Setting times moves ctime to now, so only an atime ahead of now is
+        // newer than both: relatime leaves it, and the file is read in place.
+        set_times(&db, now + 30, now - 100);
+        let c = std::ffi::CString::new(db.as_os_str().as_encoded_bytes()).unwrap();
+        let mut vfs = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: valid path and storage.
+        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), vfs.as_mut_ptr()) }, 0);
+        // SAFETY: statvfs succeeded.
+        let flags = unsafe { vfs.assume_init() }.f_flag;
+        if flags & libc::ST_RELATIME == 0 {
+            eprintln!("the temp directory is not mounted relatime: in-place case not tested");
+            return;
+        }
+        assert!(read_keeps_atime(&db));
+        let (conn, _, copy) = open(&db).unwrap();
+        assert!(copy.is_none());
+        check_schema(&conn).unwrap();
+        drop(conn);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&db).unwrap().atime(), now + 30);
+        // A day-old atime is updated by relatime all the same.
+        set_times(&db, now - RELATIME_WINDOW - 5, now - 2 * RELATIME_WINDOW);
+        assert!(!read_keeps_atime(&db));
+        assert!(!read_keeps_atime(Path::new("/nonexistent/rpmdb.sqlite")));
+    }
 
     #[test]
     fn uri_escapes_everything_that_is_not_plain() {

@@ -84,7 +84,7 @@ pub fn read(
         by_path: files
             .iter()
             .enumerate()
-            .map(|(i, f)| (f.path.as_path(), i))
+            .map(|(i, f)| (&*f.path, i))
             .collect(),
         sizes: payload_sizes(&files, inodes.as_deref()),
         inodes,
@@ -239,7 +239,7 @@ impl Walk<'_> {
             .find(|(f, seen)| !**seen && !f.flags.contains(FileFlags::GHOST));
         match missing {
             Some((f, _)) => Err(PayloadError::Missing {
-                path: f.path.clone(),
+                path: f.path.to_path_buf(),
             }),
             None => Ok(()),
         }
@@ -265,12 +265,12 @@ impl Walk<'_> {
         let f = &self.files[i];
         if std::mem::replace(&mut self.seen[i], true) {
             return Err(PayloadError::Duplicate {
-                path: f.path.clone(),
+                path: f.path.to_path_buf(),
             });
         }
         if f.kind == FileKind::File && entry.size != self.sizes[i] {
             return Err(PayloadError::SizeMismatch {
-                path: f.path.clone(),
+                path: f.path.to_path_buf(),
                 header: self.sizes[i],
                 payload: entry.size,
             });
@@ -300,7 +300,11 @@ impl Walk<'_> {
             if let (true, Some(ino)) = (wanted, ino) {
                 match self.carriers.get(&ino) {
                     Some(from) => self.kept.link(&f.path, &from.clone()),
-                    None => self.pending.entry(ino).or_default().push(f.path.clone()),
+                    None => self
+                        .pending
+                        .entry(ino)
+                        .or_default()
+                        .push(f.path.to_path_buf()),
                 }
             }
             return Ok(());
@@ -315,7 +319,7 @@ impl Walk<'_> {
         let data = cpio
             .read_data(self.limits.file)
             .map_err(|e| cpio_error(e, limit))?;
-        let path = f.path.clone();
+        let path = f.path.to_path_buf();
         self.kept.insert(&path, data)?;
         for p in waiting {
             self.kept.link(&p, &path);

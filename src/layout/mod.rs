@@ -1,0 +1,147 @@
+//! `pyvet layout apply`'s engine: rearranges a status-quo build tree
+//! (sources plus `compileall -o 0 -o 1 -o 2` output) into one layout of the
+//! distributors' proposal, the way distributors do today with ad-hoc shell,
+//! but checked: the whole tree is judged and planned first, and nothing is
+//! touched unless every module is either status quo or already in the target
+//! layout (so a half-converted or foreign tree is refused, and applying twice
+//! changes nothing).
+//!
+//! Unlike the audit this module WRITES, to a build root. It walks without
+//! following symlinks, refuses to move anything that is not a regular file,
+//! and checks that every tree it is given resolves inside the build root.
+
+mod plan;
+mod split;
+
+pub use plan::{plan, Action, Plan, Refusal};
+pub use split::{write_split, SplitLists};
+
+use std::path::{Path, PathBuf};
+
+use crate::policy::{Compression, Layout, Policy};
+
+/// What the target layout asks of each module, read from the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub layout: Layout,
+    /// `__pycache__` opt levels kept (sources-beside layouts); `None`: all.
+    pub keep_levels: Option<Vec<u8>>,
+    /// Option 2: how `__pysources__` files are written.
+    pub compression: Compression,
+    /// Option 2: compressions accepted as already converted.
+    pub accepted: Vec<Compression>,
+    /// Whether `__pycache__/__dont_write_bytecode__` markers are written.
+    pub markers: bool,
+}
+
+/// Errors of `pyvet layout apply` that stop it before anything is written.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("layout {0:?} cannot be applied (pyvet layout apply makes status-quo, py-opt0, option1, option2 and minimal)")]
+    Unsupported(Layout),
+    #[error("{}: resolves outside the build root {}", path.display(), root.display())]
+    OutsideRoot { path: PathBuf, root: PathBuf },
+    #[error("the tree is not in the layout pyvet layout apply expects; nothing was changed:\n{}", list(.0))]
+    Refused(Vec<Refusal>),
+}
+
+fn list(r: &[Refusal]) -> String {
+    r.iter()
+        .map(|r| format!("  {}: {}", r.path.display(), r.why))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Target {
+    /// The target of `policy`'s layout (its defaults; per-path overrides are
+    /// not layouts of their own).
+    pub fn of(policy: &Policy) -> Result<Target, LayoutError> {
+        let e = &policy.defaults;
+        let keep_levels = match policy.layout {
+            Layout::StatusQuo => None,
+            Layout::PyOpt0 => Some(e.pycache.clone().unwrap_or_else(|| vec![0])),
+            Layout::Option1 => e.pycache.clone(),
+            Layout::Option2 | Layout::Minimal => Some(Vec::new()),
+            other => return Err(LayoutError::Unsupported(other)),
+        };
+        let compression = [Compression::Gz, Compression::Xz, Compression::Bz2]
+            .into_iter()
+            .find(|c| e.compression.contains(c))
+            .unwrap_or(Compression::None);
+        let markers = policy.layout == Layout::Option1
+            || e.markers
+                .contains(&crate::policy::Marker::DontWriteBytecode);
+        Ok(Target {
+            layout: policy.layout,
+            keep_levels,
+            compression,
+            accepted: e.compression.clone(),
+            markers: markers && !matches!(policy.layout, Layout::Option2 | Layout::Minimal),
+        })
+    }
+
+    /// Whether the layout drops plain sources for legacy-location pycs.
+    pub fn sourceless(&self) -> bool {
+        matches!(self.layout, Layout::Option2 | Layout::Minimal)
+    }
+}
+
+/// The default trees: every `lib*/python3*` directory under `usr/` and
+/// `usr/local/` of the build root, as paths inside it.
+pub fn default_trees(buildroot: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for base in ["usr", "usr/local"] {
+        let Ok(libs) = std::fs::read_dir(buildroot.join(base)) else {
+            continue;
+        };
+        let mut libs: Vec<_> = libs.flatten().collect();
+        libs.sort_by_key(|e| e.file_name());
+        for lib in libs {
+            let name = lib.file_name();
+            if !name.to_string_lossy().starts_with("lib") || !is_real_dir(&lib.path()) {
+                continue;
+            }
+            let Ok(pys) = std::fs::read_dir(lib.path()) else {
+                continue;
+            };
+            let mut pys: Vec<_> = pys.flatten().collect();
+            pys.sort_by_key(|e| e.file_name());
+            for py in pys {
+                if py.file_name().to_string_lossy().starts_with("python3")
+                    && is_real_dir(&py.path())
+                {
+                    out.push(Path::new("/").join(base).join(&name).join(py.file_name()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A directory, not a symlink to one.
+fn is_real_dir(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+}
+
+/// The host path of `inside` (a path inside the build root), after checking
+/// that no symlink along it leads out of the root.
+pub fn host_path(buildroot: &Path, inside: &Path) -> Result<PathBuf, crate::Error> {
+    let rel = inside.strip_prefix("/").unwrap_or(inside);
+    let host = buildroot.join(rel);
+    let root = buildroot
+        .canonicalize()
+        .map_err(|e| crate::Error::io(buildroot, e))?;
+    let real = host
+        .canonicalize()
+        .map_err(|e| crate::Error::io(&host, e))?;
+    if !real.starts_with(&root) || !is_real_dir(&real) {
+        return Err(crate::Error::Usage(
+            LayoutError::OutsideRoot {
+                path: inside.to_path_buf(),
+                root: buildroot.to_path_buf(),
+            }
+            .to_string(),
+        ));
+    }
+    Ok(real)
+}
