@@ -161,6 +161,17 @@ pub struct ManifestArgs {
     /// Root of the tree whose installed databases are read.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
+    /// Read a container image instead of --root: an OCI image layout (directory or tar)
+    /// or a `docker save` archive. Nothing is unpacked.
+    #[arg(long, value_name = "PATH", conflicts_with = "root")]
+    pub image: Option<PathBuf>,
+    /// With --image: the image to read, by its org.opencontainers.image.ref.name
+    /// (or repo:tag in a docker archive).
+    #[arg(long, value_name = "NAME", requires = "image")]
+    pub image_ref: Option<String>,
+    /// With --image: the platform to read, as OS/ARCH[/VARIANT] (default: the host's).
+    #[arg(long, value_name = "OS/ARCH", requires = "image")]
+    pub platform: Option<String>,
     /// Which installed databases to read under --root.
     #[arg(long, value_enum, default_value_t = DbChoice::Auto)]
     pub db: DbChoice,
@@ -234,6 +245,17 @@ pub struct AuditArgs {
     /// Root of the tree to audit (never written to, never chrooted into).
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
+    /// Read a container image instead of --root: an OCI image layout (directory or tar)
+    /// or a `docker save` archive. Nothing is unpacked.
+    #[arg(long, value_name = "PATH", conflicts_with = "root")]
+    pub image: Option<PathBuf>,
+    /// With --image: the image to read, by its org.opencontainers.image.ref.name
+    /// (or repo:tag in a docker archive).
+    #[arg(long, value_name = "NAME", requires = "image")]
+    pub image_ref: Option<String>,
+    /// With --image: the platform to read, as OS/ARCH[/VARIANT] (default: the host's).
+    #[arg(long, value_name = "OS/ARCH", requires = "image")]
+    pub platform: Option<String>,
     /// Which installed databases to read under --root.
     #[arg(long, value_enum, default_value_t = DbChoice::Auto)]
     pub db: DbChoice,

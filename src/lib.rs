@@ -19,6 +19,7 @@ pub mod digest;
 pub mod error;
 pub mod format;
 pub mod fsutil;
+pub mod image;
 pub mod layout;
 pub mod limits;
 pub mod manifest;

@@ -45,6 +45,26 @@ pub const MAX_SOURCE_FILE: u64 = 64 << 20;
 /// Largest zstd window (log2) a `.deb` member may declare: zstd's own default
 /// decoder limit (128 MiB), kept explicit so a library default cannot raise it.
 pub const MAX_ZSTD_WINDOW_LOG: u32 = 27;
+/// Largest JSON document of an image (index, manifest, config, manifest.json).
+pub const MAX_IMAGE_JSON: u64 = 16 << 20;
+/// Most layers in one image (Docker's own limit is 127; overlayfs allows ~500).
+pub const MAX_IMAGE_LAYERS: usize = 4096;
+/// Most descriptors in one image index (or images in one `manifest.json`).
+pub const MAX_INDEX_ENTRIES: usize = 1 << 16;
+/// Deepest nesting of image indexes.
+pub const MAX_INDEX_DEPTH: usize = 8;
+/// Most members of an image archive (an OCI layout or `docker save` tar).
+pub const MAX_ARCHIVE_MEMBERS: usize = 1 << 20;
+/// Most tar entries in one layer: ~4 million, an order of magnitude above the
+/// biggest distribution images, far below what exhausts memory.
+pub const MAX_LAYER_ENTRIES: u64 = 1 << 22;
+/// Most entries in a whole image after its layers are applied.
+pub const MAX_IMAGE_ENTRIES: u64 = 1 << 23;
+/// Largest decompressed layer: a bomb is stopped here.
+pub const MAX_LAYER_DECOMPRESSED: u64 = 64 << 30;
+/// Most file contents of an image held in memory at once (Python sources,
+/// bytecode, `.pth` files and package databases: what the checks read whole).
+pub const MAX_IMAGE_RESIDENT: u64 = 2 << 30;
 /// Largest decompressed source in `__pysources__` checked against its pyc;
 /// past it, the source is reported as a compression bomb.
 pub const MAX_PYSOURCE_DECOMPRESSED: u64 = 16 << 20;

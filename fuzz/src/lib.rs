@@ -266,6 +266,19 @@ pub fn passwd(data: &[u8]) {
     }
 }
 
+/// A container image's JSON documents: the same bytes read as an OCI index,
+/// an image manifest, an image config and a `docker save` manifest.json.
+pub fn image_json(data: &[u8]) {
+    use pyvet::image::spec;
+    consume(spec::parse_index(data));
+    consume(spec::parse_manifest(data));
+    if let Ok(c) = spec::parse_config(data, 1) {
+        black_box(c.created_by());
+        black_box(c.platform().to_string());
+    }
+    consume(spec::parse_docker_manifest(data));
+}
+
 /// A `__pysource__` metadata file.
 pub fn pysource(data: &[u8]) {
     consume(pyvet::format::pysource::PySource::parse(data));

@@ -317,6 +317,9 @@ pub fn run_checks(
         fs.into_iter()
             .filter_map(|mut f| {
                 f.severity = ctx.policy.apply(f.rule, f.severity)?;
+                if f.evidence.layer.is_none() {
+                    f.evidence.layer = ctx.tree.origin(&f.path);
+                }
                 Some(f)
             })
             .collect()

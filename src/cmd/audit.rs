@@ -21,7 +21,11 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     if let Some(rule) = &args.explain {
         return explain(rule, out);
     }
-    if !args.root.is_dir() {
+    let image = match &args.image {
+        Some(p) => Some(open_image(p, &args.image_ref, &args.platform)?),
+        None => None,
+    };
+    if image.is_none() && !args.root.is_dir() {
         return Err(crate::Error::Usage(format!(
             "--root {}: not a directory",
             args.root.display()
@@ -30,9 +34,21 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     let sink = Arc::new(Sink::default());
     let progress = Progress::start(progress::wanted(args.no_progress), Arc::clone(&sink));
     progress.stage("reading package databases");
-    let tree = FsTree::new(&args.root);
-    let (manifest, load_errors) = load_manifest(&args.root, args.db, &args.manifests);
-    let policy = choose_policy(args.policy.as_deref(), &tree, &manifest)?;
+    let fs_tree;
+    let (tree, (manifest, load_errors)): (&dyn Tree, _) = match &image {
+        Some(img) => (
+            &img.tree,
+            crate::image::load_manifest(&img.tree, select(args.db), db_options(), &args.manifests)?,
+        ),
+        None => {
+            fs_tree = FsTree::new(&args.root);
+            (
+                &fs_tree,
+                load_manifest(&args.root, args.db, &args.manifests),
+            )
+        }
+    };
+    let policy = choose_policy(args.policy.as_deref(), tree, &manifest)?;
     let options = Options {
         paths: inside_root(&args.paths)?,
         pycache_prefixes: inside_root(&args.pycache_prefix)?,
@@ -46,11 +62,16 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
             .transpose()?,
     };
     progress.stage("walking Python trees");
-    let mut ctx = Context::new(&tree, &manifest, &policy, &options);
+    let mut ctx = Context::new(tree, &manifest, &policy, &options);
     if args.deep {
+        // An image's interpreters cannot run here: only the host's are candidates.
+        let untrusted = match image {
+            Some(_) => None,
+            None => untrusted_root(&args.root),
+        };
         ctx.interpreters = Some(crate::bytecode::deep::Interpreters::discover(
             &args.interpreter,
-            untrusted_root(&args.root),
+            untrusted,
         )?);
     }
     progress.stage("checking");
@@ -101,15 +122,36 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
     }
 }
 
+/// Opens `--image PATH` and says on stderr which image was picked.
+pub(crate) fn open_image(
+    path: &Path,
+    image_ref: &Option<String>,
+    platform: &Option<String>,
+) -> crate::Result<crate::image::Image> {
+    let opts = crate::image::OpenOptions {
+        image_ref: image_ref.clone(),
+        platform: platform.clone(),
+        ..Default::default()
+    };
+    let img = crate::image::open(path, &opts)
+        .map_err(|e| crate::Error::Usage(format!("--image {}: {e}", path.display())))?;
+    eprintln!("pyvet: image {}: {}", path.display(), img.chosen);
+    Ok(img)
+}
+
+fn db_options() -> LoadOptions {
+    LoadOptions {
+        skip_gpg_pubkey: true,
+    }
+}
+
 /// Every installed database under the root, plus `--manifest` inputs.
 pub(crate) fn load_manifest(
     root: &Path,
     choice: DbChoice,
     extra: &[PathBuf],
 ) -> (Manifest, Vec<String>) {
-    let opts = LoadOptions {
-        skip_gpg_pubkey: true,
-    };
+    let opts = db_options();
     let mut manifest = Manifest::default();
     let mut errors = Vec::new();
     let sel = select(choice);

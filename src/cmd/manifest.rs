@@ -10,6 +10,15 @@ pub fn run(args: &ManifestArgs, out: &mut dyn std::io::Write) -> crate::Result<E
     let opts = LoadOptions {
         skip_gpg_pubkey: args.skip_gpg_pubkey,
     };
+    if let Some(path) = &args.image {
+        let img = crate::cmd::audit::open_image(path, &args.image_ref, &args.platform)?;
+        let (manifest, errors) =
+            crate::image::load_manifest(&img.tree, select(args.db), opts, &args.inputs)?;
+        for e in &errors {
+            eprintln!("pyvet: error: {e}");
+        }
+        return print(&manifest, args.format, out, !errors.is_empty());
+    }
     if !args.root.is_dir() {
         return Err(crate::Error::Usage(format!(
             "--root {}: not a directory",
@@ -35,9 +44,18 @@ pub fn run(args: &ManifestArgs, out: &mut dyn std::io::Write) -> crate::Result<E
         }
         failed |= !errors.is_empty();
     }
-    let text = match args.format {
-        Format::Json => render::json::manifest(&manifest),
-        Format::Text => render::text::manifest(&manifest),
+    print(&manifest, args.format, out, failed)
+}
+
+fn print(
+    manifest: &Manifest,
+    format: Format,
+    out: &mut dyn std::io::Write,
+    failed: bool,
+) -> crate::Result<ExitCode> {
+    let text = match format {
+        Format::Json => render::json::manifest(manifest),
+        Format::Text => render::text::manifest(manifest),
     };
     render::write_out(out, &text)?;
     Ok(if failed {

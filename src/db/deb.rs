@@ -18,17 +18,15 @@
 //! is the absolute path of the entry it links to and whose `size` is that
 //! entry's size (tar stores 0 for it).
 
-mod tar;
-
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
-use self::tar::{Entry, EntryType, TarError};
 use super::dpkg::{self, control, DpkgError};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::format::ar::{self, ArError};
 use crate::format::deb822;
+use crate::format::tar::{self, Entry, EntryType, TarError};
 use crate::fsutil;
 use crate::limits::{
     MAX_CONTROL_DECOMPRESSED, MAX_DECODER_MEMORY, MAX_DECOMPRESSED, MAX_INPUT_FILE,

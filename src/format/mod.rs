@@ -10,4 +10,5 @@ pub mod passwd;
 pub mod pyc;
 pub mod pysource;
 pub mod rpmheader;
+pub mod tar;
 pub mod zip;

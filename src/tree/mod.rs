@@ -195,6 +195,12 @@ pub trait Tree: Sync {
         Ok(buf)
     }
 
+    /// The container image layer that introduced `path` (or removed it), for
+    /// trees read from an image; `None` for any other tree.
+    fn origin(&self, _path: &Path) -> Option<crate::audit::finding::LayerFacts> {
+        None
+    }
+
     /// Hashes a regular file, streaming.
     fn digest(
         &self,

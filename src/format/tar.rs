@@ -1,4 +1,4 @@
-//! A streaming tar reader for `.deb` members, bounded in memory.
+//! A streaming tar reader for `.deb` members and image layers, bounded in memory.
 //!
 //! The `tar` crate reads GNU long names and PAX headers into memory whatever
 //! their declared size; in a compressed member that size costs an attacker
@@ -9,8 +9,9 @@
 //!
 //! Accepted: v7, POSIX ustar (with `prefix`), GNU (`L`/`K` long names,
 //! base-256 numbers) and PAX `x` records (`path`, `linkpath`, `size`,
-//! `uid`, `gid`, `uname`, `gname`, `mtime`). PAX global `g` records are read
-//! and ignored. Other entry types (sparse, multi-volume, ...) are refused.
+//! `uid`, `gid`, `uname`, `gname`, `mtime`, `SCHILY.xattr.*`). PAX global
+//! `g` records are read and ignored. Other entry types (sparse,
+//! multi-volume, ...) are refused.
 
 use std::io::{self, Read};
 
@@ -34,6 +35,8 @@ mod field {
     pub const MAGIC: Range<usize> = 257..263;
     pub const UNAME: Range<usize> = 265..297;
     pub const GNAME: Range<usize> = 297..329;
+    pub const DEVMAJOR: Range<usize> = 329..337;
+    pub const DEVMINOR: Range<usize> = 337..345;
     pub const PREFIX: Range<usize> = 345..500;
 }
 
@@ -96,6 +99,10 @@ pub struct Entry {
     pub uname: Vec<u8>,
     pub gname: Vec<u8>,
     pub link: Vec<u8>,
+    /// `(major, minor)` of a character or block device.
+    pub dev: (u64, u64),
+    /// Extended attributes from PAX `SCHILY.xattr.NAME` records.
+    pub xattrs: Vec<(String, Vec<u8>)>,
 }
 
 /// Why a tar stream was refused; `offset` is the header's position in the
@@ -144,6 +151,7 @@ struct Pending {
     mtime: Option<i64>,
     uname: Option<Vec<u8>>,
     gname: Option<Vec<u8>>,
+    xattrs: Vec<(String, Vec<u8>)>,
 }
 
 /// Reads entries from a tar stream one after the other.
@@ -156,6 +164,8 @@ pub struct Reader<R> {
     /// Data bytes of the current entry that `read_data` may return.
     data_left: u64,
     current_offset: u64,
+    /// Where the current entry's data starts in the stream.
+    data_offset: u64,
     done: bool,
 }
 
@@ -167,6 +177,7 @@ impl<R: Read> Reader<R> {
             unread: 0,
             data_left: 0,
             current_offset: 0,
+            data_offset: 0,
             done: false,
         }
     }
@@ -225,6 +236,27 @@ impl<R: Read> Reader<R> {
         Ok(data)
     }
 
+    /// Streams the current entry's data (at most its size) without holding
+    /// it in memory; whatever is left unread is skipped by `next_entry`.
+    pub fn data(&mut self) -> DataReader<'_, R> {
+        DataReader { tar: self }
+    }
+
+    /// The stream, positioned after whatever was read last.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Where the current entry's header starts in the stream.
+    pub fn entry_offset(&self) -> u64 {
+        self.current_offset
+    }
+
+    /// Where the current entry's data starts in the stream.
+    pub fn data_offset(&self) -> u64 {
+        self.data_offset
+    }
+
     fn entry(
         &mut self,
         header: &[u8; BLOCK],
@@ -267,9 +299,12 @@ impl<R: Read> Reader<R> {
             link: pending
                 .link
                 .unwrap_or_else(|| c_string(&header[field::LINKNAME])),
+            dev: device(header, kind, offset)?,
+            xattrs: pending.xattrs,
         };
         let data = if kind == EntryType::File { size } else { 0 };
         self.current_offset = offset;
+        self.data_offset = self.offset;
         self.data_left = data;
         self.unread = padded(data);
         Ok(entry)
@@ -340,6 +375,64 @@ impl<R: Read> Reader<R> {
         }
         Ok(())
     }
+}
+
+impl<R: Read + io::Seek> Reader<R> {
+    /// [`Reader::next_entry`], seeking past the current entry's unread data
+    /// instead of reading it (indexing an archive on disk).
+    pub fn next_entry_seeking(&mut self) -> Result<Option<Entry>, TarError> {
+        if self.unread > 0 {
+            let n = i64::try_from(self.unread).map_err(|_| TarError::Truncated {
+                offset: self.current_offset,
+            })?;
+            self.inner.seek(io::SeekFrom::Current(n))?;
+            self.offset += self.unread;
+            self.unread = 0;
+            self.data_left = 0;
+        }
+        self.next_entry()
+    }
+}
+
+/// Reads the current entry's data; see [`Reader::data`].
+pub struct DataReader<'a, R> {
+    tar: &'a mut Reader<R>,
+}
+
+impl<R: Read> Read for DataReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let t = &mut *self.tar;
+        let want = buf
+            .len()
+            .min(usize::try_from(t.data_left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = t.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                TarError::Truncated {
+                    offset: t.current_offset,
+                },
+            ));
+        }
+        t.offset += n as u64;
+        t.data_left -= n as u64;
+        t.unread -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The device numbers of a device entry (0, 0 for any other).
+fn device(header: &[u8; BLOCK], kind: EntryType, offset: u64) -> Result<(u64, u64), TarError> {
+    if !matches!(kind, EntryType::CharDevice | EntryType::BlockDevice) {
+        return Ok((0, 0));
+    }
+    Ok((
+        octal_or_base256(&header[field::DEVMAJOR], offset, "devmajor")?,
+        octal_or_base256(&header[field::DEVMINOR], offset, "devminor")?,
+    ))
 }
 
 /// `n` rounded up to a whole number of blocks.
@@ -483,7 +576,13 @@ fn apply_pax_record(
         b"uid" => p.uid = Some(number()?),
         b"gid" => p.gid = Some(number()?),
         b"mtime" => p.mtime = Some(pax_time(value, offset)?),
-        _ => {}
+        _ => {
+            if let Some(name) = key.strip_prefix(b"SCHILY.xattr.".as_slice()) {
+                let name = String::from_utf8_lossy(name).into_owned();
+                p.xattrs.retain(|(n, _)| *n != name);
+                p.xattrs.push((name, value.to_vec()));
+            }
+        }
     }
     Ok(())
 }
@@ -587,6 +686,60 @@ mod tests {
             })
         ));
         assert_eq!(r.next_entry().unwrap().unwrap().path, b"./b");
+    }
+
+    #[test]
+    fn xattrs_streamed_data_and_offsets() {
+        let rec = "44 SCHILY.xattr.security.selinux=lib_t:s0\0x\n";
+        let mut t = with_data(
+            header("./PaxHeaders/f", b'x', rec.len() as u64),
+            rec.as_bytes(),
+        );
+        t.extend(with_data(header("./f", b'0', 5), b"hello"));
+        t.extend(with_data(header("./g", b'0', 3), b"abc"));
+        let mut r = Reader::new(t.as_slice());
+        let f = r.next_entry().unwrap().unwrap();
+        assert_eq!(
+            f.xattrs,
+            [("security.selinux".to_string(), b"lib_t:s0\0x".to_vec())]
+        );
+        assert_eq!((r.entry_offset(), r.data_offset()), (1024, 1536));
+        let mut part = [0u8; 2];
+        r.data().read_exact(&mut part).unwrap();
+        assert_eq!(&part, b"he");
+        // The rest of f is skipped; g's data is streamed whole.
+        let g = r.next_entry().unwrap().unwrap();
+        assert!(g.xattrs.is_empty());
+        let mut all = Vec::new();
+        r.data().read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"abc");
+        assert!(r.next_entry().unwrap().is_none());
+    }
+
+    #[test]
+    fn seeking_skips_data_without_reading_it() {
+        let mut t = with_data(header("./f", b'0', 700), &[7u8; 700]);
+        t.extend(with_data(header("./g", b'0', 3), b"abc"));
+        let mut r = Reader::new(io::Cursor::new(t));
+        assert_eq!(r.next_entry_seeking().unwrap().unwrap().path, b"./f");
+        let g = r.next_entry_seeking().unwrap().unwrap();
+        assert_eq!(
+            (g.path.as_slice(), r.data_offset()),
+            (&b"./g"[..], 512 + 1024 + 512)
+        );
+        assert_eq!(r.read_data(3).unwrap(), b"abc");
+        assert!(r.next_entry_seeking().unwrap().is_none());
+    }
+
+    #[test]
+    fn streamed_data_of_a_cut_entry_is_an_error() {
+        let mut t = header("./f", b'0', 100).to_vec();
+        t.extend(b"short");
+        let mut r = Reader::new(t.as_slice());
+        r.next_entry().unwrap().unwrap();
+        let mut all = Vec::new();
+        let e = r.data().read_to_end(&mut all).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
