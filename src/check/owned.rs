@@ -3,7 +3,7 @@
 //! `dpkg --verify`), so that pyvet's verdict can be checked line by line
 //! against the real tool's.
 //!
-//! Each backend decides what can be compared ([`verify`]): rpm and directory
+//! Each backend decides what can be compared (the `verify` module): rpm and directory
 //! manifests record every attribute; dpkg only MD5 sums; apk SHA-1 sums; pip
 //! `RECORD` SHA-256 and sizes. A failing file gives one finding, named after
 //! its most important difference, with the rpm-style result string, the
