@@ -1,7 +1,8 @@
 //! The command line, as data.
 //!
-//! Kept in the library (not in `main.rs`) so that tests can check every flag
-//! is documented in `man/pyvet.1`.
+//! Kept in the library (not in `main.rs`) so that the man pages and shell
+//! completions are generated from it (`cargo run --example gen-docs`) and
+//! tests can check the committed ones have not drifted.
 
 use std::path::PathBuf;
 
@@ -9,10 +10,32 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Audit installed Python trees against what the package manager says should be there.
 #[derive(Debug, Parser)]
-#[command(name = "pyvet", version, about, max_term_width = 100)]
+#[command(
+    name = "pyvet",
+    version,
+    long_version = long_version(),
+    about,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// What `pyvet --version` prints: the version, then the CPython versions
+/// whose bytecode pyvet knows (from the magic-number table).
+pub fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let versions: Vec<String> = crate::bytecode::magic::known_versions()
+            .map(|v| v.to_string())
+            .collect();
+        format!(
+            "{}\nsupported CPython versions: {}",
+            env!("CARGO_PKG_VERSION"),
+            versions.join(" ")
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,8 +67,8 @@ pub enum PolicyCommand {
     },
     /// Print the effective policy as TOML (`all` lists the built-in names).
     Show {
-        /// A built-in name or a policy file.
-        #[arg(value_name = "NAME|FILE")]
+        /// A policy name, a policy file, or `all`.
+        #[arg(value_name = "NAME|FILE|all")]
         policy: String,
     },
 }
@@ -211,7 +234,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "REPORT.json")]
     pub baseline: Option<PathBuf>,
     /// Print what a rule means and exit (`all` lists every rule).
-    #[arg(long, value_name = "RULE")]
+    #[arg(long, value_name = "RULE|all")]
     pub explain: Option<String>,
     /// Never show a progress bar (it shows only when stderr is a terminal).
     #[arg(long)]

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds pyvet's rpm and deb from this source tree:
+#   packaging/build.sh [OUTDIR]     (default: target/packages)
+# The source tarball is the tree's tracked files (git ls-files, or the tree
+# without target/ when it is not a git checkout) plus `cargo vendor` output
+# made from cargo's local cache. Both builds compile with `cargo --offline`
+# and share one CARGO_TARGET_DIR, so the crates are compiled once for both.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$repo/target/packages}
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/Cargo.toml" | head -1)
+work=$out/work
+rm -rf "$work"
+mkdir -p "$work/src/pyvet-$version" "$out"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}/pkg
+
+# The source tree, as a tarball.
+cd "$repo"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' f; do if [ -e "$f" ]; then printf '%s\0' "$f"; fi; done |
+        tar --null -T - -cf - | tar -xf - -C "$work/src/pyvet-$version"
+else
+    tar --exclude=./target -cf - . | tar -xf - -C "$work/src/pyvet-$version"
+fi
+# The crates, vendored from cargo's local cache (no network), so that the
+# package builds need neither the network nor the builder's ~/.cargo.
+(cd "$work/src/pyvet-$version" && mkdir -p .cargo &&
+    cargo vendor --offline --locked --quiet vendor > .cargo/config.toml)
+tar -C "$work/src" -czf "$work/pyvet-$version.tar.gz" "pyvet-$version"
+
+# rpm: --nodeps because cargo and rustc come from rustup, not from rpms.
+mkdir -p "$work/rpmbuild/SOURCES"
+cp "$work/pyvet-$version.tar.gz" "$work/rpmbuild/SOURCES/"
+rpmbuild -ba --nodeps --define "_topdir $work/rpmbuild" "$repo/pyvet.spec"
+cp "$work"/rpmbuild/RPMS/*/pyvet-"$version"-*.rpm "$work"/rpmbuild/SRPMS/*.src.rpm "$out/"
+
+# deb, from the same tarball; -d for the same reason as --nodeps.
+mkdir -p "$work/deb"
+tar -C "$work/deb" -xzf "$work/pyvet-$version.tar.gz"
+(cd "$work/deb/pyvet-$version" && dpkg-buildpackage -b -us -uc -d)
+cp "$work"/deb/pyvet_"$version"_*.deb "$out/"
+rm -rf "$work"
+ls -l "$out"
