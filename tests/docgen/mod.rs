@@ -5,8 +5,8 @@
 //! `completions/`, and by `tests/docs.rs`, which regenerates them in memory
 //! and fails when the committed files drift. Prose that is not about one
 //! option (the long AUDIT, SUBSET and SIZE sections of pyvet(1)) lives in
-//! `man/src/pyvet.1.in`, a roff template with `@TITLE@`, `@SYNOPSIS@` and
-//! `@RULES@` lines the generator fills in.
+//! `man/src/pyvet.1.in`, a roff template with `@TITLE@`, `@SYNOPSIS@`,
+//! `@COMMANDS@` and `@RULES@` lines the generator fills in.
 
 #![allow(dead_code)] // each includer uses a part
 
@@ -71,6 +71,7 @@ fn main_page(template: &str) -> String {
             "@TITLE@" => page.push_str(&title(&cmd, "PYVET")),
             "@SYNOPSIS@" => page.push_str(&synopsis_lines(&cmd)),
             "@RULES@" => page.push_str(&rules_roff()),
+            "@COMMANDS@" => page.push_str(&commands(&cmd)),
             _ => {
                 page.push_str(line);
                 page.push('\n');
@@ -196,6 +197,34 @@ fn one_preamble(text: &str) -> String {
         }
         out.push_str(line);
         out.push('\n');
+    }
+    out
+}
+
+/// The COMMANDS section: each leaf command with its long description (the
+/// paragraphs of its doc comment after the summary line).
+fn commands(cmd: &clap::Command) -> String {
+    let mut leaves = Vec::new();
+    collect_leaves(cmd, "pyvet", &mut leaves);
+    let mut out = String::from(".SH COMMANDS\n");
+    for leaf in leaves {
+        let bin = leaf.get_bin_name().unwrap_or(leaf.get_name());
+        let name = bin.trim_start_matches("pyvet ");
+        let long = leaf.get_long_about().or(leaf.get_about()).map(|t| t.to_string());
+        let long = long.unwrap_or_default();
+        let detail = long.split_once("\n\n").map_or(long.as_str(), |(_, rest)| rest);
+        out.push_str(&format!(".TP\n.B {}\n", esc(name)));
+        for (i, para) in detail.split("\n\n").enumerate() {
+            if i > 0 {
+                out.push_str(".IP\n");
+            }
+            let para = esc(para.trim());
+            if para.starts_with(['.', '\'']) {
+                out.push_str("\\&"); // not a request
+            }
+            out.push_str(&para);
+            out.push('\n');
+        }
     }
     out
 }
