@@ -273,7 +273,7 @@ fn sub_pages(sub: &clap::Command, prefix: &str, out: &mut Vec<Generated>) {
         text.push_str(".SH RULES\n");
         text.push_str(&rules_roff());
     }
-    text.push_str(&exit_status(&bin));
+    text.push_str(&exit_status(sub.get_name()));
     text.push_str(&see_also(sub));
     out.push(Generated {
         path: format!("man/{page_name}.1"),
@@ -284,17 +284,23 @@ fn sub_pages(sub: &clap::Command, prefix: &str, out: &mut Vec<Generated>) {
     }
 }
 
-fn exit_status(bin: &str) -> String {
+/// EXIT STATUS: 0 and 2 for every command; 1 where the command has
+/// findings (src/cmd says which).
+fn exit_status(name: &str) -> String {
+    let findings = match name {
+        "audit" | "markers" => Some("Findings at or above the --fail-on severity."),
+        "pyc" => Some("A verdict other than valid."),
+        "subset" => Some("A violation: the minimal side is not a subset of the full side."),
+        _ => None,
+    };
     let mut r = Roff::new();
     r.control("SH", ["EXIT STATUS"]);
-    for (code, what) in [
-        ("0", "Clean."),
-        ("1", "Findings at or above the failing severity (see pyvet(1))."),
-        ("2", "Usage or input errors."),
-    ] {
-        r.control("TP", []).control("B", [code]).text([roman(what)]);
+    let codes = [("0", Some("Clean.")), ("1", findings), ("2", Some("Usage or input errors."))];
+    for (code, what) in codes {
+        if let Some(what) = what {
+            r.control("TP", []).control("B", [code]).text([roman(what)]);
+        }
     }
-    let _ = bin;
     r.to_roff()
 }
 
