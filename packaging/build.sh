@@ -4,7 +4,7 @@
 # The source tarball is the tree's tracked files (git ls-files, or the tree
 # without target/ when it is not a git checkout) plus `cargo vendor` output
 # made from cargo's local cache. Both builds compile with `cargo --offline`
-# and share one CARGO_TARGET_DIR, so the crates are compiled once for both.
+# and share one CARGO_TARGET_DIR and source path, so pyvet is compiled once.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$repo/target/packages}
@@ -32,13 +32,16 @@ tar -C "$work/src" -czf "$work/pyvet-$version.tar.gz" "pyvet-$version"
 # rpm: --nodeps because cargo and rustc come from rustup, not from rpms.
 mkdir -p "$work/rpmbuild/SOURCES"
 cp "$work/pyvet-$version.tar.gz" "$work/rpmbuild/SOURCES/"
-rpmbuild -ba --nodeps --define "_topdir $work/rpmbuild" "$repo/pyvet.spec"
+# Both builds unpack to $work/build/pyvet-VERSION: same path, same mtimes, so
+# the deb's cargo build finds the rpm's one fresh and compiles nothing.
+rpmbuild -ba --nodeps --define "_topdir $work/rpmbuild" --define "_builddir $work/build" \
+    "$repo/pyvet.spec"
 cp "$work"/rpmbuild/RPMS/*/pyvet-"$version"-*.rpm "$work"/rpmbuild/SRPMS/*.src.rpm "$out/"
 
 # deb, from the same tarball; -d for the same reason as --nodeps.
-mkdir -p "$work/deb"
-tar -C "$work/deb" -xzf "$work/pyvet-$version.tar.gz"
-(cd "$work/deb/pyvet-$version" && dpkg-buildpackage -b -us -uc -d)
-cp "$work"/deb/pyvet_"$version"_*.deb "$out/"
+rm -rf "$work/build/pyvet-$version"
+tar -C "$work/build" -xzf "$work/pyvet-$version.tar.gz"
+(cd "$work/build/pyvet-$version" && dpkg-buildpackage -b -us -uc -d)
+cp "$work"/build/pyvet_"$version"_*.deb "$out/"
 rm -rf "$work"
 ls -l "$out"

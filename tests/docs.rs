@@ -61,7 +61,11 @@ fn every_subcommand_has_its_page() {
             assert!(paths.contains(&page), "{page}");
         }
     }
-    for f in ["completions/pyvet.bash", "completions/_pyvet", "completions/pyvet.fish"] {
+    for f in [
+        "completions/pyvet.bash",
+        "completions/_pyvet",
+        "completions/pyvet.fish",
+    ] {
         assert!(paths.iter().any(|p| p == f), "{f}");
     }
 }

@@ -85,7 +85,9 @@ fn is_name(spec: &str) -> bool {
         && !spec.starts_with('.')
         && !spec.contains('/')
         && !spec.ends_with(".toml")
-        && spec.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && spec
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// A policy TOML file, strictly.

@@ -32,11 +32,9 @@ const DATE: &str = "2026-12-01";
 
 /// Every generated file, in a fixed order.
 pub fn generate() -> Vec<Generated> {
-    let template = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/man/src/pyvet.1.in"
-    ))
-    .expect("man/src/pyvet.1.in is in the repository");
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/src/pyvet.1.in"))
+            .expect("man/src/pyvet.1.in is in the repository");
     let mut out = vec![Generated {
         path: "man/pyvet.1".into(),
         text: main_page(&template).into_bytes(),
@@ -103,7 +101,10 @@ fn synopsis_lines(cmd: &clap::Command) -> String {
         if i > 0 {
             out.push_str(".br\n");
         }
-        out.push_str(&synopsis(leaf, leaf.get_bin_name().unwrap_or(leaf.get_name())));
+        out.push_str(&synopsis(
+            leaf,
+            leaf.get_bin_name().unwrap_or(leaf.get_name()),
+        ));
     }
     out
 }
@@ -171,10 +172,10 @@ fn value_text(arg: &clap::Arg) -> Option<String> {
     if !values.is_empty() {
         return Some(values.join(" | "));
     }
-    let name = arg
-        .get_value_names()
-        .and_then(|v| v.first())
-        .map_or_else(|| arg.get_id().to_string().to_uppercase(), |v| v.to_string());
+    let name = arg.get_value_names().and_then(|v| v.first()).map_or_else(
+        || arg.get_id().to_string().to_uppercase(),
+        |v| v.to_string(),
+    );
     Some(esc(&name).replace('|', " | ").replace('=', " = "))
 }
 
@@ -210,9 +211,14 @@ fn commands(cmd: &clap::Command) -> String {
     for leaf in leaves {
         let bin = leaf.get_bin_name().unwrap_or(leaf.get_name());
         let name = bin.trim_start_matches("pyvet ");
-        let long = leaf.get_long_about().or(leaf.get_about()).map(|t| t.to_string());
+        let long = leaf
+            .get_long_about()
+            .or(leaf.get_about())
+            .map(|t| t.to_string());
         let long = long.unwrap_or_default();
-        let detail = long.split_once("\n\n").map_or(long.as_str(), |(_, rest)| rest);
+        let detail = long
+            .split_once("\n\n")
+            .map_or(long.as_str(), |(_, rest)| rest);
         out.push_str(&format!(".TP\n.B {}\n", esc(name)));
         for (i, para) in detail.split("\n\n").enumerate() {
             if i > 0 {
@@ -260,13 +266,17 @@ fn sub_pages(sub: &clap::Command, prefix: &str, out: &mut Vec<Generated>) {
     man.render_title(&mut buf).expect("writing to a Vec");
     man.render_name_section(&mut buf).expect("writing to a Vec");
     buf.extend_from_slice(format!(".SH SYNOPSIS\n{}", synopsis(&cmd, &bin)).as_bytes());
-    man.render_description_section(&mut buf).expect("writing to a Vec");
-    man.render_options_section(&mut buf).expect("writing to a Vec");
+    man.render_description_section(&mut buf)
+        .expect("writing to a Vec");
+    man.render_options_section(&mut buf)
+        .expect("writing to a Vec");
     if cmd.has_subcommands() {
-        man.render_subcommands_section(&mut buf).expect("writing to a Vec");
+        man.render_subcommands_section(&mut buf)
+            .expect("writing to a Vec");
     }
     if cmd.get_after_long_help().is_some() {
-        man.render_extra_section(&mut buf).expect("writing to a Vec");
+        man.render_extra_section(&mut buf)
+            .expect("writing to a Vec");
     }
     let mut text = one_preamble(&String::from_utf8(buf).expect("clap_mangen writes UTF-8"));
     if matches!(sub.get_name(), "audit" | "markers") && prefix == "pyvet" {
@@ -295,7 +305,11 @@ fn exit_status(name: &str) -> String {
     };
     let mut r = Roff::new();
     r.control("SH", ["EXIT STATUS"]);
-    let codes = [("0", Some("Clean.")), ("1", findings), ("2", Some("Usage or input errors."))];
+    let codes = [
+        ("0", Some("Clean.")),
+        ("1", findings),
+        ("2", Some("Usage or input errors.")),
+    ];
     for (code, what) in codes {
         if let Some(what) = what {
             r.control("TP", []).control("B", [code]).text([roman(what)]);
@@ -327,7 +341,11 @@ pub fn rules_roff() -> String {
     for family in FAMILIES {
         out.push_str(&format!(".SS {}\n", esc(heading(family))));
         for rule in rules::ALL.iter().filter(|rule| rule.family == family) {
-            out.push_str(&format!(".TP\n.B {}\n({}) ", esc(rule.id), rule.severity.as_str()));
+            out.push_str(&format!(
+                ".TP\n.B {}\n({}) ",
+                esc(rule.id),
+                rule.severity.as_str()
+            ));
             for (i, part) in esc(rule.summary).split('`').enumerate() {
                 match i % 2 {
                     1 => out.push_str(&format!("\\fB{part}\\fR")),
