@@ -88,3 +88,22 @@ fn version_lists_the_supported_pythons() {
     );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
 }
+
+/// pyvet.spec and debian/changelog package the version Cargo.toml builds.
+#[test]
+fn packaging_versions_match_the_crate() {
+    let read = |f: &str| std::fs::read_to_string(root().join(f)).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    let spec = read("pyvet.spec");
+    assert!(
+        spec.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Version:", version]),
+        "pyvet.spec Version is not {version}"
+    );
+    let changelog = read("debian/changelog");
+    let first = changelog.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("pyvet ({version}) ")),
+        "debian/changelog's first entry is not {version}: {first}"
+    );
+}
