@@ -24,9 +24,17 @@ else
     tar --exclude=./target -cf - . | tar -xf - -C "$work/src/pyvet-$version"
 fi
 # The crates, vendored from cargo's local cache (no network), so that the
-# package builds need neither the network nor the builder's ~/.cargo.
-(cd "$work/src/pyvet-$version" && mkdir -p .cargo &&
-    cargo vendor --offline --locked --quiet vendor > .cargo/config.toml)
+# package builds need neither the network nor the builder's ~/.cargo. A
+# cache filled by `cargo build` on Linux may lack crates only other
+# platforms use (cargo vendor copies every crate of Cargo.lock): then they
+# are fetched.
+(
+    cd "$work/src/pyvet-$version" && mkdir -p .cargo
+    cargo vendor --offline --locked --quiet vendor > .cargo/config.toml 2>/dev/null || {
+        rm -rf vendor
+        cargo vendor --locked --quiet vendor > .cargo/config.toml
+    }
+)
 tar -C "$work/src" -czf "$work/pyvet-$version.tar.gz" "pyvet-$version"
 
 # rpm: --nodeps because cargo and rustc come from rustup, not from rpms.
