@@ -4,7 +4,9 @@
 # The source tarball is the tree's tracked files (git ls-files, or the tree
 # without target/ when it is not a git checkout) plus `cargo vendor` output
 # made from cargo's local cache. Both builds compile with `cargo --offline`
-# and share one CARGO_TARGET_DIR and source path, so pyvet is compiled once.
+# and share one CARGO_TARGET_DIR and source path, so the deb's build reuses
+# the pure-Rust crates (the C -sys crates and pyvet are rebuilt: the
+# environment dpkg-buildpackage sets differs).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$repo/target/packages}
@@ -40,8 +42,7 @@ tar -C "$work/src" -czf "$work/pyvet-$version.tar.gz" "pyvet-$version"
 # rpm: --nodeps because cargo and rustc come from rustup, not from rpms.
 mkdir -p "$work/rpmbuild/SOURCES"
 cp "$work/pyvet-$version.tar.gz" "$work/rpmbuild/SOURCES/"
-# Both builds unpack to $work/build/pyvet-VERSION: same path, same mtimes, so
-# the deb's cargo build finds the rpm's one fresh and compiles nothing.
+# Both builds unpack to $work/build/pyvet-VERSION: same path, same mtimes.
 rpmbuild -ba --nodeps --define "_topdir $work/rpmbuild" --define "_builddir $work/build" \
     "$repo/pyvet.spec"
 cp "$work"/rpmbuild/RPMS/*/pyvet-"$version"-*.rpm "$work"/rpmbuild/SRPMS/*.src.rpm "$out/"
