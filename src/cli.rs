@@ -1,7 +1,8 @@
 //! The command line, as data.
 //!
-//! Kept in the library (not in `main.rs`) so that tests can check every flag
-//! is documented in `man/pyvet.1`.
+//! Kept in the library (not in `main.rs`) so that the man pages and shell
+//! completions are generated from it (`cargo run --example gen-docs`) and
+//! tests can check the committed ones have not drifted.
 
 use std::path::PathBuf;
 
@@ -9,28 +10,88 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Audit installed Python trees against what the package manager says should be there.
 #[derive(Debug, Parser)]
-#[command(name = "pyvet", version, about, max_term_width = 100)]
+#[command(
+    name = "pyvet",
+    version,
+    long_version = long_version(),
+    about,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// What `pyvet --version` prints: the version, then the CPython versions
+/// whose bytecode pyvet knows (from the magic-number table).
+pub fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let versions: Vec<String> = crate::bytecode::magic::known_versions()
+            .map(|v| v.to_string())
+            .collect();
+        format!(
+            "{}\nsupported CPython versions: {}",
+            env!("CARGO_PKG_VERSION"),
+            versions.join(" ")
+        )
+    })
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Audit Python trees against their package manifests (this host by default).
+    ///
+    /// Audits the Python trees under the root against what the package managers
+    /// say should be there, with the rules listed under RULES in pyvet(1); see
+    /// AUDIT there.
     Audit(AuditArgs),
     /// Print what the package databases (and any INPUT) say is installed.
+    ///
+    /// Prints what the installed package databases under the root, and each
+    /// INPUT, say is installed. An INPUT is recognised by content: an rpmdb
+    /// (SQLite, BerkeleyDB or NDB) file or directory, a single RPM header, a .rpm
+    /// or .deb file, a dpkg admin directory or status file (including distroless
+    /// status.d), an apk installed database, a pip RECORD file, or any other
+    /// directory, which is walked and hashed as if it were /.
     Manifest(ManifestArgs),
     /// Judge .pyc files the way CPython's import system would.
+    ///
+    /// Reports, for each PYC, its Python version, magic number, invalidation
+    /// mode, header fields, expected source, code-object filename, docstring
+    /// presence and a verdict: valid, stale, hash-mismatch, unchecked-hash,
+    /// orphan, sourceless, foreign, unknown-magic, corrupt, and with --deep also
+    /// diverges and unverified.
     Pyc(PycArgs),
     /// Prove that a minimal layout is a file-wise subset of a fuller one.
+    ///
+    /// Proves that installing the minimal side's packages yields a file-wise
+    /// subset of installing the full side's; see SUBSET in pyvet(1).
     Subset(SubsetArgs),
     /// Size and file count of every layout, from a status-quo tree.
+    ///
+    /// Prints the bytes, 4 KiB blocks and files of every layout (status quo,
+    /// py-opt0, option 1, option 2, minimal) computed from a status-quo tree;
+    /// see SIZE in pyvet(1).
     Size(SizeArgs),
     /// Validate a policy file, or print the effective policy.
+    ///
+    /// A policy NAME is looked up as /etc/pyvet/policies/NAME.toml, then
+    /// /usr/share/pyvet/policies/NAME.toml, then among the built-ins; see
+    /// pyvet-policy(5).
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// Check the layout markers and what the policy's layout expects.
+    ///
+    /// Runs only the layout checks of audit: the markers
+    /// (__pycache__/__dont_write_bytecode__, __pysources__/, __pysource__) and
+    /// what the policy's layout expects of each packaged file (rules marker-* and
+    /// layout-unexpected). Each PATH is a tree inside --root (default: every
+    /// /usr/lib*/python3.X there and the trees the databases install into). Meant
+    /// for a build root in CI: without a package database the ownership parts are
+    /// skipped, said once as no-manifest. The report is the audit's
+    /// (pyvet-audit/1 JSON, SARIF, text) and so are the exit status and
+    /// --fail-on.
     Markers(MarkersArgs),
     /// Make a layout in a build root (this command writes to BUILDROOT).
     #[command(subcommand)]
@@ -93,15 +154,23 @@ impl LayoutName {
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Load FILE strictly and report every problem with its line (exit 0 valid, 2 not).
+    ///
+    /// Loads each policy FILE strictly and prints "FILE: ok (policy NAME)" for a
+    /// good one; for a bad one, prints every problem (unknown key, bad value, bad
+    /// glob, unknown rule id) with its line on standard error, and exits 2.
     Check {
         /// The policy files.
         #[arg(value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
     },
     /// Print the effective policy as TOML (`all` lists the built-in names).
+    ///
+    /// Prints the effective policy, a built-in NAME or a FILE, as TOML: every key
+    /// with its value, defaults included (all lists the built-in names). See
+    /// pyvet-policy(5).
     Show {
-        /// A built-in name or a policy file.
-        #[arg(value_name = "NAME|FILE")]
+        /// A policy name, a policy file, or `all`.
+        #[arg(value_name = "NAME|FILE|all")]
         policy: String,
     },
 }
@@ -289,7 +358,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "REPORT.json")]
     pub baseline: Option<PathBuf>,
     /// Print what a rule means and exit (`all` lists every rule).
-    #[arg(long, value_name = "RULE")]
+    #[arg(long, value_name = "RULE|all")]
     pub explain: Option<String>,
     /// Never show a progress bar (it shows only when stderr is a terminal).
     #[arg(long)]

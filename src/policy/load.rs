@@ -41,8 +41,34 @@ pub enum PolicyError {
 /// Largest policy file read.
 const MAX_POLICY_FILE: u64 = 1 << 20;
 
-/// A built-in policy by name, else a TOML file by path.
+/// Where a policy NAME is looked up as `NAME.toml` before the built-ins:
+/// the administrator's overrides, then the policies the package installed.
+pub const SEARCH_DIRS: &[&str] = &["/etc/pyvet/policies", "/usr/share/pyvet/policies"];
+
+/// A policy by name (`NAME.toml` in [`SEARCH_DIRS`], else built in), else a
+/// TOML file by path.
 pub fn load(spec: &str) -> Result<Policy, PolicyError> {
+    load_searching(spec, SEARCH_DIRS)
+}
+
+/// [`load`] with the search directories given (tests use temp dirs).
+pub fn load_searching<D: AsRef<Path>>(spec: &str, dirs: &[D]) -> Result<Policy, PolicyError> {
+    if is_name(spec) {
+        for dir in dirs {
+            let file = dir.as_ref().join(format!("{spec}.toml"));
+            if !file.is_file() {
+                continue;
+            }
+            // The packaged copy of a built-in is the built-in (and keeps
+            // what only built-ins do); anything else is a policy file.
+            let same = super::builtin_text(spec)
+                .is_some_and(|t| std::fs::read(&file).is_ok_and(|b| b == t.as_bytes()));
+            return match same {
+                true => Ok(super::builtin(spec).expect("builtin_text implies builtin")),
+                false => load_file(&file),
+            };
+        }
+    }
     if let Some(p) = super::builtin(spec) {
         return Ok(p);
     }
@@ -50,6 +76,22 @@ pub fn load(spec: &str) -> Result<Policy, PolicyError> {
     if !path.exists() {
         return Err(PolicyError::Unknown(spec.into()));
     }
+    load_file(path)
+}
+
+/// A policy name, as opposed to a path: no separator, no `.toml`, not hidden.
+fn is_name(spec: &str) -> bool {
+    !spec.is_empty()
+        && !spec.starts_with('.')
+        && !spec.contains('/')
+        && !spec.ends_with(".toml")
+        && spec
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A policy TOML file, strictly.
+fn load_file(path: &Path) -> Result<Policy, PolicyError> {
     let bytes = crate::fsutil::read_capped(path, MAX_POLICY_FILE).map_err(|e| PolicyError::Io {
         path: path.into(),
         source: std::io::Error::other(e.to_string()),
@@ -477,6 +519,39 @@ const LEVELS: &[(&str, Level)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `/etc` overrides `/usr/share`, which overrides the built-ins; a
+    /// packaged copy of a built-in is the built-in; paths are never searched.
+    #[test]
+    fn names_are_searched_in_etc_then_share_then_built_in() {
+        let etc = tempfile::tempdir().unwrap();
+        let share = tempfile::tempdir().unwrap();
+        let dirs = [etc.path(), share.path()];
+        let own = |name: &str, desc: &str| {
+            format!("name = \"{name}\"\ndescription = \"{desc}\"\n")
+                + "layout = \"custom\"\nbytecode = \"packaged\"\n"
+        };
+        std::fs::write(share.path().join("site.toml"), own("site", "share")).unwrap();
+        let p = load_searching("site", &dirs).unwrap();
+        assert_eq!((p.description.as_str(), p.builtin), ("share", false));
+        std::fs::write(etc.path().join("site.toml"), own("site", "etc")).unwrap();
+        assert_eq!(load_searching("site", &dirs).unwrap().description, "etc");
+
+        let generic = crate::policy::builtin_text("generic").unwrap();
+        std::fs::write(share.path().join("generic.toml"), generic).unwrap();
+        assert!(load_searching("generic", &dirs).unwrap().builtin);
+        std::fs::write(etc.path().join("generic.toml"), own("generic", "mine")).unwrap();
+        let p = load_searching("generic", &dirs).unwrap();
+        assert_eq!((p.description.as_str(), p.builtin), ("mine", false));
+
+        assert!(load_searching("debian", &dirs).unwrap().builtin);
+        assert!(matches!(
+            load_searching("nothing", &dirs),
+            Err(PolicyError::Unknown(n)) if n == "nothing"
+        ));
+        // A spec with a separator or `.toml` is a path, not a name.
+        assert!(!is_name("./site") && !is_name("site.toml") && !is_name(".."));
+    }
 
     fn problems(text: &str) -> Vec<String> {
         match parse(text, Path::new("p.toml")) {
