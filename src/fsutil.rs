@@ -8,7 +8,7 @@
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -65,41 +65,11 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
 ///
 /// Returns `None` when a component does not exist or links loop.
 pub fn resolve_in_root(root: &Path, path: &Path) -> Option<PathBuf> {
-    let mut pending: Vec<PathBuf> = vec![path.to_path_buf()];
-    let mut current = PathBuf::from("/");
-    let mut hops = 0;
-    while let Some(p) = pending.pop() {
-        let comps: Vec<Component> = p.components().collect();
-        for (i, c) in comps.iter().enumerate() {
-            match c {
-                Component::RootDir => current = PathBuf::from("/"),
-                Component::CurDir | Component::Prefix(_) => {}
-                Component::ParentDir => {
-                    current.pop();
-                }
-                Component::Normal(n) => {
-                    let candidate = current.join(n);
-                    let host = crate::manifest::under_root(root, &candidate);
-                    let meta = std::fs::symlink_metadata(&host).ok()?;
-                    if meta.file_type().is_symlink() {
-                        hops += 1;
-                        if hops > 40 {
-                            return None;
-                        }
-                        let target = std::fs::read_link(&host).ok()?;
-                        let rest: PathBuf = comps[i + 1..].iter().collect();
-                        if !rest.as_os_str().is_empty() {
-                            pending.push(rest);
-                        }
-                        pending.push(target);
-                        break;
-                    }
-                    current = candidate;
-                }
-            }
-        }
-    }
-    Some(crate::manifest::under_root(root, &current))
+    let resolved = crate::tree::resolve_with(path, |candidate| {
+        crate::tree::fs::host_link(&crate::manifest::under_root(root, candidate), path)
+    })
+    .ok()?;
+    Some(crate::manifest::under_root(root, &resolved))
 }
 
 #[cfg(test)]

@@ -13,13 +13,10 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use super::{Entry, Kind, Meta, Tree, TreeError, TreeResult};
-
-/// Most symlinks followed while resolving one path (the kernel's limit).
-const MAX_SYMLINK_HOPS: usize = 40;
 
 /// A directory on disk seen as a root filesystem.
 pub struct FsTree {
@@ -76,48 +73,20 @@ impl FsTree {
     /// Walks `path` component by component on the host, following symlinks
     /// inside the root.
     fn resolve_uncached(&self, path: &Path) -> TreeResult<PathBuf> {
-        let mut pending: Vec<PathBuf> = vec![path.to_path_buf()];
-        let mut current = PathBuf::from("/");
-        let mut hops = 0;
-        while let Some(p) = pending.pop() {
-            let comps: Vec<Component> = p.components().collect();
-            for (i, c) in comps.iter().enumerate() {
-                match c {
-                    Component::RootDir => current = PathBuf::from("/"),
-                    Component::CurDir | Component::Prefix(_) => {}
-                    Component::ParentDir => {
-                        current.pop();
-                    }
-                    Component::Normal(n) => {
-                        let candidate = current.join(n);
-                        let host = self.host(&candidate);
-                        let meta =
-                            std::fs::symlink_metadata(&host).map_err(|e| TreeError::io(path, e))?;
-                        if !meta.file_type().is_symlink() {
-                            current = candidate;
-                            continue;
-                        }
-                        hops += 1;
-                        if hops > MAX_SYMLINK_HOPS {
-                            return Err(TreeError::io(
-                                path,
-                                std::io::Error::from_raw_os_error(libc::ELOOP),
-                            ));
-                        }
-                        let target =
-                            std::fs::read_link(&host).map_err(|e| TreeError::io(path, e))?;
-                        let rest: PathBuf = comps[i + 1..].iter().collect();
-                        if !rest.as_os_str().is_empty() {
-                            pending.push(rest);
-                        }
-                        pending.push(target);
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(current)
+        super::resolve_with(path, |candidate| host_link(&self.host(candidate), path))
     }
+}
+
+/// Whether the host file `host` is a symlink, and its target; errors name
+/// `path`, the tree path being resolved.
+pub(crate) fn host_link(host: &Path, path: &Path) -> TreeResult<Option<PathBuf>> {
+    let meta = std::fs::symlink_metadata(host).map_err(|e| TreeError::io(path, e))?;
+    if !meta.file_type().is_symlink() {
+        return Ok(None);
+    }
+    std::fs::read_link(host)
+        .map(Some)
+        .map_err(|e| TreeError::io(path, e))
 }
 
 /// Converts `std::fs::Metadata` (from `lstat` or `fstat`).

@@ -12,7 +12,7 @@
 //! written, a symlink is never followed out of the root, a FIFO or device is
 //! never opened, and reads are capped.
 
-mod fs;
+pub(crate) mod fs;
 pub mod package;
 
 pub use fs::FsTree;
@@ -142,6 +142,58 @@ impl From<TreeError> for crate::Error {
 }
 
 pub type TreeResult<T> = std::result::Result<T, TreeError>;
+
+/// Most symlinks followed while resolving one path (the kernel's limit).
+pub const MAX_SYMLINK_HOPS: usize = 40;
+
+/// Resolves `path` the way the kernel would in a chroot at the tree's root:
+/// each component is looked up with `link_of`, which says whether it is a
+/// symlink (`Some(target)`) or not (`None`), or fails (it does not exist);
+/// an absolute target restarts at `/`, `..` never climbs above it, and more
+/// than [`MAX_SYMLINK_HOPS`] links is `ELOOP`. Every tree resolves paths
+/// with this one walk.
+pub fn resolve_with(
+    path: &Path,
+    mut link_of: impl FnMut(&Path) -> TreeResult<Option<PathBuf>>,
+) -> TreeResult<PathBuf> {
+    use std::path::Component;
+    let mut pending: Vec<PathBuf> = vec![path.to_path_buf()];
+    let mut current = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(p) = pending.pop() {
+        let comps: Vec<Component> = p.components().collect();
+        for (i, c) in comps.iter().enumerate() {
+            match c {
+                Component::RootDir => current = PathBuf::from("/"),
+                Component::CurDir | Component::Prefix(_) => {}
+                Component::ParentDir => {
+                    current.pop();
+                }
+                Component::Normal(n) => {
+                    let candidate = current.join(n);
+                    let Some(target) = link_of(&candidate)? else {
+                        current = candidate;
+                        continue;
+                    };
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return Err(TreeError::io(
+                            path,
+                            std::io::Error::from_raw_os_error(libc::ELOOP),
+                        ));
+                    }
+                    let rest: PathBuf = comps[i + 1..].iter().collect();
+                    if !rest.as_os_str().is_empty() {
+                        pending.push(rest);
+                    }
+                    pending.push(target);
+                    break;
+                }
+            }
+        }
+    }
+    Ok(current)
+}
 
 /// A read-only view of a root filesystem. Paths are absolute and inside
 /// the tree (`/usr/lib/...`); `..` never climbs above its `/`.

@@ -27,8 +27,7 @@ use crate::manifest::{FileEntry, FileKind};
 
 /// The id given to an owner known only by a name other than `root`.
 pub const UNKNOWN_ID: u32 = u32::MAX;
-/// Most symlinks followed while resolving one path (Linux's `MAXSYMLINKS`).
-const MAX_SYMLINK_HOPS: u32 = 40;
+
 /// Mode of a directory a package implies but does not list.
 const IMPLIED_DIR_MODE: u32 = 0o040755;
 
@@ -379,46 +378,13 @@ impl Tree for PackageTree {
     }
 
     fn resolve(&self, path: &Path) -> TreeResult<PathBuf> {
-        let mut pending: Vec<PathBuf> = vec![path.to_path_buf()];
-        let mut current = PathBuf::from("/");
-        let mut hops = 0;
-        while let Some(p) = pending.pop() {
-            let comps: Vec<Component> = p.components().collect();
-            for (i, c) in comps.iter().enumerate() {
-                match c {
-                    Component::RootDir => current = PathBuf::from("/"),
-                    Component::CurDir | Component::Prefix(_) => {}
-                    Component::ParentDir => {
-                        current.pop();
-                    }
-                    Component::Normal(n) => {
-                        let candidate = current.join(n);
-                        let node = self
-                            .nodes
-                            .get(&candidate)
-                            .ok_or_else(|| TreeError::NotFound(path.to_path_buf()))?;
-                        let Some(target) = &node.link else {
-                            current = candidate;
-                            continue;
-                        };
-                        hops += 1;
-                        if hops > MAX_SYMLINK_HOPS {
-                            return Err(TreeError::io(
-                                path,
-                                std::io::Error::from_raw_os_error(libc::ELOOP),
-                            ));
-                        }
-                        let rest: PathBuf = comps[i + 1..].iter().collect();
-                        if !rest.as_os_str().is_empty() {
-                            pending.push(rest);
-                        }
-                        pending.push(target.clone());
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(current)
+        super::resolve_with(path, |candidate| {
+            let node = self
+                .nodes
+                .get(candidate)
+                .ok_or_else(|| TreeError::NotFound(path.to_path_buf()))?;
+            Ok(node.link.clone())
+        })
     }
 }
 
