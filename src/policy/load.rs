@@ -45,7 +45,7 @@ const MAX_POLICY_FILE: u64 = 1 << 20;
 /// the administrator's overrides, then the policies the package installed.
 pub const SEARCH_DIRS: &[&str] = &["/etc/pyvet/policies", "/usr/share/pyvet/policies"];
 
-/// A policy by name (`NAME.toml` in [`SEARCH_DIRS`], else built in), else a
+/// A policy by name (`NAME.toml` in the search directories (`SEARCH_DIRS`), else built in), else a
 /// TOML file by path.
 pub fn load(spec: &str) -> Result<Policy, PolicyError> {
     load_searching(spec, SEARCH_DIRS)
