@@ -15,10 +15,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use assert_cmd::cargo::CommandCargoExt;
-use pyvet::audit::rules::{self, Family};
-use serde_json::Value;
-
+use common::audit::{finding, findings, json as audit, not_owned as found, s, set};
 use common::rpmroot::{RpmRoot, PYTHON, STDLIB};
 use common::run_stdout;
 
@@ -41,53 +38,6 @@ const DEMO_FILES: &[(&str, &str)] = &[
         "import json\n\nVALUE = json.dumps([1, 2])\n",
     ),
 ];
-
-/// `pyvet audit --root R --format json`, parsed; any exit but 2 (errors).
-fn audit(root: &Path, extra: &[&str]) -> Value {
-    let out = Command::cargo_bin("pyvet")
-        .unwrap()
-        .args(["audit", "--format", "json", "--root"])
-        .arg(root)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "pyvet audit failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The findings' (rule, path), leaving out the owned-file family.
-fn found(report: &Value) -> BTreeSet<(String, String)> {
-    findings(report)
-        .filter(|f| rules::find(f["rule"].as_str().unwrap()).unwrap().family != Family::Owned)
-        .map(|f| (s(&f["rule"]), s(&f["path"])))
-        .collect()
-}
-
-fn findings(report: &Value) -> impl Iterator<Item = &Value> {
-    report["findings"].as_array().unwrap().iter()
-}
-
-/// The one finding of `rule` at `path`.
-fn finding<'a>(report: &'a Value, rule: &str, path: &str) -> &'a Value {
-    findings(report)
-        .find(|f| f["rule"] == rule && f["path"] == path)
-        .unwrap_or_else(|| panic!("no {rule} at {path}"))
-}
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap().to_string()
-}
-
-fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    items
-        .iter()
-        .map(|(r, p)| (r.to_string(), p.to_string()))
-        .collect()
-}
 
 fn cache(dir: &str, module: &str) -> String {
     format!("{dir}/__pycache__/{module}.cpython-311.pyc")

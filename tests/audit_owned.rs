@@ -11,78 +11,28 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
+use common::audit::{self, set};
 use common::rpmroot::{self, RpmRoot};
 use common::run_stdout;
 
-/// The owned-file rules (src/audit/rules.rs, family `owned`).
-const OWNED_RULES: &[&str] = &[
-    "missing",
-    "digest-mismatch",
-    "size-mismatch",
-    "mode-mismatch",
-    "owner-mismatch",
-    "group-mismatch",
-    "mtime-mismatch",
-    "link-mismatch",
-    "type-mismatch",
-    "device-mismatch",
-    "caps-mismatch",
-    "unreadable",
-];
-
-fn pyvet_audit(root: &Path, format: &str) -> std::process::Output {
-    assert_cmd::Command::cargo_bin("pyvet")
-        .unwrap()
-        .args(["audit", "--fail-on", "never", "--format", format, "--root"])
-        .arg(root)
-        .output()
-        .unwrap()
-}
-
 /// The owned findings of `pyvet audit --format json`: (rule, path).
 fn owned_findings(root: &Path) -> BTreeSet<(String, String)> {
-    let out = pyvet_audit(root, "json");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    report["findings"]
-        .as_array()
-        .unwrap()
+    audit::owned(&audit::json(root, &[]))
         .iter()
-        .filter(|f| OWNED_RULES.contains(&f["rule"].as_str().unwrap()))
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap().to_string(),
-                f["path"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(audit::rule_path)
         .collect()
 }
 
 /// The full JSON of the one finding about `path`.
 fn finding_for(root: &Path, path: &str) -> serde_json::Value {
-    let out = pyvet_audit(root, "json");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["path"] == path && OWNED_RULES.contains(&f["rule"].as_str().unwrap()))
+    audit::owned(&audit::json(root, &[]))
+        .into_iter()
+        .find(|f| f["path"] == path)
         .unwrap_or_else(|| panic!("no owned finding for {path}"))
-        .clone()
 }
 
 fn pyvet_rpm_lines(root: &Path) -> BTreeSet<String> {
-    let out = pyvet_audit(root, "rpm");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
+    String::from_utf8(audit::output(root, "rpm", &[]))
         .unwrap()
         .lines()
         .map(str::to_string)
@@ -100,13 +50,6 @@ fn rpm_verify(root: &Path, packages: &[&str]) -> BTreeSet<String> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)
-        .collect()
-}
-
-fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    items
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()
 }
 
@@ -152,8 +95,7 @@ const DECODER: &str = "/usr/lib/python3.11/json/decoder.py";
 fn untouched_root_has_no_owned_findings() {
     let r = RpmRoot::status_quo();
     assert_audit(&r, &[], &[]);
-    let out = pyvet_audit(&r.root, "json");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = audit::json(&r.root, &[]);
     // Every file of the package was verified (sources, pycs, directories).
     let listed = run_stdout(Command::new("rpm").arg("--root").arg(&r.root).args([
         "--dbpath",
@@ -574,12 +516,7 @@ fn audit_leaves_the_root_byte_and_metadata_identical() {
     let before = settled_snapshot(&x.root);
     assert!(before.contains_key(&x.path("/var/lib/rpm/rpmdb.sqlite")));
     for format in ["json", "rpm", "text", "sarif"] {
-        let out = pyvet_audit(&x.root, format);
-        assert!(
-            out.status.success(),
-            "{format}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        audit::output(&x.root, format, &[]);
     }
     let after = snapshot(&x.root);
     let added: Vec<_> = after.keys().filter(|k| !before.contains_key(*k)).collect();

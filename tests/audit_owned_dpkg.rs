@@ -9,47 +9,11 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
+use common::audit;
 use common::dpkgroot::{DpkgRoot, CONFFILE};
 
-fn pyvet_audit(root: &Path, format: &str) -> Vec<u8> {
-    let out = assert_cmd::Command::cargo_bin("pyvet")
-        .unwrap()
-        .args(["audit", "--fail-on", "never", "--format", format, "--root"])
-        .arg(root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-const OWNED_RULES: &[&str] = &[
-    "missing",
-    "digest-mismatch",
-    "size-mismatch",
-    "mode-mismatch",
-    "owner-mismatch",
-    "group-mismatch",
-    "mtime-mismatch",
-    "link-mismatch",
-    "type-mismatch",
-    "device-mismatch",
-    "caps-mismatch",
-    "unreadable",
-];
-
 fn owned(root: &Path) -> Vec<serde_json::Value> {
-    let report: serde_json::Value = serde_json::from_slice(&pyvet_audit(root, "json")).unwrap();
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| OWNED_RULES.contains(&f["rule"].as_str().unwrap()))
-        .cloned()
-        .collect()
+    audit::owned(&audit::json(root, &[]))
 }
 
 fn assert_audit(r: &DpkgRoot, findings: &[(&str, &str)], dpkg_lines: &[&str]) {
@@ -70,7 +34,7 @@ fn assert_audit(r: &DpkgRoot, findings: &[(&str, &str)], dpkg_lines: &[&str]) {
     let dpkg: BTreeSet<String> = r.dpkg_verify().into_iter().collect();
     let want: BTreeSet<String> = dpkg_lines.iter().map(|s| s.to_string()).collect();
     assert_eq!(dpkg, want, "dpkg --verify itself");
-    let pyvet: BTreeSet<String> = String::from_utf8(pyvet_audit(&r.root, "rpm"))
+    let pyvet: BTreeSet<String> = String::from_utf8(audit::output(&r.root, "rpm", &[]))
         .unwrap()
         .lines()
         .map(str::to_string)

@@ -10,44 +10,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::audit;
 use common::run_stdout;
 
-const OWNED_RULES: &[&str] = &[
-    "missing",
-    "digest-mismatch",
-    "size-mismatch",
-    "mode-mismatch",
-    "owner-mismatch",
-    "group-mismatch",
-    "mtime-mismatch",
-    "link-mismatch",
-    "type-mismatch",
-    "device-mismatch",
-    "caps-mismatch",
-    "unreadable",
-];
-
 fn owned(root: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
-    let out = assert_cmd::Command::cargo_bin("pyvet")
-        .unwrap()
-        .args(["audit", "--fail-on", "never", "--format", "json", "--root"])
-        .arg(root)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| OWNED_RULES.contains(&f["rule"].as_str().unwrap()))
-        .cloned()
-        .collect()
+    audit::owned(&audit::json(root, extra))
 }
 
 fn summary(fs: &[serde_json::Value]) -> BTreeSet<(String, String, String)> {

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
-use pyvet::audit::rules::{self, Family};
 use serde_json::Value;
 
+use common::audit::{self, set};
 use common::rpmroot::{build_rpm, install, stage_subset, PYTHON, STDLIB, SUBSET};
 use common::run_stdout;
 
@@ -51,31 +51,11 @@ fn markers(root: &Path, policy: &str) -> BTreeSet<(String, String)> {
 fn audit(root: &Path, policy: &str) -> BTreeSet<(String, String)> {
     let (code, report, stderr) = pyvet(&["audit", "--policy", policy], root);
     assert!(matches!(code, Some(0 | 1)), "{stderr}");
-    found(&report)
-        .into_iter()
-        .filter(|(r, _)| rules::find(r).unwrap().family != Family::Owned)
-        .collect()
+    audit::not_owned(&report)
 }
 
 fn found(report: &Value) -> BTreeSet<(String, String)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap().to_string(),
-                f["path"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    items
-        .iter()
-        .map(|(r, p)| (r.to_string(), p.to_string()))
-        .collect()
+    audit::findings(report).map(audit::rule_path).collect()
 }
 
 fn bare() -> BTreeSet<(String, String)> {

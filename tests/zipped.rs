@@ -17,10 +17,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use assert_cmd::cargo::CommandCargoExt;
-use pyvet::audit::rules::{self, Family};
-use serde_json::Value;
-
+use common::audit::{finding, json as audit, not_owned as found, set};
 use common::rpmroot::{self, RpmRoot, PYTHON, STDLIB, SUBSET};
 use common::run_stdout;
 
@@ -28,53 +25,6 @@ use common::run_stdout;
 const ZIP: &str = "/usr/lib/python311.zip";
 /// The package holding it.
 const ZIPPED: &str = "pyvet-stdlib-zipped";
-
-/// `pyvet audit --root R --format json`, parsed; any exit but 2 (errors).
-fn audit(root: &Path) -> Value {
-    let out = Command::cargo_bin("pyvet")
-        .unwrap()
-        .args(["audit", "--format", "json", "--root"])
-        .arg(root)
-        .output()
-        .unwrap();
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "pyvet audit failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The findings' (rule, path), leaving out the owned-file family.
-fn found(report: &Value) -> BTreeSet<(String, String)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| rules::find(f["rule"].as_str().unwrap()).unwrap().family != Family::Owned)
-        .map(|f| (s(&f["rule"]), s(&f["path"])))
-        .collect()
-}
-
-fn finding<'a>(report: &'a Value, rule: &str, path: &str) -> &'a Value {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule"] == rule && f["path"] == path)
-        .unwrap_or_else(|| panic!("no {rule} at {path}"))
-}
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap().to_string()
-}
-
-fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    items
-        .iter()
-        .map(|(r, p)| (r.to_string(), p.to_string()))
-        .collect()
-}
 
 fn member(name: &str) -> String {
     format!("{ZIP}/{name}")
@@ -200,7 +150,7 @@ fn zipimport_loads_in(root: &Path, module: &str, tz: &str) -> String {
 #[test]
 fn zipped_stdlib_audits_clean_and_zipimport_uses_its_pycs() {
     let r = zipped_root("timestamp");
-    let report = audit(&r.root);
+    let report = audit(&r.root, &[]);
     assert_eq!(found(&report), set(&[]));
     // 24 pycs in the tree (8 sources, 3 levels) and 8 in the zip.
     assert_eq!(report["summary"]["pycs_judged"], 32);
@@ -227,7 +177,7 @@ fn a_zip_written_in_another_time_zone_audits_clean() {
     );
     // pyvet cannot know the zone of the interpreter: the pycs are current
     // in one, so nothing is reported.
-    assert_eq!(found(&audit(&r.root)), set(&[]));
+    assert_eq!(found(&audit(&r.root, &[])), set(&[]));
 }
 
 #[test]
@@ -239,7 +189,7 @@ fn a_tampered_source_member_and_a_sourceless_member_are_found() {
         "\nimport os\n",
         Some(("evil.pyc", "print('pwned')\n")),
     );
-    let report = audit(&r.root);
+    let report = audit(&r.root, &[]);
     let decoder = member("json/decoder.pyc");
     let evil = member("evil.pyc");
     assert_eq!(
@@ -267,10 +217,10 @@ fn a_tampered_source_member_and_a_sourceless_member_are_found() {
 #[test]
 fn a_checked_hash_member_whose_source_changed_is_a_hash_mismatch() {
     let r = zipped_root("checked-hash");
-    assert_eq!(found(&audit(&r.root)), set(&[]));
+    assert_eq!(found(&audit(&r.root, &[])), set(&[]));
     assert_eq!(zipimport_loads(&r.root, "keyword"), "keyword.pyc");
     tamper(&r.root, Some("keyword.py"), "\n# edited\n", None);
-    let report = audit(&r.root);
+    let report = audit(&r.root, &[]);
     let pyc = member("keyword.pyc");
     assert_eq!(found(&report), set(&[("hash-mismatch-bytecode", &pyc)]));
     let b = &finding(&report, "hash-mismatch-bytecode", &pyc)["evidence"]["bytecode"];
@@ -301,7 +251,7 @@ fn an_unowned_zip_named_by_an_unowned_pth_is_found() {
             .arg(r.path("/opt/payload.zip"))
             .arg("payload.py"),
     );
-    let report = audit(&r.root);
+    let report = audit(&r.root, &[]);
     assert_eq!(
         found(&report),
         set(&[
@@ -338,7 +288,7 @@ fn an_unowned_default_zip_is_found_with_its_members() {
             .arg(r.path(ZIP))
             .arg("sitecustomize.pyc"),
     );
-    let report = audit(&r.root);
+    let report = audit(&r.root, &[]);
     assert_eq!(
         found(&report),
         set(&[

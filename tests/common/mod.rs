@@ -88,6 +88,7 @@ impl XorShift {
         }
     }
 }
+pub mod audit;
 pub mod dpkgroot;
 pub mod rpmroot;
 pub mod sarif;
