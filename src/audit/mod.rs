@@ -62,16 +62,28 @@ impl Default for Options {
 #[derive(Debug, Default)]
 pub struct Owners<'m> {
     map: OwnerIndex<'m>,
+    /// The pip `RECORD` packages a package database installed
+    /// ([`distro_records`]): they own nothing.
+    distro_records: Vec<usize>,
 }
 
 impl<'m> Owners<'m> {
     pub fn new(manifest: &'m Manifest) -> Self {
         let mut map = manifest.owners();
         let is_pip = |o: &Owner| manifest.packages[o.package].source.backend == Backend::PipRecord;
-        let shadowed = distro_records(manifest, &map);
-        map.retain(|o| !shadowed.contains(&o.package));
+        let distro_records = distro_records(manifest, &map);
+        map.retain(|o| !distro_records.contains(&o.package));
         map.prefer(|o| !is_pip(o));
-        Owners { map }
+        Owners {
+            map,
+            distro_records,
+        }
+    }
+
+    /// Whether package `pi` is a pip `RECORD` the distribution installed,
+    /// and so no manifest of its own.
+    pub fn is_distro_record(&self, pi: usize) -> bool {
+        self.distro_records.contains(&pi)
     }
 
     /// Every owner of `path` (after the precedence rule).
@@ -187,13 +199,12 @@ impl<'a> Context<'a> {
         options: &'a Options,
     ) -> Self {
         let owners = Owners::new(manifest);
-        let shadowed = distro_records(manifest, &manifest.owners());
         let mut extra = options.paths.clone();
         extra.extend(options.pycache_prefixes.iter().cloned());
         let python_trees = walk::discover(tree, manifest, &extra);
         let inventory = Inventory::walk(tree, &python_trees);
         let mut audited_packages = audited_packages(manifest, &python_trees);
-        audited_packages.retain(|p| !shadowed.contains(p));
+        audited_packages.retain(|&p| !owners.is_distro_record(p));
         Context {
             tree,
             manifest,
@@ -432,5 +443,6 @@ mod owners_tests {
         // A RECORD nothing else owns is the manifest of what pip installed.
         assert!(owners.is_owned(Path::new("/usr/local/lib/python3.11/dist-packages/six.py")));
         assert_eq!(distro_records(&m, &m.owners()), [1]);
+        assert!(owners.is_distro_record(1) && !owners.is_distro_record(2));
     }
 }
