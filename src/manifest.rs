@@ -644,6 +644,7 @@ pub fn under_root(root: &Path, path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::package;
 
     #[test]
     fn flags_keep_only_known_bits_and_name_them() {
@@ -710,25 +711,6 @@ mod tests {
             packages: vec![pkg("a"), pkg("b")],
         };
         assert_eq!(m.owners().of(Path::new("/usr/share/x")).len(), 2);
-    }
-
-    fn package(name: &str, backend: Backend, paths: &[&str]) -> Package {
-        Package {
-            name: name.into(),
-            epoch: None,
-            version: "1".into(),
-            release: None,
-            arch: None,
-            source: Source {
-                backend,
-                file: "/x".into(),
-            },
-            install_time: None,
-            files: paths
-                .iter()
-                .map(|p| FileEntry::new(*p, FileKind::File))
-                .collect(),
-        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Helpers for the unit tests' robustness loops.
+//! Helpers for the unit tests: robustness loops and small manifests.
 
 /// xorshift64: a small deterministic PRNG, so any failing input replays.
 pub(crate) struct XorShift(u64);
@@ -33,5 +33,31 @@ impl XorShift {
             let i = self.below(buf.len());
             buf[i] = (self.next_u64() >> 32) as u8;
         }
+    }
+}
+
+/// A package of `backend` listing `paths` as regular files, nothing else
+/// known: what the owner-index tests need.
+pub(crate) fn package(
+    name: &str,
+    backend: crate::manifest::Backend,
+    paths: &[&str],
+) -> crate::manifest::Package {
+    use crate::manifest::{FileEntry, FileKind, Package, Source};
+    Package {
+        name: name.into(),
+        epoch: None,
+        version: "1".into(),
+        release: None,
+        arch: None,
+        source: Source {
+            backend,
+            file: "/x".into(),
+        },
+        install_time: None,
+        files: paths
+            .iter()
+            .map(|p| FileEntry::new(*p, FileKind::File))
+            .collect(),
     }
 }

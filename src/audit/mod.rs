@@ -387,26 +387,7 @@ fn summarise(ctx: &Context, findings: &[Finding], c: &Counters) -> Summary {
 #[cfg(test)]
 mod owners_tests {
     use super::*;
-    use crate::manifest::{FileEntry, FileKind, Package, Source};
-
-    fn pkg(name: &str, backend: Backend, paths: &[&str]) -> Package {
-        Package {
-            name: name.into(),
-            epoch: None,
-            version: "1".into(),
-            release: None,
-            arch: None,
-            source: Source {
-                backend,
-                file: "/x".into(),
-            },
-            install_time: None,
-            files: paths
-                .iter()
-                .map(|p| FileEntry::new(*p, FileKind::File))
-                .collect(),
-        }
-    }
+    use crate::testutil::package as pkg;
 
     #[test]
     fn a_record_the_distribution_installed_is_no_second_manifest() {
