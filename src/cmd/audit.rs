@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::audit::{self, rules, Context, Options, Report, Severity, Sink};
 use crate::cli::{AuditArgs, AuditFormat, DbChoice, FailOn};
 use crate::cmd::{manifest::select, ExitCode};
-use crate::db::{self, DbSelect, LoadOptions};
+use crate::db::{self, LoadOptions};
 use crate::manifest::{Backend, Manifest};
 use crate::policy::{self, Policy};
 use crate::render::{
@@ -151,21 +151,8 @@ pub(crate) fn load_manifest(
     choice: DbChoice,
     extra: &[PathBuf],
 ) -> (Manifest, Vec<String>) {
-    let opts = db_options();
-    let mut manifest = Manifest::default();
-    let mut errors = Vec::new();
-    let sel = select(choice);
-    if sel != DbSelect::None {
-        let (m, errs) = db::load_root(root, sel, opts);
-        manifest.extend(m);
-        errors.extend(errs.iter().map(ToString::to_string));
-    }
-    for input in extra {
-        let (m, errs) = db::load_input(input, root, opts);
-        manifest.extend(m);
-        errors.extend(errs.iter().map(ToString::to_string));
-    }
-    (manifest, errors)
+    let (manifest, errors) = db::load(root, select(choice), extra, db_options());
+    (manifest, errors.iter().map(ToString::to_string).collect())
 }
 
 /// `--policy`, else the distribution's built-in policy.

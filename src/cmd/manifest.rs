@@ -25,25 +25,11 @@ pub fn run(args: &ManifestArgs, out: &mut dyn std::io::Write) -> crate::Result<E
             args.root.display()
         )));
     }
-    let mut manifest = Manifest::default();
-    let mut failed = false;
-    let select = select(args.db);
-    if select != DbSelect::None {
-        let (m, errors) = db::load_root(&args.root, select, opts);
-        manifest.extend(m);
-        for e in &errors {
-            report_error(e);
-        }
-        failed |= !errors.is_empty();
+    let (manifest, errors) = db::load(&args.root, select(args.db), &args.inputs, opts);
+    for e in &errors {
+        report_error(e);
     }
-    for input in &args.inputs {
-        let (m, errors) = db::load_input(input, &args.root, opts);
-        manifest.extend(m);
-        for e in &errors {
-            report_error(e);
-        }
-        failed |= !errors.is_empty();
-    }
+    let failed = !errors.is_empty();
     print(&manifest, args.format, out, failed)
 }
 

@@ -303,6 +303,30 @@ pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest,
     (filter(m, opts), errors)
 }
 
+/// Every installed database under `root` (as `select` says) and every
+/// input: one manifest, and every error beside it (one unreadable input
+/// never hides the others).
+pub fn load(
+    root: &Path,
+    select: DbSelect,
+    inputs: &[PathBuf],
+    opts: LoadOptions,
+) -> (Manifest, Vec<Error>) {
+    let mut manifest = Manifest::default();
+    let mut errors = Vec::new();
+    if select != DbSelect::None {
+        let (m, errs) = load_root(root, select, opts);
+        manifest.extend(m);
+        errors.extend(errs);
+    }
+    for input in inputs {
+        let (m, errs) = load_input(input, root, opts);
+        manifest.extend(m);
+        errors.extend(errs);
+    }
+    (manifest, errors)
+}
+
 /// A reader that reads all or nothing has no partial errors.
 fn whole(r: Result<Manifest>) -> Result<(Manifest, Vec<Error>)> {
     r.map(|m| (m, Vec::new()))

@@ -56,25 +56,17 @@ pub fn load_manifest(
     for record in tree.paths().filter(|p| is_record(p)) {
         copy.path(&record, true);
     }
-    let mut manifest = Manifest::default();
-    let mut errors = Vec::new();
-    if select != DbSelect::None {
-        let (m, errs) = db::load_root(root, select, opts);
-        manifest.extend(m);
-        errors.extend(errs.iter().map(ToString::to_string));
-    }
-    for input in extra {
-        let (m, errs) = db::load_input(input, root, opts);
-        manifest.extend(m);
-        errors.extend(errs.iter().map(ToString::to_string));
-    }
+    let (mut manifest, errors) = db::load(root, select, extra, opts);
     for p in &mut manifest.packages {
         if let Ok(rest) = p.source.file.strip_prefix(root) {
             p.source.file = Path::new("/").join(rest);
         }
     }
     let shown = root.display().to_string();
-    let errors = errors.into_iter().map(|e| e.replace(&shown, "")).collect();
+    let errors = errors
+        .iter()
+        .map(|e| e.to_string().replace(&shown, ""))
+        .collect();
     Ok((manifest, errors))
 }
 
