@@ -36,6 +36,21 @@ impl Algo {
             _ => return None,
         })
     }
+    /// Every algorithm pyvet can compute.
+    pub const ALL: [Algo; 6] = [
+        Algo::Md5,
+        Algo::Sha1,
+        Algo::Sha224,
+        Algo::Sha256,
+        Algo::Sha384,
+        Algo::Sha512,
+    ];
+
+    /// The algorithm [`Algo::name`] names (also `hashlib`'s names).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Algo::Md5 => "md5",
@@ -258,17 +273,8 @@ impl std::str::FromStr for Digest {
         let (name, hex) = s
             .split_once(':')
             .ok_or_else(|| format!("digest {s:?} is not algo:hex"))?;
-        let algo = [
-            Algo::Md5,
-            Algo::Sha1,
-            Algo::Sha224,
-            Algo::Sha256,
-            Algo::Sha384,
-            Algo::Sha512,
-        ]
-        .into_iter()
-        .find(|a| a.name() == name)
-        .ok_or_else(|| format!("unknown digest algorithm {name:?}"))?;
+        let algo =
+            Algo::from_name(name).ok_or_else(|| format!("unknown digest algorithm {name:?}"))?;
         Digest::from_hex(algo, hex).ok_or_else(|| format!("{name} digest {hex:?} is not valid hex"))
     }
 }
@@ -317,14 +323,7 @@ mod tests {
 
     #[test]
     fn short_digests_inline_long_ones_boxed_same_behaviour() {
-        for algo in [
-            Algo::Md5,
-            Algo::Sha1,
-            Algo::Sha224,
-            Algo::Sha256,
-            Algo::Sha384,
-            Algo::Sha512,
-        ] {
+        for algo in Algo::ALL {
             let d = algo.hash_bytes(b"abc");
             assert_eq!(d.bytes.len(), algo.digest_len());
             assert_eq!(Digest::from_hex(algo, &d.hex()), Some(d.clone()));

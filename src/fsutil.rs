@@ -59,6 +59,24 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// `path` made plain without looking at the disk (`os.path.normpath` of
+/// an absolute path): `.` and empty components dropped, `..` climbing,
+/// never above `/`.
+pub fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Resolves `path` (absolute, as seen from inside `root`) to a host path,
 /// following symlinks the way the kernel would inside a chroot at `root`:
 /// absolute link targets restart at `root`, and `..` never climbs above it.

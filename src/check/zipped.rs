@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -38,6 +38,7 @@ use crate::bytecode::magic::PyVersion;
 use crate::bytecode::zipimport::{judge_archive, MemberReport};
 use crate::bytecode::Verdict;
 use crate::format::zip::{Archive, Budget, ZipError};
+use crate::fsutil::lexical;
 use crate::limits::ZIP_MAX_FILE;
 use crate::tree::{Kind, Meta};
 
@@ -217,24 +218,8 @@ fn pth_paths(ctx: &Context, pth: &Path) -> Vec<PathBuf> {
         .split(|&b| b == b'\n')
         .filter(|l| !l.starts_with(b"#") && !l.trim_ascii().is_empty())
         .filter(|l| !l.starts_with(b"import ") && !l.starts_with(b"import\t"))
-        .map(|l| normalise(&site.join(OsStr::from_bytes(l.trim_ascii_end()))))
+        .map(|l| lexical(&site.join(OsStr::from_bytes(l.trim_ascii_end()))))
         .collect()
-}
-
-/// `os.path.normpath` of an absolute path: `.` dropped, `..` climbing
-/// (never above `/`).
-fn normalise(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Whether the unowned check already reports this path as an unowned
@@ -422,15 +407,15 @@ mod tests {
     #[test]
     fn pth_lines_normalise() {
         assert_eq!(
-            normalise(Path::new(
+            lexical(Path::new(
                 "/usr/lib/python3.11/site-packages/../../../../opt/x.zip"
             )),
             Path::new("/opt/x.zip")
         );
         assert_eq!(
-            normalise(Path::new("/usr/lib/python3.11/site-packages/./a/../b.zip")),
+            lexical(Path::new("/usr/lib/python3.11/site-packages/./a/../b.zip")),
             Path::new("/usr/lib/python3.11/site-packages/b.zip")
         );
-        assert_eq!(normalise(Path::new("/../../x")), Path::new("/x"));
+        assert_eq!(lexical(Path::new("/../../x")), Path::new("/x"));
     }
 }

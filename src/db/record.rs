@@ -497,7 +497,7 @@ fn parse_hash(field: &[u8], line: usize) -> Result<Option<Digest>, RecordError> 
     let (name, value) = text
         .split_once('=')
         .ok_or_else(|| bad("expected algo=value"))?;
-    let algo = algo_by_name(name).ok_or_else(|| RecordError::UnsupportedAlgo {
+    let algo = Algo::from_name(name).ok_or_else(|| RecordError::UnsupportedAlgo {
         line,
         algo: name.to_owned(),
     })?;
@@ -524,20 +524,6 @@ fn hex_digest(algo: Algo, value: &str) -> Option<Digest> {
         return None;
     }
     Digest::from_hex(algo, value)
-}
-
-/// `hashlib` names of the algorithms pyvet can compute.
-fn algo_by_name(name: &str) -> Option<Algo> {
-    [
-        Algo::Md5,
-        Algo::Sha1,
-        Algo::Sha224,
-        Algo::Sha256,
-        Algo::Sha384,
-        Algo::Sha512,
-    ]
-    .into_iter()
-    .find(|a| a.name() == name)
 }
 
 fn parse_size(field: &[u8], line: usize) -> Result<Option<u64>, RecordError> {

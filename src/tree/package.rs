@@ -17,11 +17,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Entry, Kind, Meta, Tree, TreeError, TreeResult};
 use crate::error::Result;
+use crate::fsutil::lexical;
 use crate::limits::{MAX_DECOMPRESSED, MAX_PACKAGE_TREE_CONTENT, MAX_SOURCE_FILE};
 use crate::manifest::{FileEntry, FileKind};
 
@@ -219,21 +220,6 @@ impl PackageTree {
 fn absolute(p: &Path) -> Option<PathBuf> {
     let path = lexical(&Path::new("/").join(p));
     (path != Path::new("/")).then_some(path)
-}
-
-/// Drops `.` and empty components and applies `..` without climbing above `/`.
-fn lexical(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 fn implied_dir() -> Node {
