@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::layer::{self, Changeset, Content, LayerEntry, LayerInfo};
@@ -21,10 +21,8 @@ use super::ImageError;
 use crate::audit::finding::LayerFacts;
 use crate::digest::{Algo, Digest};
 use crate::format::tar::EntryType;
-use crate::tree::{Entry, Kind, Meta, Tree, TreeError, TreeResult};
+use crate::tree::{Entry, Kind, Meta, Tree, TreeError, TreeResult, MAX_SYMLINK_HOPS};
 
-/// Most symlinks followed while resolving one path (the kernel's limit).
-const MAX_SYMLINK_HOPS: usize = 40;
 /// A directory the layers never described (a parent of an entry).
 const IMPLICIT_DIR_MODE: u32 = 0o040755;
 
@@ -119,44 +117,24 @@ impl ImageTree {
 
     /// Resolves every symlink in `path`, inside the image.
     fn resolve_key(&self, path: &Path, asked: &Path) -> TreeResult<Vec<u8>> {
-        let mut pending: Vec<PathBuf> = vec![path.to_path_buf()];
-        let mut current: Vec<u8> = Vec::new();
-        let mut hops = 0;
-        while let Some(p) = pending.pop() {
-            let comps: Vec<Component> = p.components().collect();
-            for (i, c) in comps.iter().enumerate() {
-                match c {
-                    Component::RootDir => current.clear(),
-                    Component::CurDir | Component::Prefix(_) => {}
-                    Component::ParentDir => pop(&mut current),
-                    Component::Normal(n) => {
-                        let candidate = join(&current, n.as_bytes());
-                        let node = self
-                            .nodes
-                            .get(&candidate)
-                            .ok_or_else(|| TreeError::NotFound(asked.to_path_buf()))?;
-                        if node.meta.kind != Kind::Symlink {
-                            current = candidate;
-                            continue;
-                        }
-                        hops += 1;
-                        if hops > MAX_SYMLINK_HOPS {
-                            return Err(TreeError::io(
-                                asked,
-                                std::io::Error::from_raw_os_error(libc::ELOOP),
-                            ));
-                        }
-                        let rest: PathBuf = comps[i + 1..].iter().collect();
-                        if !rest.as_os_str().is_empty() {
-                            pending.push(rest);
-                        }
-                        pending.push(PathBuf::from(OsStr::from_bytes(&node.link)));
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(current)
+        let key = |p: &Path| -> Vec<u8> {
+            let b = p.as_os_str().as_bytes();
+            b.strip_prefix(b"/").unwrap_or(b).to_vec()
+        };
+        let resolved = crate::tree::resolve_with(path, |candidate| {
+            let node = self
+                .nodes
+                .get(&key(candidate))
+                .ok_or_else(|| TreeError::NotFound(asked.to_path_buf()))?;
+            Ok((node.meta.kind == Kind::Symlink)
+                .then(|| PathBuf::from(OsStr::from_bytes(&node.link))))
+        })
+        // Errors name the path asked for, not the parent being resolved.
+        .map_err(|e| match e {
+            TreeError::Io { source, .. } => TreeError::io(asked, source),
+            e => e,
+        })?;
+        Ok(key(&resolved))
     }
 
     /// A digest from a second pass over the node's layer.
