@@ -186,26 +186,27 @@ fn follow(tree: &dyn Tree, path: &Path) -> std::result::Result<PathBuf, TreeErro
 /// Reads a regular file of the tree, following a final symlink, capped.
 fn read_followed(tree: &dyn Tree, path: &Path, max: u64) -> Result<Vec<u8>> {
     let real = follow(tree, path)?;
-    tree.read(&real, max).map_err(|e| match e {
-        // Name the path asked for, not where its link led.
-        TreeError::NotFound(_) => TreeError::NotFound(path.to_path_buf()).into(),
-        e => e.into(),
-    })
+    tree.read(&real, max).map_err(|e| asked(e, path))
 }
 
 /// The first bytes of a pyc (following a final symlink): its header.
 fn read_head(tree: &dyn Tree, path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     let real = follow(tree, path)?;
-    let (r, _) = tree.open(&real).map_err(|e| match e {
-        TreeError::NotFound(_) => crate::Error::from(TreeError::NotFound(path.to_path_buf())),
-        e => e.into(),
-    })?;
+    let (r, _) = tree.open(&real).map_err(|e| asked(e, path))?;
     let mut head = Vec::with_capacity(MAX_HEADER as usize);
     r.take(MAX_HEADER)
         .read_to_end(&mut head)
         .map_err(|e| crate::Error::io(path, e))?;
     Ok(head)
+}
+
+/// A tree error naming the path asked for, not where its link led.
+fn asked(e: TreeError, path: &Path) -> crate::Error {
+    match e {
+        TreeError::NotFound(_) => TreeError::NotFound(path.to_path_buf()).into(),
+        e => e.into(),
+    }
 }
 
 /// What reading the marshalled code gave: facts, or why it does not load.
