@@ -76,35 +76,71 @@ impl Algo {
     /// buffer each thread allocates once (a fresh one per file cost more
     /// than hashing a small file).
     pub fn hash_reader(self, r: &mut dyn Read) -> std::io::Result<Digest> {
+        self.hash_stream(r, None, &mut []).map(|(d, _)| d)
+    }
+
+    /// [`Algo::hash_reader`] for a file whose length `fstat` gave: a read
+    /// that asks for one byte more than should remain and comes back short
+    /// exactly at `len` is the end, so the usual extra read that returns 0
+    /// is saved (one system call per file). A file that grew is still read
+    /// to its end. The first bytes read are copied into `head`; returns the
+    /// digest and how many bytes `head` got.
+    pub fn hash_stream(
+        self,
+        r: &mut dyn Read,
+        len: Option<u64>,
+        head: &mut [u8],
+    ) -> std::io::Result<(Digest, usize)> {
         use sha2::Digest as _;
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        fn run<D: sha2::Digest>(mut d: D, r: &mut dyn Read) -> std::io::Result<DigestBytes> {
+        fn run<D: sha2::Digest>(
+            mut d: D,
+            r: &mut dyn Read,
+            len: Option<u64>,
+            head: &mut [u8],
+        ) -> std::io::Result<(DigestBytes, usize)> {
             BUF.with(|cell| {
                 let mut buf = cell.borrow_mut();
                 if buf.len() < HASH_BLOCK {
                     buf.resize(HASH_BLOCK, 0);
                 }
+                let (mut done, mut head_len) = (0u64, 0usize);
                 loop {
-                    match r.read(&mut buf[..]) {
-                        Ok(0) => return Ok(d.finalize().as_slice().into()),
-                        Ok(n) => d.update(&buf[..n]),
+                    let want = match len {
+                        Some(l) if l >= done => (l - done + 1).min(buf.len() as u64) as usize,
+                        _ => buf.len(),
+                    };
+                    match r.read(&mut buf[..want]) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            let chunk = &buf[..n];
+                            let take = (head.len() - head_len).min(n);
+                            head[head_len..head_len + take].copy_from_slice(&chunk[..take]);
+                            head_len += take;
+                            d.update(chunk);
+                            done += n as u64;
+                            if n < want && len == Some(done) {
+                                break;
+                            }
+                        }
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(e),
                     }
                 }
+                Ok((d.finalize().as_slice().into(), head_len))
             })
         }
-        let bytes = match self {
-            Algo::Md5 => run(md5::Md5::new(), r)?,
-            Algo::Sha1 => run(sha1::Sha1::new(), r)?,
-            Algo::Sha224 => run(sha2::Sha224::new(), r)?,
-            Algo::Sha256 => run(sha2::Sha256::new(), r)?,
-            Algo::Sha384 => run(sha2::Sha384::new(), r)?,
-            Algo::Sha512 => run(sha2::Sha512::new(), r)?,
+        let (bytes, n) = match self {
+            Algo::Md5 => run(md5::Md5::new(), r, len, head)?,
+            Algo::Sha1 => run(sha1::Sha1::new(), r, len, head)?,
+            Algo::Sha224 => run(sha2::Sha224::new(), r, len, head)?,
+            Algo::Sha256 => run(sha2::Sha256::new(), r, len, head)?,
+            Algo::Sha384 => run(sha2::Sha384::new(), r, len, head)?,
+            Algo::Sha512 => run(sha2::Sha512::new(), r, len, head)?,
         };
-        Ok(Digest { algo: self, bytes })
+        Ok((Digest { algo: self, bytes }, n))
     }
     pub fn hash_bytes(self, data: &[u8]) -> Digest {
         let mut r = data;
@@ -336,5 +372,74 @@ mod tests {
             Algo::Sha512.hash_bytes(b"abc").hex()[..16],
             *"ddaf35a193617aba"
         );
+    }
+
+    /// A file as `read(2)` serves one: up to what is asked, at most `step`
+    /// bytes a call; counts the calls.
+    struct FileLike<'a> {
+        data: &'a [u8],
+        step: usize,
+        calls: usize,
+    }
+
+    impl Read for FileLike<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            let n = buf.len().min(self.step).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_stream_of_known_length_ends_without_the_empty_read() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let want = Algo::Sha256.hash_bytes(&data);
+        let mut f = FileLike {
+            data: &data,
+            step: usize::MAX,
+            calls: 0,
+        };
+        let mut head = [0u8; 16];
+        let (d, n) = Algo::Sha256
+            .hash_stream(&mut f, Some(data.len() as u64), &mut head)
+            .unwrap();
+        assert_eq!((d, n, head.as_slice()), (want, 16, &data[..16]));
+        // 128 KiB, 128 KiB, then the short read that ends it: no fourth.
+        assert_eq!(f.calls, 3);
+        let mut empty = FileLike {
+            data: &[],
+            step: 1,
+            calls: 0,
+        };
+        let (d, n) = Algo::Md5
+            .hash_stream(&mut empty, Some(0), &mut head)
+            .unwrap();
+        assert_eq!((d, n, empty.calls), (Algo::Md5.hash_bytes(b""), 0, 1));
+    }
+
+    #[test]
+    fn short_reads_before_the_end_and_files_that_grew_are_read_whole() {
+        let data = b"0123456789abcdef-tail";
+        let want = Algo::Sha1.hash_bytes(data);
+        let mut head = [0u8; 4];
+        // A reader that hands out a byte at a time is not at its end.
+        let mut slow = FileLike {
+            data,
+            step: 1,
+            calls: 0,
+        };
+        let got = Algo::Sha1.hash_stream(&mut slow, Some(data.len() as u64), &mut head);
+        assert_eq!(got.unwrap(), (want.clone(), 4));
+        assert_eq!(&head, b"0123");
+        // fstat said 5 bytes; the file has more by the time it is read.
+        let mut grew = FileLike {
+            data,
+            step: usize::MAX,
+            calls: 0,
+        };
+        let got = Algo::Sha1.hash_stream(&mut grew, Some(5), &mut []);
+        assert_eq!(got.unwrap(), (want, 0));
     }
 }

@@ -470,6 +470,22 @@ impl std::hash::Hash for PathKey<'_> {
     }
 }
 
+/// Orders paths as [`Path`]'s `Ord` does (component by component), faster:
+/// for plain paths that is byte order with `/` below every other byte.
+pub fn cmp_paths(a: &Path, b: &Path) -> std::cmp::Ordering {
+    use std::os::unix::ffi::OsStrExt;
+    let (x, y) = (a.as_os_str().as_bytes(), b.as_os_str().as_bytes());
+    if !(is_plain(x) && is_plain(y)) {
+        return a.cmp(b);
+    }
+    let common = x.iter().zip(y).take_while(|(p, q)| p == q).count();
+    let rank = |s: &[u8]| {
+        s.get(common)
+            .map(|&c| if c == b'/' { 0 } else { u16::from(c) + 1 })
+    };
+    rank(x).cmp(&rank(y))
+}
+
 /// Whether rebuilding `path` from its components gives back the same
 /// bytes: no empty or `.` component after the first, no trailing `/`.
 fn is_plain(path: &[u8]) -> bool {
@@ -747,6 +763,11 @@ mod tests {
             "a/.b/",
             "a/b..",
             "/a/.../b",
+            "/a/b-c",
+            "/a/b/c",
+            "/a/b",
+            "/a/b\u{e9}",
+            "/a/b0",
         ];
         let state = RandomState::new();
         for a in paths {
@@ -761,6 +782,7 @@ mod tests {
                 if pa == pb {
                     assert_eq!(state.hash_one(ka), state.hash_one(kb), "{a:?} {b:?}");
                 }
+                assert_eq!(cmp_paths(pa, pb), pa.cmp(pb), "{a:?} {b:?}");
             }
         }
         assert!(is_plain(b"/usr/lib/python3.11/os.py") && is_plain(b"./a"));

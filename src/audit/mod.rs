@@ -323,6 +323,8 @@ pub fn run_checks(
     }
     (checks.run)(ctx, sink);
     let (findings, mut errors) = sink.take();
+    // Families run side by side: their errors arrive in any order.
+    errors.sort();
     errors.splice(0..0, load_errors);
     let levelled = |fs: Vec<Finding>| -> Vec<Finding> {
         fs.into_iter()
@@ -344,7 +346,8 @@ pub fn run_checks(
     let mut findings = split.kept;
     findings.extend(levelled(split.gone));
     let order = |a: &Finding, b: &Finding| {
-        (b.severity, &a.path, a.rule.id).cmp(&(a.severity, &b.path, b.rule.id))
+        (b.severity, &a.path, a.rule.id, &a.message)
+            .cmp(&(a.severity, &b.path, b.rule.id, &b.message))
     };
     findings.sort_by(order);
     let mut accepted = split.accepted;

@@ -133,7 +133,7 @@ impl Inventory {
                 Err(e) => errors.push(e),
             }
         }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_by(|a, b| crate::manifest::cmp_paths(&a.0, &b.0));
         entries.dedup_by(|a, b| a.0 == b.0);
         let index = entries
             .iter()

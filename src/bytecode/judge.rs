@@ -36,7 +36,7 @@ pub struct JudgeOptions<'a> {
 }
 
 /// The longest pyc header (PEP 552: magic, flags, two words).
-const MAX_HEADER: u64 = 16;
+const MAX_HEADER: usize = crate::tree::HEAD_LEN;
 
 /// The judgement of one pyc, as reported.
 #[derive(Debug, Clone, Serialize)]
@@ -191,14 +191,8 @@ fn read_followed(tree: &dyn Tree, path: &Path, max: u64) -> Result<Vec<u8>> {
 
 /// The first bytes of a pyc (following a final symlink): its header.
 fn read_head(tree: &dyn Tree, path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
     let real = follow(tree, path)?;
-    let (r, _) = tree.open(&real).map_err(|e| asked(e, path))?;
-    let mut head = Vec::with_capacity(MAX_HEADER as usize);
-    r.take(MAX_HEADER)
-        .read_to_end(&mut head)
-        .map_err(|e| crate::Error::io(path, e))?;
-    Ok(head)
+    tree.head(&real, MAX_HEADER).map_err(|e| asked(e, path))
 }
 
 /// A tree error naming the path asked for, not where its link led.

@@ -12,6 +12,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use super::markers::{PYSOURCE, PYSOURCES};
 use crate::audit::{rules, Context, Finding, Sink};
 use crate::bytecode::naming::{self, PycLocation, BYTECODE_SUFFIX, PYCACHE, SOURCE_SUFFIX};
@@ -36,7 +38,7 @@ fn judge_all(ctx: &Context, sink: &Sink, build_tree: bool) {
     let findings: Vec<Finding> = ctx
         .inventory
         .entries
-        .iter()
+        .par_iter()
         .filter(|(p, m)| m.kind == Kind::File && (bare || ctx.owners.is_owned(p)))
         .filter(|(p, _)| !p.components().any(|c| c.as_os_str() == PYSOURCES))
         .filter_map(|(p, m)| judge(ctx, p, m))

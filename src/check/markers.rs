@@ -40,7 +40,7 @@ pub const PYSOURCE: &str = "__pysource__";
 /// Largest decompressed source checked: past it, a compression bomb.
 pub const MAX_SOURCE: u64 = crate::limits::MAX_PYSOURCE_DECOMPRESSED;
 /// Largest pyc header read.
-const PYC_HEADER_MAX: u64 = 16;
+const PYC_HEADER_MAX: usize = crate::tree::HEAD_LEN;
 
 /// Runs every marker check.
 pub fn check(ctx: &Context, sink: &Sink) {
@@ -533,10 +533,8 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn read_header(ctx: &Context, pyc: &Path) -> Option<PycHeader> {
-    let (r, _) = ctx.tree.open(pyc).ok()?;
-    let mut buf = Vec::new();
-    r.take(PYC_HEADER_MAX).read_to_end(&mut buf).ok()?;
-    PycHeader::parse(&buf).ok()
+    let head = ctx.tree.head(pyc, PYC_HEADER_MAX).ok()?;
+    PycHeader::parse(&head).ok()
 }
 
 /// A decompressed source: its size, and its bytes when asked for.

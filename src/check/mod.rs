@@ -41,17 +41,24 @@ pub const MARKERS: Checks = Checks {
     families: &[Family::Marker, Family::Audit],
 };
 
-/// Runs every family.
+/// Runs every family. Hashing every owned file is most of an audit's
+/// work, so the families that read no owned file's content run beside it;
+/// the bytecode check comes after, as it takes owned pycs' headers from
+/// what hashing read.
 pub fn run_all(ctx: &Context, sink: &Sink) {
     no_manifest(ctx, sink);
-    owned::check(ctx, sink);
-    unowned::check(ctx, sink);
+    rayon::join(
+        || owned::check(ctx, sink),
+        || {
+            unowned::check(ctx, sink);
+            zipped::check(ctx, sink);
+            markers::check(ctx, sink);
+            layout::check(ctx, sink);
+        },
+    );
     // The prediction reuses the bytecode check's judgements.
     let judged = bytecode::check(ctx, sink);
     predict::check(ctx, sink, &judged);
-    zipped::check(ctx, sink);
-    markers::check(ctx, sink);
-    layout::check(ctx, sink);
 }
 
 /// Runs the layout families only (`pyvet markers`).

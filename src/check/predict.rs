@@ -36,13 +36,12 @@ pub const DONT_WRITE_MARKER: &str = "__dont_write_bytecode__";
 
 /// Predicts write attempts from the bytecode check's judgements.
 pub fn check(ctx: &Context, sink: &Sink, judged: &Judgements) {
-    let mut sources: Vec<&Path> = ctx
-        .owners
-        .iter()
-        .map(|(p, _)| p)
+    let owned: Vec<&Path> = ctx.owners.iter().map(|(p, _)| p).collect();
+    let mut sources: Vec<&Path> = owned
+        .into_par_iter()
         .filter(|p| is_owned_source(ctx, p))
         .collect();
-    sources.sort();
+    sources.par_sort_unstable_by(|a, b| crate::manifest::cmp_paths(a, b));
     let findings: Vec<Finding> = sources
         .par_iter()
         .flat_map_iter(|s| predict_source(ctx, judged, s))

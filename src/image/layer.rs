@@ -209,7 +209,8 @@ type Blob = BufReader<Hashing<Box<dyn Read + Send>>>;
 
 /// The decompressor a blob's first bytes call for.
 enum Decoded {
-    Gzip(flate2::read::MultiGzDecoder<Blob>),
+    // Boxed: zlib-rs keeps its state inline, and one is open per layer.
+    Gzip(Box<flate2::read::MultiGzDecoder<Blob>>),
     Zstd(zstd::stream::read::Decoder<'static, Blob>),
     Plain(Blob),
 }
@@ -228,7 +229,9 @@ impl Decoded {
     fn open(mut blob: Blob) -> io::Result<Decoded> {
         let head = blob.fill_buf()?;
         if head.starts_with(GZIP_MAGIC) {
-            return Ok(Decoded::Gzip(flate2::read::MultiGzDecoder::new(blob)));
+            return Ok(Decoded::Gzip(Box::new(flate2::read::MultiGzDecoder::new(
+                blob,
+            ))));
         }
         if head.starts_with(ZSTD_MAGIC) {
             let mut z = zstd::stream::read::Decoder::with_buffer(blob)?;

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 use super::{Entry, Kind, Meta, Tree, TreeError, TreeResult};
 
@@ -27,7 +27,18 @@ pub struct FsTree {
     /// walks every tree first, and its checks then ask for the same
     /// metadata again (a second `lstat` per file, a third for a pyc's
     /// source). The tree is audited as one snapshot.
-    listed: RwLock<HashMap<PathBuf, Meta>>,
+    listed: RwLock<HashMap<PathBuf, Listed>>,
+}
+
+/// How many leading bytes of a hashed file are kept: a pyc's header, which
+/// the bytecode check reads after the owned check hashed the file.
+pub const HEAD_LEN: usize = 16;
+
+/// What the tree learnt about a listed entry.
+struct Listed {
+    meta: Meta,
+    /// The first bytes, once the file was read whole to hash it.
+    head: OnceLock<([u8; HEAD_LEN], u8)>,
 }
 
 impl FsTree {
@@ -58,11 +69,13 @@ impl FsTree {
         Ok(self.host(&dir).join(name))
     }
 
+    /// [`Tree::resolve`] of a directory, cached: each directory is resolved
+    /// once, from its parent's resolution and one look at its own entry.
     fn resolve_dir(&self, dir: &Path) -> TreeResult<PathBuf> {
         if let Some(r) = self.resolved.read().expect("lock").get(dir) {
             return Ok(r.clone());
         }
-        let r = self.resolve_uncached(dir)?;
+        let r = self.resolve(dir)?;
         self.resolved
             .write()
             .expect("lock")
@@ -73,7 +86,31 @@ impl FsTree {
     /// Walks `path` component by component on the host, following symlinks
     /// inside the root.
     fn resolve_uncached(&self, path: &Path) -> TreeResult<PathBuf> {
-        super::resolve_with(path, |candidate| host_link(&self.host(candidate), path))
+        super::resolve_with(path, |candidate| self.link_of(candidate, path))
+    }
+
+    /// Whether `resolved` (a tree path without symlinked parents) is a
+    /// symlink, and its target. An entry the walk listed as anything else
+    /// needs no second look. Errors name `asked`.
+    fn link_of(&self, resolved: &Path, asked: &Path) -> TreeResult<Option<PathBuf>> {
+        match self.listed.read().expect("lock").get(resolved) {
+            Some(l) if l.meta.kind != Kind::Symlink => return Ok(None),
+            _ => {}
+        }
+        host_link(&self.host(resolved), asked)
+    }
+}
+
+/// `e` naming `path` (the path a caller asked about) instead of the
+/// directory or link target it was found at.
+fn naming(e: TreeError, path: &Path) -> TreeError {
+    match e {
+        TreeError::NotFound(_) => TreeError::NotFound(path.to_path_buf()),
+        TreeError::Io { source, .. } => TreeError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => other,
     }
 }
 
@@ -108,14 +145,31 @@ pub(crate) fn meta_from(m: &std::fs::Metadata) -> Meta {
     }
 }
 
+impl FsTree {
+    /// Opens a regular file (see [`Tree::open`]).
+    fn open_file(&self, path: &Path) -> TreeResult<(File, Meta)> {
+        let host = self.host_nofollow(path)?;
+        let file = open_nofollow(&host).map_err(|e| TreeError::io(path, e))?;
+        let m = file.metadata().map_err(|e| TreeError::io(path, e))?;
+        let meta = meta_from(&m);
+        if meta.kind != Kind::File {
+            return Err(TreeError::NotRegular {
+                path: path.to_path_buf(),
+                kind: meta.kind,
+            });
+        }
+        Ok((file, meta))
+    }
+}
+
 impl Tree for FsTree {
     fn label(&self) -> String {
         self.root.display().to_string()
     }
 
     fn lstat(&self, path: &Path) -> TreeResult<Meta> {
-        if let Some(m) = self.listed.read().expect("lock").get(path) {
-            return Ok(*m);
+        if let Some(l) = self.listed.read().expect("lock").get(path) {
+            return Ok(l.meta);
         }
         let host = self.host_nofollow(path)?;
         let m = std::fs::symlink_metadata(&host).map_err(|e| TreeError::io(path, e))?;
@@ -134,7 +188,8 @@ impl Tree for FsTree {
         out.sort_by(|a, b| a.name.cmp(&b.name));
         let mut listed = self.listed.write().expect("lock");
         for e in &out {
-            listed.insert(path.join(&e.name), e.meta);
+            let head = OnceLock::new();
+            listed.insert(path.join(&e.name), Listed { meta: e.meta, head });
         }
         Ok(out)
     }
@@ -145,21 +200,59 @@ impl Tree for FsTree {
     }
 
     fn open(&self, path: &Path) -> TreeResult<(Box<dyn Read + Send + '_>, Meta)> {
-        let host = self.host_nofollow(path)?;
-        let file = open_nofollow(&host).map_err(|e| TreeError::io(path, e))?;
-        let m = file.metadata().map_err(|e| TreeError::io(path, e))?;
-        let meta = meta_from(&m);
-        if meta.kind != Kind::File {
-            return Err(TreeError::NotRegular {
-                path: path.to_path_buf(),
-                kind: meta.kind,
-            });
-        }
+        let (file, meta) = self.open_file(path)?;
         Ok((Box::new(file), meta))
     }
 
+    fn head(&self, path: &Path, n: usize) -> TreeResult<Vec<u8>> {
+        if let Some(l) = self.listed.read().expect("lock").get(path) {
+            if let Some((bytes, len)) = l.head.get() {
+                if n <= HEAD_LEN {
+                    return Ok(bytes[..n.min(*len as usize)].to_vec());
+                }
+            }
+        }
+        let (file, _) = self.open_file(path)?;
+        super::read_head(file, n, path)
+    }
+
+    /// Hashes a file in as few system calls as its size allows, keeping
+    /// its first bytes for [`Tree::head`].
+    fn digest(
+        &self,
+        path: &Path,
+        algo: crate::digest::Algo,
+    ) -> TreeResult<(crate::digest::Digest, Meta)> {
+        let (mut file, meta) = self.open_file(path)?;
+        let mut head = [0u8; HEAD_LEN];
+        let (d, n) = algo
+            .hash_stream(&mut file, Some(meta.size), &mut head)
+            .map_err(|e| TreeError::io(path, e))?;
+        if let Some(l) = self.listed.read().expect("lock").get(path) {
+            // Kept as this read saw the file, which is what reading the
+            // head again would see (a file replaced since keeps the first).
+            let _ = l.head.set((head, n as u8));
+        }
+        Ok((d, meta))
+    }
+
+    /// The parent comes from the cache of resolved directories, so only a
+    /// final symlink costs a walk (a path of a package outside the walked
+    /// trees used to cost one `lstat` per component).
     fn resolve(&self, path: &Path) -> TreeResult<PathBuf> {
-        self.resolve_uncached(path)
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return self.resolve_uncached(path);
+        };
+        let candidate = self
+            .resolve_dir(parent)
+            .map_err(|e| naming(e, path))?
+            .join(name);
+        match self.link_of(&candidate, path)? {
+            None => Ok(candidate),
+            Some(_) => self
+                .resolve_uncached(&candidate)
+                .map_err(|e| naming(e, path)),
+        }
     }
 }
 
@@ -419,5 +512,31 @@ mod tests {
             .map(|e| e.name)
             .collect();
         assert_eq!(names, ["f", "fifo", "link"]);
+    }
+
+    #[test]
+    fn a_hashed_file_keeps_its_head_for_later_reads() {
+        use crate::digest::Algo;
+        let (d, t) = tree();
+        let pyc = d.path().join("m.pyc");
+        std::fs::write(&pyc, b"0123456789abcdefREST").unwrap();
+        std::fs::write(d.path().join("other"), b"xyz").unwrap();
+        t.read_dir(Path::new("/")).unwrap();
+        let (digest, meta) = t.digest(Path::new("/m.pyc"), Algo::Sha256).unwrap();
+        assert_eq!(digest, Algo::Sha256.hash_bytes(b"0123456789abcdefREST"));
+        assert_eq!(meta.size, 20);
+        // The audit reads one snapshot: the head is what hashing read.
+        std::fs::write(&pyc, b"changed").unwrap();
+        assert_eq!(
+            t.head(Path::new("/m.pyc"), 16).unwrap(),
+            b"0123456789abcdef"
+        );
+        assert_eq!(t.head(Path::new("/m.pyc"), 4).unwrap(), b"0123");
+        // A file never hashed is read.
+        assert_eq!(t.head(Path::new("/other"), 16).unwrap(), b"xyz");
+        assert!(t
+            .head(Path::new("/missing"), 16)
+            .unwrap_err()
+            .is_not_found());
     }
 }

@@ -15,7 +15,7 @@
 pub(crate) mod fs;
 pub mod package;
 
-pub use fs::FsTree;
+pub use fs::{FsTree, HEAD_LEN};
 pub use package::PackageTree;
 
 use std::ffi::OsString;
@@ -143,6 +143,15 @@ impl From<TreeError> for crate::Error {
 
 pub type TreeResult<T> = std::result::Result<T, TreeError>;
 
+/// The first `n` bytes `r` yields; errors name `path`.
+pub(crate) fn read_head(r: impl Read, n: usize, path: &Path) -> TreeResult<Vec<u8>> {
+    let mut head = Vec::with_capacity(n);
+    r.take(n as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| TreeError::io(path, e))?;
+    Ok(head)
+}
+
 /// Most symlinks followed while resolving one path (the kernel's limit).
 pub const MAX_SYMLINK_HOPS: usize = 40;
 
@@ -245,6 +254,14 @@ pub trait Tree: Sync {
             .read_to_end(&mut buf)
             .map_err(|e| TreeError::io(path, e))?;
         Ok(buf)
+    }
+
+    /// The first bytes of a regular file (at most `n`; a final symlink is
+    /// not followed): a pyc's header. A tree that already read the file
+    /// (to hash it) may answer from what it kept.
+    fn head(&self, path: &Path, n: usize) -> TreeResult<Vec<u8>> {
+        let (r, _) = self.open(path)?;
+        read_head(r, n, path)
     }
 
     /// The container image layer that introduced `path` (or removed it), for

@@ -433,9 +433,13 @@ pub fn dpkg(tree: &dyn Tree, path: &Path, digest: Option<&Digest>, counters: &Co
         return out;
     };
     check_regular(&mut out, &meta);
-    let hashed = tree
-        .resolve(path)
-        .and_then(|real| tree.digest(&real, want.algo));
+    // dpkg reads through a final symlink; anything else is hashed as it is.
+    let hashed = match meta.kind {
+        Kind::Symlink => tree
+            .resolve(path)
+            .and_then(|real| tree.digest(&real, want.algo)),
+        _ => tree.digest(path, want.algo),
+    };
     match hashed {
         Ok((got, m)) => {
             counters.add_bytes(m.size);
