@@ -434,6 +434,49 @@ mod tests {
     }
 
     #[test]
+    fn resolving_through_cached_parents_agrees_with_the_full_walk() {
+        let (d, t) = tree();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("usr/lib64/python3.12/json")).unwrap();
+        std::fs::write(r.join("usr/lib64/python3.12/json/x.py"), "x").unwrap();
+        symlink("/usr/lib64", r.join("usr/lib")).unwrap();
+        symlink("json/x.py", r.join("usr/lib64/python3.12/y.py")).unwrap();
+        symlink("../lib/python3.12/json", r.join("usr/lib64/j")).unwrap();
+        let paths = [
+            "/usr/lib/python3.12/json/x.py",
+            "/usr/lib/python3.12/y.py",
+            "/usr/lib64/j/x.py",
+            "/usr/lib/../lib64/./j",
+            "/usr/lib/python3.12",
+        ];
+        // First from scratch, then with every parent from the cache, then
+        // after a listing, from what the listing saw.
+        for round in 0..3 {
+            if round == 2 {
+                t.read_dir(Path::new("/usr/lib64/python3.12")).unwrap();
+            }
+            for p in paths {
+                let p = Path::new(p);
+                assert_eq!(
+                    t.resolve(p).unwrap(),
+                    t.resolve_uncached(p).unwrap(),
+                    "{p:?}"
+                );
+            }
+        }
+        assert_eq!(
+            t.resolve(Path::new("/usr/lib/python3.12/y.py")).unwrap(),
+            Path::new("/usr/lib64/python3.12/json/x.py")
+        );
+        // A missing path is named as asked, not where its parent led.
+        let missing = Path::new("/usr/lib/nothing/here.py");
+        match t.resolve(missing) {
+            Err(TreeError::NotFound(p)) => assert_eq!(p, missing),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_link_out_of_the_root_stays_in_it() {
         let (d, t) = tree();
         let outside = tempfile::tempdir().unwrap();
