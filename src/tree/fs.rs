@@ -34,6 +34,11 @@ pub struct FsTree {
 /// the bytecode check reads after the owned check hashed the file.
 pub const HEAD_LEN: usize = 16;
 
+/// Longest tree path whose directories are cached as they resolve: the
+/// kernel looks up no longer path (`PATH_MAX`), so past it only the plain
+/// walk runs, and it fails as the lookup would.
+const MAX_CACHED_PATH: usize = libc::PATH_MAX as usize;
+
 /// What the tree learnt about a listed entry.
 struct Listed {
     meta: Meta,
@@ -71,16 +76,42 @@ impl FsTree {
 
     /// [`Tree::resolve`] of a directory, cached: each directory is resolved
     /// once, from its parent's resolution and one look at its own entry.
+    /// The walk goes from `/` down, iteratively (a hostile manifest path of
+    /// thousands of components costs a loop, not a deep recursion), and
+    /// only directories that resolved are cached.
     fn resolve_dir(&self, dir: &Path) -> TreeResult<PathBuf> {
-        if let Some(r) = self.resolved.read().expect("lock").get(dir) {
-            return Ok(r.clone());
+        use std::path::Component;
+        let cached = |p: &Path| self.resolved.read().expect("lock").get(p).cloned();
+        if let Some(r) = cached(dir) {
+            return Ok(r);
         }
-        let r = self.resolve(dir)?;
-        self.resolved
-            .write()
-            .expect("lock")
-            .insert(dir.to_path_buf(), r.clone());
-        Ok(r)
+        let mut names = dir.components();
+        let plain = names.next() == Some(Component::RootDir)
+            && names.all(|c| matches!(c, Component::Normal(_)))
+            && dir.as_os_str().len() <= MAX_CACHED_PATH;
+        if !plain {
+            return self.resolve_uncached(dir);
+        }
+        let (mut asked, mut current) = (PathBuf::from("/"), PathBuf::from("/"));
+        for name in dir.components().skip(1) {
+            asked.push(name);
+            if let Some(r) = cached(&asked) {
+                current = r;
+                continue;
+            }
+            let candidate = current.join(name);
+            current = match self.link_of(&candidate, dir)? {
+                None => candidate,
+                Some(_) => self
+                    .resolve_uncached(&candidate)
+                    .map_err(|e| naming(e, dir))?,
+            };
+            self.resolved
+                .write()
+                .expect("lock")
+                .insert(asked.clone(), current.clone());
+        }
+        Ok(current)
     }
 
     /// Walks `path` component by component on the host, following symlinks
@@ -474,6 +505,31 @@ mod tests {
             Err(TreeError::NotFound(p)) => assert_eq!(p, missing),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_path_of_thousands_of_components_is_refused_without_deep_recursion() {
+        let (d, t) = tree();
+        std::fs::create_dir_all(d.path().join("a/a/a")).unwrap();
+        let deep = PathBuf::from(format!("/{}x.py", "a/".repeat(20_000)));
+        let shallow = PathBuf::from(format!("/{}x.py", "a/".repeat(200)));
+        // A small stack: a recursion per component would overflow it.
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(128 * 1024)
+                .spawn_scoped(s, || {
+                    for p in [&deep, &shallow] {
+                        assert!(t.resolve(p).is_err(), "{}", p.display());
+                        assert!(t.lstat(p).is_err());
+                        assert!(t.open(p).is_err());
+                    }
+                })
+                .unwrap()
+                .join()
+                .unwrap();
+        });
+        // Only what resolved is cached: the three directories that exist.
+        assert!(t.resolved.read().unwrap().len() <= 3);
     }
 
     #[test]
