@@ -673,7 +673,9 @@ pub fn reopen(
 
 /// A second pass over a layer computing `algo` for every file at one of
 /// `offsets` (data offsets): when the audit asks for a digest the first
-/// pass did not compute, every file of the layer gets it at once.
+/// pass did not compute, every file of the layer gets it at once. The blob
+/// is verified again: it may have changed on disk since the first pass,
+/// and digests of bytes nobody checked would be trusted.
 pub fn digest_pass(
     store: &Store,
     info: &LayerInfo,
@@ -681,7 +683,7 @@ pub fn digest_pass(
     offsets: &std::collections::HashSet<u64>,
     max_decompressed: u64,
 ) -> Result<std::collections::HashMap<u64, Digest>, ImageError> {
-    let stream = open_stream(store, info, max_decompressed, false)?;
+    let stream = open_stream(store, info, max_decompressed, true)?;
     let mut reader = tar::Reader::new(stream);
     let mut out = std::collections::HashMap::new();
     while let Some(entry) = reader.next_entry().map_err(|e| tar_err(info, None, e))? {
@@ -694,6 +696,7 @@ pub fn digest_pass(
             .map_err(|e| layer_err(info, Some(&entry.path), io_kind(e)))?;
         out.insert(at, d);
     }
+    finish(reader.into_inner(), info)?;
     Ok(out)
 }
 
@@ -725,6 +728,47 @@ mod tests {
             Some(Whiteout::Ignored)
         ));
         assert!(whiteout(b"a/b.wh.c").is_none());
+    }
+
+    #[test]
+    fn a_second_pass_verifies_the_blob_again() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("lib.so"), b"first").unwrap();
+        let blob = d.path().join("layer.tar");
+        let ok = std::process::Command::new("tar")
+            .args([
+                "-cf",
+                blob.to_str().unwrap(),
+                "-C",
+                src.to_str().unwrap(),
+                "lib.so",
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let bytes = std::fs::read(&blob).unwrap();
+        let sha = format!("sha256:{}", Algo::Sha256.hash_bytes(&bytes).hex());
+        let info = LayerInfo {
+            digest: sha.clone(),
+            blob_digest: Some(sha.clone()),
+            diff_id: sha,
+            member: "layer.tar".into(),
+            size: Some(bytes.len() as u64),
+            created_by: None,
+        };
+        let store = Store::open(d.path()).unwrap();
+        let offsets = [512u64].into_iter().collect();
+        let pass = || digest_pass(&store, &info, Algo::Sha1, &offsets, 1 << 20);
+        assert_eq!(pass().unwrap()[&512], Algo::Sha1.hash_bytes(b"first"));
+        // The same size, other content: what the first pass trusted is gone.
+        let at = bytes.windows(5).position(|w| w == b"first").unwrap();
+        let mut changed = bytes.clone();
+        changed[at..at + 5].copy_from_slice(b"other");
+        std::fs::write(&blob, &changed).unwrap();
+        let err = pass().unwrap_err().to_string();
+        assert!(err.contains("digest"), "{err}");
     }
 
     #[test]
