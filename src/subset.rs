@@ -234,7 +234,7 @@ fn ser_rule<S: serde::Serializer>(r: &&'static Rule, s: S) -> Result<S::Ok, S::E
 mod tests {
     use super::*;
     use crate::digest::Algo;
-    use crate::manifest::{Backend, Package, Source};
+    use crate::manifest::Backend;
 
     fn file(path: &str, content: &[u8], mode: u32) -> FileEntry {
         let mut e = FileEntry::new(path, FileKind::File);
@@ -246,20 +246,10 @@ mod tests {
     }
 
     fn manifest(name: &str, files: Vec<FileEntry>) -> Manifest {
+        let mut package = crate::testutil::package(name, Backend::Directory, &[]);
+        package.files = files;
         Manifest {
-            packages: vec![Package {
-                name: name.into(),
-                epoch: None,
-                version: "1".into(),
-                release: None,
-                arch: None,
-                source: Source {
-                    backend: Backend::Directory,
-                    file: "/x".into(),
-                },
-                install_time: None,
-                files,
-            }],
+            packages: vec![package],
         }
     }
 

@@ -274,7 +274,7 @@ pub fn image_json(data: &[u8]) {
     consume(spec::parse_manifest(data));
     if let Ok(c) = spec::parse_config(data, 1) {
         black_box(c.created_by());
-        black_box(c.platform().to_string());
+        black_box(c.platform.to_string());
     }
     consume(spec::parse_docker_manifest(data));
 }

@@ -107,14 +107,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<(Header, u64), RpmFileError> {
 
 /// Reads the header of a `.rpm` package file.
 pub fn read(path: &Path) -> Result<Manifest> {
-    let (file, meta) = fsutil::open_regular(path)?;
-    let mut reader = Bounded {
-        file,
-        path,
-        left: meta.len(),
-        total: meta.len(),
-        buf: Vec::new(),
-    };
+    let mut reader = Bounded::open(path)?;
     let bytes = reader.header_bytes()?;
     let source = Source {
         backend: Backend::RpmFile,
@@ -141,14 +134,7 @@ pub struct Opened {
 /// Opens a `.rpm` and reads lead, signature and main header (sizes checked
 /// before anything is read), leaving the file at the payload.
 pub fn open(path: &Path) -> Result<Opened> {
-    let (file, meta) = fsutil::open_regular(path)?;
-    let mut reader = Bounded {
-        file,
-        path,
-        left: meta.len(),
-        total: meta.len(),
-        buf: Vec::new(),
-    };
+    let mut reader = Bounded::open(path)?;
     let bytes = reader.header_bytes()?;
     let (header, payload_offset) = parse_header(&bytes).map_err(|e| Error::format(path, e))?;
     Ok(Opened {
@@ -168,7 +154,19 @@ struct Bounded<'p> {
     buf: Vec<u8>,
 }
 
-impl Bounded<'_> {
+impl<'p> Bounded<'p> {
+    /// Opens a regular file (never a FIFO or device) at its start.
+    fn open(path: &'p Path) -> Result<Self> {
+        let (file, meta) = fsutil::open_regular(path)?;
+        Ok(Bounded {
+            file,
+            path,
+            left: meta.len(),
+            total: meta.len(),
+            buf: Vec::new(),
+        })
+    }
+
     /// Lead, signature header with padding, and main header, sizes checked first.
     fn header_bytes(&mut self) -> Result<Vec<u8>> {
         self.take(LEAD_SIZE, "lead")?;

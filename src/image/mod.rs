@@ -454,7 +454,7 @@ fn oci_layers(store: &Store, d: &Descriptor) -> Result<(Vec<LayerInfo>, Platform
             created_by,
         })
         .collect();
-    Ok((layers, config.platform()))
+    Ok((layers, config.platform))
 }
 
 /// The layers of a `docker save` image: each verified by its diff_id.
@@ -485,7 +485,7 @@ fn docker_layers(
             created_by,
         })
         .collect();
-    Ok((layers, config.platform()))
+    Ok((layers, config.platform))
 }
 
 pub mod databases;

@@ -123,26 +123,15 @@ pub struct Manifest {
 /// The parts of an image config pyvet uses.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    #[serde(default)]
-    pub architecture: String,
-    #[serde(default)]
-    pub os: String,
-    #[serde(default)]
-    pub variant: Option<String>,
+    /// `architecture`, `os` and `variant`, at the top level of the config.
+    #[serde(flatten)]
+    pub platform: Platform,
     pub rootfs: RootFs,
     #[serde(default)]
     pub history: Vec<History>,
 }
 
 impl Config {
-    pub fn platform(&self) -> Platform {
-        Platform {
-            architecture: self.architecture.clone(),
-            os: self.os.clone(),
-            variant: self.variant.clone(),
-        }
-    }
-
     /// The `created_by` of each layer, lowest first: history entries
     /// marked `empty_layer` made no layer and are skipped. `None` for every
     /// layer when the history does not line up with the layers.

@@ -106,6 +106,18 @@ impl ImageTree {
             .ok_or_else(|| TreeError::NotFound(absolute(key)))
     }
 
+    /// The node of a regular file (a final symlink is not followed).
+    fn file_node(&self, path: &Path) -> TreeResult<&Node> {
+        let node = self.node(&self.key_nofollow(path)?)?;
+        if node.meta.kind != Kind::File {
+            return Err(TreeError::NotRegular {
+                path: path.to_path_buf(),
+                kind: node.meta.kind,
+            });
+        }
+        Ok(node)
+    }
+
     /// The key of `path` with every parent resolved, its last name kept.
     fn key_nofollow(&self, path: &Path) -> TreeResult<Vec<u8>> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
@@ -457,14 +469,7 @@ impl Tree for ImageTree {
     }
 
     fn open(&self, path: &Path) -> TreeResult<(Box<dyn Read + Send + '_>, Meta)> {
-        let key = self.key_nofollow(path)?;
-        let node = self.node(&key)?;
-        if node.meta.kind != Kind::File {
-            return Err(TreeError::NotRegular {
-                path: path.to_path_buf(),
-                kind: node.meta.kind,
-            });
-        }
+        let node = self.file_node(path)?;
         let reader: Box<dyn Read + Send> = match &node.content {
             Some(Content::Resident(data)) => Box::new(std::io::Cursor::new(Arc::clone(data))),
             Some(Content::Hashed { data_offset, .. }) => layer::reopen(
@@ -508,14 +513,7 @@ impl Tree for ImageTree {
     }
 
     fn digest(&self, path: &Path, algo: Algo) -> TreeResult<(Digest, Meta)> {
-        let key = self.key_nofollow(path)?;
-        let node = self.node(&key)?;
-        if node.meta.kind != Kind::File {
-            return Err(TreeError::NotRegular {
-                path: path.to_path_buf(),
-                kind: node.meta.kind,
-            });
-        }
+        let node = self.file_node(path)?;
         let d = match &node.content {
             Some(Content::Resident(data)) => algo.hash_bytes(data),
             Some(Content::Hashed {

@@ -283,23 +283,15 @@ pub fn rpm(
             sb.mtime.to_string(),
         );
     }
-    if flags & USER != 0 {
-        let want = exp.uid.unwrap_or(0);
-        out.judge(
-            USER,
-            sb.uid == want,
-            show_id(&exp.user, want),
-            sb.uid.to_string(),
-        );
-    }
-    if flags & GROUP != 0 {
-        let want = exp.gid.unwrap_or(0);
-        out.judge(
-            GROUP,
-            sb.gid == want,
-            show_id(&exp.group, want),
-            sb.gid.to_string(),
-        );
+    let ids = [
+        (USER, exp.uid, &exp.user, sb.uid),
+        (GROUP, exp.gid, &exp.group, sb.gid),
+    ];
+    for (bit, want, name, got) in ids {
+        if flags & bit != 0 {
+            let want = want.unwrap_or(0);
+            out.judge(bit, got == want, show_id(name, want), got.to_string());
+        }
     }
     out
 }
