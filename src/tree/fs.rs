@@ -30,9 +30,10 @@ pub struct FsTree {
     listed: RwLock<HashMap<PathBuf, Listed>>,
 }
 
-/// How many leading bytes of a hashed file are kept: a pyc's header, which
-/// the bytecode check reads after the owned check hashed the file.
-pub const HEAD_LEN: usize = 16;
+/// How many leading bytes of a hashed file are kept: the longest pyc header
+/// (PEP 552's), which the bytecode check reads after the owned check hashed
+/// the file.
+pub const HEAD_LEN: usize = crate::bytecode::magic::HeaderLayout::Pep552.size();
 
 /// Longest tree path whose directories are cached as they resolve: the
 /// kernel looks up no longer path (`PATH_MAX`), so past it only the plain
