@@ -342,16 +342,7 @@ fn build_extras(work: &Path, src: &Path) -> std::path::PathBuf {
         ),
     )
     .unwrap();
-    run_stdout(
-        Command::new("rpmbuild")
-            .arg("-bb")
-            .arg("--quiet")
-            .arg("--define")
-            .arg(format!("_topdir {}", top.display()))
-            .args(["--define", "__os_install_post %{nil}"])
-            .args(["--define", "_build_id_links none"])
-            .arg(&spec),
-    );
+    rpmroot::rpmbuild(&top, &spec, &[]);
     let rpm = top.join(format!("RPMS/noarch/{EXTRAS}-2.0-1.noarch.rpm"));
     assert!(rpm.is_file());
     rpm

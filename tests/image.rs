@@ -63,11 +63,7 @@ fn debs() -> Vec<PathBuf> {
 }
 
 fn dpkg_root(root: &Path) {
-    let admin = root.join("var/lib/dpkg");
-    for d in ["updates", "info"] {
-        std::fs::create_dir_all(admin.join(d)).unwrap();
-    }
-    std::fs::write(admin.join("status"), "").unwrap();
+    common::dpkgroot::admin(root);
     run_stdout(
         Command::new("dpkg")
             .arg("--root")

@@ -106,13 +106,18 @@ pub fn build_deb(work: &Path, stage: &Path) -> PathBuf {
     deb
 }
 
-/// Creates dpkg's admin directory under `root` and installs `deb` there.
-pub fn install(root: &Path, deb: &Path) {
+/// Creates an empty dpkg admin directory under `root`.
+pub fn admin(root: &Path) {
     let admin = root.join("var/lib/dpkg");
     for d in ["updates", "info"] {
         std::fs::create_dir_all(admin.join(d)).unwrap();
     }
     std::fs::write(admin.join("status"), "").unwrap();
+}
+
+/// Creates dpkg's admin directory under `root` and installs `deb` there.
+pub fn install(root: &Path, deb: &Path) {
+    admin(root);
     run_stdout(
         Command::new("dpkg")
             .arg("--root")

@@ -157,14 +157,22 @@ pub fn build_rpm_with(work: &Path, stage: &Path, name: &str, macros: &[(&str, &s
         ),
     )
     .unwrap();
+    rpmbuild(&top, &spec, macros);
+    let rpm = top.join(format!("RPMS/noarch/{name}-1.0-1.noarch.rpm"));
+    assert!(rpm.is_file(), "rpmbuild made no {}", rpm.display());
+    rpm
+}
+
+/// `rpmbuild -bb SPEC` into `top`, with extra macros. No strip, no
+/// compression of man pages, no byte-compiling: the package holds exactly
+/// what was staged.
+pub fn rpmbuild(top: &Path, spec: &Path, macros: &[(&str, &str)]) {
     run_stdout(
         Command::new("rpmbuild")
             .arg("-bb")
             .arg("--quiet")
             .arg("--define")
             .arg(format!("_topdir {}", top.display()))
-            // No strip, no compression of man pages, no byte-compiling: the
-            // package holds exactly what was staged.
             .args(["--define", "__os_install_post %{nil}"])
             .args(["--define", "_build_id_links none"])
             .args(
@@ -172,11 +180,8 @@ pub fn build_rpm_with(work: &Path, stage: &Path, name: &str, macros: &[(&str, &s
                     .iter()
                     .flat_map(|(k, v)| ["--define".to_owned(), format!("{k} {v}")]),
             )
-            .arg(&spec),
+            .arg(spec),
     );
-    let rpm = top.join(format!("RPMS/noarch/{name}-1.0-1.noarch.rpm"));
-    assert!(rpm.is_file(), "rpmbuild made no {}", rpm.display());
-    rpm
 }
 
 /// `rpm --root ROOT --dbpath /var/lib/rpm -i` without scripts or deps.
