@@ -121,3 +121,44 @@ fn dpkg_cannot_see_a_chmod_and_neither_does_pyvet() {
     std::fs::set_permissions(r.path(COLORSYS), std::fs::Permissions::from_mode(0o666)).unwrap();
     assert_audit(&r, &[], &[]);
 }
+
+/// `dpkg-divert --local --rename` moves a packaged module aside; dpkg then
+/// verifies the package's file at its new name, and so must pyvet. What the
+/// admin puts at the old name is owned by nobody.
+#[test]
+fn dpkg_local_diversion_is_verified_where_dpkg_put_the_file() {
+    let r = DpkgRoot::status_quo();
+    let moved = format!("{COLORSYS}.distrib");
+    common::run_stdout(
+        std::process::Command::new("dpkg-divert")
+            .arg("--root")
+            .arg(&r.root)
+            .args(["--local", "--rename", "--divert", &moved, "--add", COLORSYS]),
+    );
+    assert!(r.path(&moved).is_file() && !r.path(COLORSYS).exists());
+    assert_audit(&r, &[], &[]);
+
+    std::fs::write(r.path(COLORSYS), "def rgb_to_hsv(r, g, b): pass\n").unwrap();
+    let report = audit::json(&r.root, &[]);
+    assert!(audit::owned(&report).is_empty());
+    assert!(
+        audit::not_owned(&report).contains(&("unowned-module".into(), COLORSYS.into())),
+        "{:?}",
+        audit::not_owned(&report)
+    );
+
+    // dpkg looks the MD5 up under the diverted-to name, where it has none,
+    // so it checks only that the file exists (verify.c, db-fsys-digest.c).
+    // pyvet knows the package's digest for it and checks it.
+    std::fs::write(r.path(&moved), "tampered = True\n").unwrap();
+    assert_eq!(r.dpkg_verify(), Vec::<String>::new());
+    let rpm = String::from_utf8(audit::output(&r.root, "rpm", &[])).unwrap();
+    assert_eq!(rpm, format!("??5??????   {moved}\n"));
+
+    std::fs::remove_file(r.path(&moved)).unwrap();
+    assert_audit(
+        &r,
+        &[("missing", &moved)],
+        &["missing     /usr/lib/python3.11/colorsys.py.distrib"],
+    );
+}

@@ -180,6 +180,7 @@ pub fn dpkg_info(data: &[u8]) {
     consume(pyvet::db::dpkg::parse_list(data));
     consume(pyvet::db::dpkg::parse_md5sums(data));
     consume(pyvet::db::dpkg::parse_conffiles(data));
+    consume(pyvet::db::dpkg::parse_diversions(data));
 }
 
 /// An `ar` archive; every member range must lie inside the input.

@@ -22,6 +22,13 @@
 //!   are left out, as they are no longer in the package's file list
 //!   (`dpkg -L` does not show them either).
 //!
+//! Diversions (`diversions` in the admin directory, written by
+//! `dpkg-divert`) move a file: a package's file at a diverted path is
+//! installed at the divert-to path instead, unless the package is the one
+//! that made the diversion. Such entries are listed where the file is, which
+//! is where `dpkg --verify` checks it; the diverted path itself belongs to
+//! the diverting package (or, for a `--local` diversion, to nobody).
+//!
 //! `install_time` is the `.list` file's mtime (what `dpkg-query` shows as
 //! `db-fsys:Last-Modified`), or `None` without a `.list`. Versions are split
 //! as dpkg splits them: epoch before the first `:` (`0` and absent are both
@@ -128,6 +135,10 @@ pub enum DpkgError {
     LineTooLong { line: usize, len: usize, max: usize },
     #[error("line {line}: no final newline")]
     MissingFinalNewline { line: usize },
+    #[error(
+        "line {line}: diversion entry cut short: expected a divert-to path and a package name"
+    )]
+    TruncatedDiversion { line: usize },
     #[error("line {line}: {why}: {text:?}")]
     BadMd5sumsLine {
         line: usize,
@@ -309,6 +320,90 @@ pub fn parse_conffiles(bytes: &[u8]) -> Result<Vec<PathBuf>, DpkgError> {
         }
     }
     Ok(out)
+}
+
+/// One `diversions` entry: packages other than `by` install `from` at `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diversion {
+    pub from: PathBuf,
+    pub to: PathBuf,
+    /// The diverting package; `None` for a local diversion (`:` in the file).
+    pub by: Option<String>,
+}
+
+/// Parses a `diversions` file: entries of three lines (diverted path,
+/// divert-to path, diverting package or `:`), as `dpkg-divert` writes it.
+///
+/// As for `.list` files, every line must end in a newline and paths must be
+/// absolute; an entry cut short is an error naming its first line.
+pub fn parse_diversions(bytes: &[u8]) -> Result<Vec<Diversion>, DpkgError> {
+    let mut lines = lines(bytes).map(|(line, text, terminated)| {
+        check_line_len(line, text)?;
+        if !terminated {
+            return Err(DpkgError::MissingFinalNewline { line });
+        }
+        Ok((line, text))
+    });
+    let mut out = Vec::new();
+    while let Some(first) = lines.next() {
+        let (line, from) = first?;
+        let mut rest = || {
+            lines
+                .next()
+                .unwrap_or(Err(DpkgError::TruncatedDiversion { line }))
+        };
+        let (to_line, to) = rest()?;
+        let (_, by) = rest()?;
+        out.push(Diversion {
+            from: diversion_path(line, from)?,
+            to: diversion_path(to_line, to)?,
+            by: (by != b":").then(|| String::from_utf8_lossy(by).into_owned()),
+        });
+    }
+    Ok(out)
+}
+
+fn diversion_path(line: usize, text: &[u8]) -> Result<PathBuf, DpkgError> {
+    check_path_len(line, text)?;
+    match text.first() {
+        None => Err(DpkgError::EmptyPath { line }),
+        Some(b'/') => Ok(PathBuf::from(OsStr::from_bytes(text))),
+        Some(_) => Err(DpkgError::RelativePath {
+            line,
+            path: String::from_utf8_lossy(text).into_owned(),
+        }),
+    }
+}
+
+/// Moves every diverted file to where dpkg installed it (its
+/// `namenodetouse`): a diversion applies to every package but the one that
+/// made it.
+pub fn apply_diversions(packages: &mut [Package], diversions: &[Diversion]) {
+    if diversions.is_empty() {
+        return;
+    }
+    let by_path: HashMap<&Path, &Diversion> =
+        diversions.iter().map(|d| (d.from.as_path(), d)).collect();
+    for p in packages {
+        for f in &mut p.files {
+            match by_path.get(&*f.path) {
+                Some(d) if d.by.as_deref() != Some(p.name.as_str()) => {
+                    f.path = d.to.clone().into_boxed_path();
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Reads `diversions` beside a `status` file, if there is one, and applies it.
+fn divert(packages: &mut [Package], dir: &Path) -> Result<()> {
+    let path = dir.join("diversions");
+    let path = path.exists().then_some(path);
+    if let Some(d) = read_optional(path, parse_diversions)? {
+        apply_diversions(packages, &d);
+    }
+    Ok(())
 }
 
 /// Builds a package's file entries from its `.list` (if any), `.md5sums`,
@@ -568,6 +663,7 @@ pub fn read_admindir(dir: &Path) -> Result<Manifest> {
     if status_d.is_dir() {
         m.packages.extend(read_status_d(&status_d, info)?);
     }
+    divert(&mut m.packages, dir)?;
     Ok(m)
 }
 
@@ -588,11 +684,13 @@ pub fn read_status_file(path: &Path) -> Result<Manifest> {
     } else {
         let info = dir.join("info");
         let updates = dir.join("updates");
-        read_status(
+        let mut packages = read_status(
             path,
             info.is_dir().then_some(info.as_path()),
             updates.is_dir().then_some(updates.as_path()),
-        )?
+        )?;
+        divert(&mut packages, dir)?;
+        packages
     };
     Ok(Manifest { packages })
 }
@@ -788,13 +886,83 @@ Status: install ok not-installed
         );
     }
 
+    /// As dpkg-divert writes them: one by a package, one `--local`.
+    const DIVERSIONS: &[u8] =
+        b"/usr/bin/pg_config\n/usr/bin/pg_config.libpq-dev\npostgresql-common\n/x/a.py\n/x/a.py.distrib\n:\n";
+
+    #[test]
+    fn diversions_parse_in_threes() {
+        let d = parse_diversions(DIVERSIONS).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].to, Path::new("/usr/bin/pg_config.libpq-dev"));
+        assert_eq!(d[0].by.as_deref(), Some("postgresql-common"));
+        assert_eq!(
+            (d[1].from.as_path(), d[1].by.as_deref()),
+            (Path::new("/x/a.py"), None)
+        );
+        assert_eq!(parse_diversions(b""), Ok(vec![]));
+        let cut = &DIVERSIONS[..DIVERSIONS.len() - 1];
+        assert_eq!(
+            parse_diversions(cut),
+            Err(DpkgError::MissingFinalNewline { line: 6 })
+        );
+        assert_eq!(
+            parse_diversions(b"/a\n/b\n"),
+            Err(DpkgError::TruncatedDiversion { line: 1 })
+        );
+        assert!(matches!(
+            parse_diversions(b"/a\nb\n:\n"),
+            Err(DpkgError::RelativePath { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn a_diversion_moves_every_package_file_but_the_diverters() {
+        let d = parse_diversions(DIVERSIONS).unwrap();
+        let pkg = |name: &str, paths: &[&str]| {
+            let mut p = parse_status(
+                format!("Package: {name}\nStatus: install ok installed\nVersion: 1\n").as_bytes(),
+                src(),
+            )
+            .unwrap()
+            .remove(0);
+            p.files = paths
+                .iter()
+                .map(|f| FileEntry::new(*f, FileKind::File))
+                .collect();
+            p
+        };
+        let mut ps = [
+            pkg("libpq-dev", &["/usr/bin/pg_config", "/usr/bin/other"]),
+            pkg("postgresql-common", &["/usr/bin/pg_config"]),
+            pkg("a", &["/x/a.py"]),
+        ];
+        apply_diversions(&mut ps, &d);
+        let paths: Vec<Vec<&Path>> = ps
+            .iter()
+            .map(|p| p.files.iter().map(|f| &*f.path).collect())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                vec![
+                    Path::new("/usr/bin/pg_config.libpq-dev"),
+                    Path::new("/usr/bin/other")
+                ],
+                vec![Path::new("/usr/bin/pg_config")],
+                vec![Path::new("/x/a.py.distrib")],
+            ]
+        );
+    }
+
     #[test]
     fn random_bytes_never_panic() {
         let mut rng = crate::testutil::XorShift::new(0x1234_5678_9abc_def1);
-        let seeds: [&[u8]; 3] = [
+        let seeds: [&[u8]; 4] = [
             STATUS.as_bytes(),
             b"d41d8cd98f00b204e9800998ecf8427e  usr/x\n",
             b"/a\n/b/\n",
+            DIVERSIONS,
         ];
         for seed in seeds {
             for _ in 0..1500 {
@@ -805,6 +973,7 @@ Status: install ok not-installed
                 let _ = parse_md5sums(&b);
                 let _ = parse_list(&b);
                 let _ = parse_conffiles(&b);
+                let _ = parse_diversions(&b);
             }
         }
     }
