@@ -5,9 +5,10 @@
 # 1. A status-quo CPython stdlib rpm (Fedora's python3-libs split) installed
 #    with rpm --root by ../shared/bench/make-layouts.sh: `pyvet audit --root`
 #    vs `rpm --root R -V` (which checks less: no unowned files, no bytecode),
-#    with `openssl dgst -sha256` on every core, `sha256sum` and `cat` over
-#    the same files as the read limits. On a 2-core machine the first is
-#    the floor: no audit that hashes every owned file can beat it.
+#    with `examples/hash_floor` (pyvet's SHA-256 over every file on every
+#    core, nothing else: the floor under any audit that hashes every owned
+#    file), `openssl dgst -sha256` on every core, `sha256sum` and `cat` over
+#    the same files as the read limits.
 # 2. This host's Python packages: `pyvet audit` vs `dpkg --verify` and
 #    `debsums -s` on the packages pyvet audits (skipped without dpkg).
 #
@@ -15,8 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
-cargo build --quiet --release
+cargo build --quiet --release --bin pyvet --example hash_floor
 pyvet=$PWD/$target/release/pyvet
+floor=$PWD/$target/release/examples/hash_floor
 layouts=${1:-}
 if [ -z "$layouts" ]; then
     layouts=$(mktemp -d)
@@ -41,6 +43,7 @@ hyperfine --warmup 3 --min-runs 10 -i --output=null \
     -n "pyvet audit --root" "$pyvet audit --root $root --format json --fail-on never --no-progress" \
     -n "pyvet audit --root (one core)" "taskset -c 0 $pyvet audit --root $root --format json --fail-on never --no-progress" \
     -n "rpm -V" "rpm --root $root --dbpath /var/lib/rpm -V --nodeps --noscripts $pkg || true" \
+    -n "hash_floor (pyvet's SHA-256, all files, all cores, nothing else)" "$floor $root/usr" \
     -n "openssl dgst -sha256 (all files, $cores processes)" "xargs -0 -P$cores -n$per_core openssl dgst -sha256 <$list" \
     -n "sha256sum (all files)" "xargs -0 sha256sum <$list" \
     -n "cat (all files)" "xargs -0 cat <$list"
@@ -63,8 +66,13 @@ print(" ".join(sorted(names)))
 PY
 )
     echo "== this host: $(echo "$pkgs" | wc -w) dpkg packages with files in Python trees"
+    anchors=(-n "dpkg --verify" "dpkg --verify $pkgs")
+    if command -v debsums >/dev/null; then
+        anchors+=(-n "debsums -s" "debsums -s $pkgs")
+    else
+        echo "(debsums not installed: apt-get install debsums to add it)"
+    fi
     hyperfine -N --warmup 2 --min-runs 5 -i --output=null \
         -n "pyvet audit (host)" "$pyvet audit --format json --fail-on never --no-progress" \
-        -n "dpkg --verify" "dpkg --verify $pkgs" \
-        -n "debsums -s" "debsums -s $pkgs"
+        "${anchors[@]}"
 fi
