@@ -232,22 +232,32 @@ fn check_path_len(line: usize, path: &[u8]) -> Result<(), DpkgError> {
 pub fn parse_list(bytes: &[u8]) -> Result<Vec<PathBuf>, DpkgError> {
     lines(bytes)
         .map(|(line, text, terminated)| {
-            check_line_len(line, text)?;
-            if !terminated {
-                return Err(DpkgError::MissingFinalNewline { line });
-            }
-            let path = text.strip_suffix(b"/").unwrap_or(text);
-            check_path_len(line, path)?;
-            match path.first() {
-                None => Err(DpkgError::EmptyPath { line }),
-                Some(b'/') => Ok(PathBuf::from(OsStr::from_bytes(path))),
-                Some(_) => Err(DpkgError::RelativePath {
-                    line,
-                    path: String::from_utf8_lossy(path).into_owned(),
-                }),
-            }
+            whole_line(line, text, terminated)?;
+            absolute_path(line, text.strip_suffix(b"/").unwrap_or(text))
         })
         .collect()
+}
+
+/// A line as dpkg's own lists need it: within the limit, ending in `\n`.
+fn whole_line(line: usize, text: &[u8], terminated: bool) -> Result<(), DpkgError> {
+    check_line_len(line, text)?;
+    if !terminated {
+        return Err(DpkgError::MissingFinalNewline { line });
+    }
+    Ok(())
+}
+
+/// A non-empty absolute path within the limit (dpkg never writes another).
+fn absolute_path(line: usize, path: &[u8]) -> Result<PathBuf, DpkgError> {
+    check_path_len(line, path)?;
+    match path.first() {
+        None => Err(DpkgError::EmptyPath { line }),
+        Some(b'/') => Ok(PathBuf::from(OsStr::from_bytes(path))),
+        Some(_) => Err(DpkgError::RelativePath {
+            line,
+            path: String::from_utf8_lossy(path).into_owned(),
+        }),
+    }
 }
 
 /// Parses a `.md5sums` file: `<md5 hex>  <path without leading slash>` lines.
@@ -338,10 +348,7 @@ pub struct Diversion {
 /// absolute; an entry cut short is an error naming its first line.
 pub fn parse_diversions(bytes: &[u8]) -> Result<Vec<Diversion>, DpkgError> {
     let mut lines = lines(bytes).map(|(line, text, terminated)| {
-        check_line_len(line, text)?;
-        if !terminated {
-            return Err(DpkgError::MissingFinalNewline { line });
-        }
+        whole_line(line, text, terminated)?;
         Ok((line, text))
     });
     let mut out = Vec::new();
@@ -355,24 +362,12 @@ pub fn parse_diversions(bytes: &[u8]) -> Result<Vec<Diversion>, DpkgError> {
         let (to_line, to) = rest()?;
         let (_, by) = rest()?;
         out.push(Diversion {
-            from: diversion_path(line, from)?,
-            to: diversion_path(to_line, to)?,
+            from: absolute_path(line, from)?,
+            to: absolute_path(to_line, to)?,
             by: (by != b":").then(|| String::from_utf8_lossy(by).into_owned()),
         });
     }
     Ok(out)
-}
-
-fn diversion_path(line: usize, text: &[u8]) -> Result<PathBuf, DpkgError> {
-    check_path_len(line, text)?;
-    match text.first() {
-        None => Err(DpkgError::EmptyPath { line }),
-        Some(b'/') => Ok(PathBuf::from(OsStr::from_bytes(text))),
-        Some(_) => Err(DpkgError::RelativePath {
-            line,
-            path: String::from_utf8_lossy(text).into_owned(),
-        }),
-    }
 }
 
 /// Moves every diverted file to where dpkg installed it (its
