@@ -305,7 +305,9 @@ impl Names {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     /// The path as the package manager spells it: absolute for installed
-    /// files; source rpms list bare names (as `rpm -qpl` prints them).
+    /// files; source rpms list bare names (as `rpm -qpl` prints them). A
+    /// dpkg file that another package or the admin diverts is at its
+    /// divert-to path, where dpkg installed it.
     #[serde(serialize_with = "crate::manifest::ser_path")]
     pub path: Box<Path>,
     #[serde(rename = "type")]
