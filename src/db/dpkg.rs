@@ -914,19 +914,7 @@ Status: install ok not-installed
     #[test]
     fn a_diversion_moves_every_package_file_but_the_diverters() {
         let d = parse_diversions(DIVERSIONS).unwrap();
-        let pkg = |name: &str, paths: &[&str]| {
-            let mut p = parse_status(
-                format!("Package: {name}\nStatus: install ok installed\nVersion: 1\n").as_bytes(),
-                src(),
-            )
-            .unwrap()
-            .remove(0);
-            p.files = paths
-                .iter()
-                .map(|f| FileEntry::new(*f, FileKind::File))
-                .collect();
-            p
-        };
+        let pkg = |name: &str, paths: &[&str]| crate::testutil::package(name, Backend::Dpkg, paths);
         let mut ps = [
             pkg("libpq-dev", &["/usr/bin/pg_config", "/usr/bin/other"]),
             pkg("postgresql-common", &["/usr/bin/pg_config"]),

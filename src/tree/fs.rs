@@ -100,13 +100,7 @@ impl FsTree {
                 current = r;
                 continue;
             }
-            let candidate = current.join(name);
-            current = match self.link_of(&candidate, dir)? {
-                None => candidate,
-                Some(_) => self
-                    .resolve_uncached(&candidate)
-                    .map_err(|e| naming(e, dir))?,
-            };
+            current = self.follow(current.join(name), dir)?;
             self.resolved
                 .write()
                 .expect("lock")
@@ -119,6 +113,17 @@ impl FsTree {
     /// inside the root.
     fn resolve_uncached(&self, path: &Path) -> TreeResult<PathBuf> {
         super::resolve_with(path, |candidate| self.link_of(candidate, path))
+    }
+
+    /// `candidate` (its parents resolved) resolved: itself, or where it
+    /// leads if it is a symlink. Errors name `asked`.
+    fn follow(&self, candidate: PathBuf, asked: &Path) -> TreeResult<PathBuf> {
+        match self.link_of(&candidate, asked)? {
+            None => Ok(candidate),
+            Some(_) => self
+                .resolve_uncached(&candidate)
+                .map_err(|e| naming(e, asked)),
+        }
     }
 
     /// Whether `resolved` (a tree path without symlinked parents) is a
@@ -275,16 +280,8 @@ impl Tree for FsTree {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return self.resolve_uncached(path);
         };
-        let candidate = self
-            .resolve_dir(parent)
-            .map_err(|e| naming(e, path))?
-            .join(name);
-        match self.link_of(&candidate, path)? {
-            None => Ok(candidate),
-            Some(_) => self
-                .resolve_uncached(&candidate)
-                .map_err(|e| naming(e, path)),
-        }
+        let parent = self.resolve_dir(parent).map_err(|e| naming(e, path))?;
+        self.follow(parent.join(name), path)
     }
 }
 
