@@ -184,7 +184,21 @@ pub(crate) fn meta_from(m: &std::fs::Metadata) -> Meta {
 
 impl FsTree {
     /// Opens a regular file (see [`Tree::open`]).
+    ///
+    /// The entry is `lstat`ed first (from the walk's listing where it has
+    /// one), so that a FIFO or device is refused without being opened:
+    /// opening a FIFO, even with `O_NONBLOCK`, releases a writer blocked
+    /// in `open(2)`. Whatever replaces the entry between the two calls is
+    /// still refused after `fstat`, and `O_NONBLOCK` keeps that open from
+    /// hanging.
     fn open_file(&self, path: &Path) -> TreeResult<(File, Meta)> {
+        let kind = self.lstat(path)?.kind;
+        if kind != Kind::File {
+            return Err(TreeError::NotRegular {
+                path: path.to_path_buf(),
+                kind,
+            });
+        }
         let host = self.host_nofollow(path)?;
         let file = open_nofollow(&host).map_err(|e| TreeError::io(path, e))?;
         let m = file.metadata().map_err(|e| TreeError::io(path, e))?;
