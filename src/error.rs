@@ -70,6 +70,10 @@ pub enum Error {
     /// The input could not be recognised as any supported format.
     #[error("{}: not a recognised package database, package file or tree: {why}", path.display())]
     Unrecognised { path: PathBuf, why: String },
+    /// Something is at `path` that cannot be read safely (a database
+    /// location that is a dangling or looping symlink).
+    #[error("{}: {why}", path.display())]
+    Unreadable { path: PathBuf, why: String },
     /// The command line asked for something impossible.
     #[error("{0}")]
     Usage(String),

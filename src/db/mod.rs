@@ -248,7 +248,7 @@ pub fn read_rpmdb_dir(dir: &Path) -> Result<(Manifest, Vec<Error>)> {
         ("Packages", rpmdb::Kind::Bdb),
     ] {
         let p = dir.join(name);
-        if p.is_file() {
+        if present(&p) {
             return read_rpmdb(&p, kind);
         }
     }
@@ -279,19 +279,25 @@ pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest,
     };
     let want = |s: DbSelect| select == DbSelect::Auto || select == s;
     if want(DbSelect::Rpm) {
-        for dir in unique_resolved(root, &RPMDB_DIRS) {
+        let (dirs, errs) = unique_resolved(root, &RPMDB_DIRS);
+        errs.into_iter().for_each(|e| take(Err(e)));
+        for dir in dirs {
             take(read_rpmdb_dir(&dir));
         }
     }
     if want(DbSelect::Dpkg) {
-        if let Some(dir) = fsutil::resolve_in_root(root, Path::new(DPKG_DIR)) {
-            if dir.join("status").is_file() || dir.join("status.d").is_dir() {
-                take(whole(dpkg::read_admindir(&dir)));
+        match locate(root, Path::new(DPKG_DIR)) {
+            Ok(Some(dir)) if present(&dir.join("status")) || present(&dir.join("status.d")) => {
+                take(whole(dpkg::read_admindir(&dir)))
             }
+            Ok(_) => {}
+            Err(e) => take(Err(e)),
         }
     }
     if want(DbSelect::Apk) {
-        for db in unique_resolved(root, &APK_DBS) {
+        let (dbs, errs) = unique_resolved(root, &APK_DBS);
+        errs.into_iter().for_each(|e| take(Err(e)));
+        for db in dbs {
             take(whole(apk::read(&db)));
         }
     }
@@ -333,25 +339,73 @@ fn whole(r: Result<Manifest>) -> Result<(Manifest, Vec<Error>)> {
 }
 
 /// Resolves candidate locations inside `root`, keeping existing ones once
-/// (`/var/lib/rpm` is often a symlink to `/usr/lib/sysimage/rpm`).
-fn unique_resolved(root: &Path, candidates: &[&str]) -> Vec<PathBuf> {
+/// (`/var/lib/rpm` is often a symlink to `/usr/lib/sysimage/rpm`), and an
+/// error for each that is there but cannot be read safely.
+fn unique_resolved(root: &Path, candidates: &[&str]) -> (Vec<PathBuf>, Vec<Error>) {
     let mut out: Vec<PathBuf> = Vec::new();
+    let mut errors = Vec::new();
     for c in candidates {
-        let Some(p) = fsutil::resolve_in_root(root, Path::new(c)) else {
-            continue;
+        let p = match locate(root, Path::new(c)) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
         };
         let usable = if p.is_dir() {
             ["rpmdb.sqlite", "Packages.db", "Packages"]
                 .iter()
-                .any(|n| p.join(n).is_file())
+                .any(|n| present(&p.join(n)))
         } else {
-            p.is_file()
+            true
         };
         if usable && !out.contains(&p) {
             out.push(p);
         }
     }
-    out
+    (out, errors)
+}
+
+/// Whether a host path names an entry of any type (not following a final
+/// symlink): a database replaced by a FIFO or a link is *there*, and its
+/// reader refuses it with an error, rather than being taken for none.
+fn present(host: &Path) -> bool {
+    std::fs::symlink_metadata(host).is_ok()
+}
+
+/// Where a database location (`/var/lib/dpkg`) is on the host: `None` when
+/// nothing is there, an error when something is there that cannot be
+/// resolved inside the root (a symlink loop, or a link whose target is not
+/// in the root: `var/lib/dpkg -> /var/lib/dpkg` resolves to itself in the
+/// root). Either would otherwise silently read as "no database", and the
+/// audit would pass with nothing checked.
+fn locate(root: &Path, path: &Path) -> Result<Option<PathBuf>> {
+    if let Some(host) = fsutil::resolve_in_root(root, path) {
+        return Ok(present(&host).then_some(host));
+    }
+    // Absent only when the walk from the root reaches a missing component
+    // through real directories; any symlink on the way means something is
+    // there that did not resolve.
+    let mut prefix = PathBuf::from("/");
+    for c in path.components().skip(1) {
+        prefix.push(c);
+        match std::fs::symlink_metadata(crate::manifest::under_root(root, &prefix)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::Unreadable {
+                    path: path.to_path_buf(),
+                    why: format!(
+                        "a package database location, but {} is a symlink that does not resolve inside the root",
+                        prefix.display()
+                    ),
+                })
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
