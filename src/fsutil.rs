@@ -77,6 +77,16 @@ pub fn lexical(path: &Path) -> PathBuf {
     out
 }
 
+/// The entries of host directory `dir`, each with its `lstat` metadata,
+/// sorted by name. The directory is opened with `O_NOATIME` and
+/// `O_NOFOLLOW` (`std::fs::read_dir` uses neither: listing a database's
+/// directories changed their atimes on a `strictatime` mount).
+pub fn list_dir(dir: &Path) -> std::io::Result<Vec<crate::tree::Entry>> {
+    let mut entries = crate::tree::fs::list_dir(dir)?;
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
 /// Resolves `path` (absolute, as seen from inside `root`) to a host path,
 /// following symlinks the way the kernel would inside a chroot at `root`:
 /// absolute link targets restart at `root`, and `..` never climbs above it.

@@ -155,3 +155,99 @@ fn an_apk_database_fifo_is_an_input_error() {
     mkfifo(&d.path().join("lib/apk/db/installed"));
     assert_input_error(d.path(), "lib/apk/db/installed");
 }
+
+/// A `strictatime` tmpfs mounted for one test, unmounted when dropped.
+struct StrictAtime {
+    dir: tempfile::TempDir,
+}
+
+impl StrictAtime {
+    fn mount() -> Option<StrictAtime> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "strictatime", "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(StrictAtime { dir })
+    }
+}
+
+impl Drop for StrictAtime {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Every entry under `dir`, not following links (listing a directory
+/// changes its atime here, so this runs before the atimes are set).
+fn entries(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        if std::fs::symlink_metadata(&d).unwrap().is_dir() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                todo.push(e.unwrap().path());
+            }
+        }
+        out.push(d);
+    }
+    out.sort();
+    out
+}
+
+/// The atime of each path (`lstat` reads no directory, so it changes none).
+fn atimes(paths: &[std::path::PathBuf]) -> Vec<(i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    paths
+        .iter()
+        .map(|p| std::fs::symlink_metadata(p).unwrap())
+        .map(|m| (m.atime(), m.atime_nsec()))
+        .collect()
+}
+
+/// On a `strictatime` mount, where every read access updates an atime,
+/// an audit changes no atime in the root: not of the audited trees, not of
+/// the database's directories (`var/lib/dpkg/updates`, `info`), not of the
+/// library directories searched for pip `RECORD`s.
+#[test]
+fn an_audit_changes_no_atime_on_a_strictatime_mount() {
+    let Some(mnt) = StrictAtime::mount() else {
+        eprintln!("SKIPPED: cannot mount a strictatime tmpfs here (CI runs as root)");
+        return;
+    };
+    let r = DpkgRoot::status_quo();
+    let root = mnt.dir.path().join("root");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&r.root)
+        .arg(&root)
+        .status()
+        .unwrap()
+        .success();
+    assert!(copied);
+    let site = root.join("usr/local/lib/python3.11/site-packages/demo-1.0.dist-info");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("RECORD"), "demo-1.0.dist-info/RECORD,,\n").unwrap();
+    // Old atimes, so that any access on this mount shows.
+    let paths = entries(&root);
+    let touched = std::process::Command::new("touch")
+        .args(["-a", "-h", "-d", "2001-01-01"])
+        .args(&paths)
+        .status()
+        .unwrap()
+        .success();
+    assert!(touched);
+    let before = atimes(&paths);
+    let (code, stderr) = audit_status(&root);
+    assert!(matches!(code, Some(0 | 1)), "{stderr}");
+    let after = atimes(&paths);
+    let changed: Vec<_> = (0..paths.len())
+        .filter(|&i| before[i] != after[i])
+        .map(|i| paths[i].display().to_string())
+        .collect();
+    assert!(changed.is_empty(), "atimes changed: {changed:#?}");
+}

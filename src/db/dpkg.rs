@@ -543,14 +543,14 @@ fn records_of(path: &Path, kind: StanzaKind) -> Result<Vec<Record>> {
 /// Applies dpkg's journal (`updates/0000`, ...): each entry replaces the
 /// record of the same package (and architecture, for Multi-Arch: same).
 fn apply_updates(records: &mut Vec<Record>, updates: &Path) -> Result<()> {
-    let Ok(dir) = std::fs::read_dir(updates) else {
+    let Ok(entries) = fsutil::list_dir(updates) else {
         return Ok(());
     };
-    let mut names: Vec<_> = dir
-        .filter_map(|e| e.ok().map(|e| e.file_name()))
+    let names: Vec<_> = entries
+        .into_iter()
+        .map(|e| e.name)
         .filter(|n| !n.is_empty() && n.as_bytes().iter().all(u8::is_ascii_digit))
         .collect();
-    names.sort();
     for name in names {
         let path = updates.join(&name);
         let update = records_of(&path, StanzaKind::Status)?;
@@ -619,11 +619,11 @@ fn read_status_d_file(path: &Path, info: Option<&Path>) -> Result<Vec<Package>> 
 /// Reads every stanza file in `status.d/`, in name order, skipping
 /// `.md5sums` files, hidden files and anything that is not a regular file.
 fn read_status_d(dir: &Path, info: Option<&Path>) -> Result<Vec<Package>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut paths: Vec<PathBuf> = fsutil::list_dir(dir)
         .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.path())
+        .into_iter()
+        .filter(|e| e.meta.kind == crate::tree::Kind::File)
+        .map(|e| dir.join(e.name))
         .filter(|p| {
             let name = p.file_name().map(OsStr::as_bytes).unwrap_or_default();
             !name.starts_with(b".") && !name.ends_with(b".md5sums")

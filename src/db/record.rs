@@ -262,8 +262,8 @@ fn dir_names(root: &Path, dir: &Path) -> Vec<std::ffi::OsString> {
     let Some(host) = fsutil::resolve_in_root(root, dir) else {
         return Vec::new();
     };
-    match std::fs::read_dir(host) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect(),
+    match fsutil::list_dir(&host) {
+        Ok(entries) => entries.into_iter().map(|e| e.name).collect(),
         Err(_) => Vec::new(),
     }
 }

@@ -302,7 +302,7 @@ impl Tree for FsTree {
 /// Lists a directory opened with `O_NOATIME` (so listing never changes
 /// the directory's atime where the kernel allows), each entry `fstatat`ed
 /// relative to it without following symlinks.
-fn list_dir(host: &Path) -> std::io::Result<Vec<Entry>> {
+pub(crate) fn list_dir(host: &Path) -> std::io::Result<Vec<Entry>> {
     let open = |extra: i32| {
         std::fs::OpenOptions::new()
             .read(true)
