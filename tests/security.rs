@@ -251,3 +251,51 @@ fn an_audit_changes_no_atime_on_a_strictatime_mount() {
         .collect();
     assert!(changed.is_empty(), "atimes changed: {changed:#?}");
 }
+
+/// A sourceless pyc padded past pyvet's read cap is still importable
+/// (the unmarshaller stops at the end of the code object), so it keeps
+/// its error rule: it is judged by its header, not dropped as unreadable.
+#[test]
+fn a_sourceless_pyc_padded_past_the_cap_is_still_an_error() {
+    let r = DpkgRoot::status_quo();
+    let dir = r.path("/usr/lib/python3.11");
+    let scratch = tempfile::tempdir().unwrap();
+    let src = scratch.path().join("evil.py");
+    std::fs::write(&src, "print('evil ran')\n").unwrap();
+    let pyc = dir.join("evil.pyc");
+    let compiled = std::process::Command::new("python3.11")
+        .args(["-c", "import py_compile,sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)"])
+        .arg(&src)
+        .arg(&pyc)
+        .status()
+        .unwrap()
+        .success();
+    assert!(compiled);
+    let file = OpenOptions::new().write(true).open(&pyc).unwrap();
+    file.set_len(70 << 20).unwrap();
+    drop(file);
+    // The premise: Python still runs it.
+    let ran = std::process::Command::new("python3.11")
+        .args([
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import evil",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "evil ran\n");
+    let report = common::audit::json(&r.root, &[]);
+    let f = common::audit::finding(
+        &report,
+        "sourceless-bytecode",
+        "/usr/lib/python3.11/evil.pyc",
+    );
+    assert_eq!(f["severity"], "error", "{f}");
+    let out = assert_cmd::Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["audit", "--no-progress", "--fail-on", "error", "--root"])
+        .arg(&r.root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -108,12 +108,8 @@ pub fn judge(pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
 /// tree. `pyc` (and `opts.source`) are absolute paths inside the tree; as
 /// the import system does, symlinks are followed (inside the tree).
 pub fn judge_in(tree: &dyn Tree, pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
-    let header_only = opts.header_only && !opts.deep;
-    let bytes = if header_only {
-        read_head(tree, pyc)?
-    } else {
-        read_followed(tree, pyc, MAX_PYC_FILE)?
-    };
+    let (bytes, oversized) = read_pyc(tree, pyc, opts.header_only && !opts.deep)?;
+    let header_only = (opts.header_only && !opts.deep) || oversized.is_some();
     let location = naming::locate(pyc, opts.pycache_prefix);
     let source = match opts.source {
         Some(s) => Some(s.to_path_buf()),
@@ -124,6 +120,11 @@ pub fn judge_in(tree: &dyn Tree, pyc: &Path, opts: &JudgeOptions) -> Result<PycR
         None => None,
     };
     let mut report = PycReport::new(pyc, &bytes, &location, source.as_deref(), stat.is_some());
+    if let Some(size) = oversized {
+        report.warnings.push(format!(
+            "{size} bytes, more than the {MAX_PYC_FILE}-byte read limit: judged by its header alone (import reads only the code object, so padding does not stop it running)"
+        ));
+    }
     let header = match PycHeader::parse(&bytes) {
         Ok(h) => h,
         Err(e) => return Ok(report.with(Verdict::Corrupt, e.to_string())),
@@ -180,6 +181,22 @@ fn follow(tree: &dyn Tree, path: &Path) -> std::result::Result<PathBuf, TreeErro
     match tree.lstat(path)?.kind {
         Kind::Symlink => tree.resolve(path),
         _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// The bytes to judge a pyc by: its header alone when `header_only`, else
+/// the whole file, or its header alone when the file is over the read cap
+/// (then with its size). A pyc padded past the cap is still importable, so
+/// it must not fall out of judgement as merely unreadable.
+fn read_pyc(tree: &dyn Tree, pyc: &Path, header_only: bool) -> Result<(Vec<u8>, Option<u64>)> {
+    if header_only {
+        return Ok((read_head(tree, pyc)?, None));
+    }
+    let real = follow(tree, pyc)?;
+    match tree.read(&real, MAX_PYC_FILE) {
+        Ok(bytes) => Ok((bytes, None)),
+        Err(TreeError::TooLarge { size, .. }) => Ok((read_head(tree, pyc)?, Some(size))),
+        Err(e) => Err(asked(e, pyc)),
     }
 }
 
