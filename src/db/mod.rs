@@ -376,36 +376,43 @@ fn present(host: &Path) -> bool {
 
 /// Where a database location (`/var/lib/dpkg`) is on the host: `None` when
 /// nothing is there, an error when something is there that cannot be
-/// resolved inside the root (a symlink loop, or a link whose target is not
-/// in the root: `var/lib/dpkg -> /var/lib/dpkg` resolves to itself in the
-/// root). Either would otherwise silently read as "no database", and the
-/// audit would pass with nothing checked.
+/// resolved inside the root: a symlink loop, or a link whose target is
+/// not in the root (`var/lib/dpkg -> /var/lib/dpkg` is a loop in the root,
+/// `-> /nonexistent` dangles). Either would otherwise silently read as "no
+/// database", and the audit would pass with nothing checked. A location
+/// whose parent directory does not exist is simply not there.
 fn locate(root: &Path, path: &Path) -> Result<Option<PathBuf>> {
-    if let Some(host) = fsutil::resolve_in_root(root, path) {
-        return Ok(present(&host).then_some(host));
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(None);
+    };
+    let link_of = |candidate: &Path| {
+        crate::tree::fs::host_link(&crate::manifest::under_root(root, candidate), path)
+    };
+    let parent = match crate::tree::resolve_with(parent, link_of) {
+        Ok(p) => p,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let host = crate::manifest::under_root(root, &parent.join(name));
+    match std::fs::symlink_metadata(&host) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+        Ok(m) if !m.file_type().is_symlink() => return Ok(Some(host)),
+        Ok(_) => {}
     }
-    // Absent only when the walk from the root reaches a missing component
-    // through real directories; any symlink on the way means something is
-    // there that did not resolve.
-    let mut prefix = PathBuf::from("/");
-    for c in path.components().skip(1) {
-        prefix.push(c);
-        match std::fs::symlink_metadata(crate::manifest::under_root(root, &prefix)) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, e)),
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(Error::Unreadable {
-                    path: path.to_path_buf(),
-                    why: format!(
-                        "a package database location, but {} is a symlink that does not resolve inside the root",
-                        prefix.display()
-                    ),
-                })
-            }
-            Ok(_) => {}
+    match crate::tree::resolve_with(&parent.join(name), link_of) {
+        Ok(p) => Ok(Some(crate::manifest::under_root(root, &p))),
+        Err(e) => {
+            let cause = match e {
+                crate::tree::TreeError::Io { source, .. } => source.to_string(),
+                _ => "its target is not in the root".into(),
+            };
+            Err(Error::Unreadable {
+                path: path.to_path_buf(),
+                why: format!("a package database location, but a symlink that does not resolve inside the root: {cause}"),
+            })
         }
     }
-    Ok(None)
 }
 
 #[cfg(test)]
