@@ -299,3 +299,54 @@ fn a_sourceless_pyc_padded_past_the_cap_is_still_an_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A Python tree replaced by a symlink that does not lead to it inside the
+/// root hides nothing: every file the package owns there is reported
+/// `missing` (inside the root, the lookup loops or finds nothing), and the
+/// audit fails. Where `/usr/lib` itself loops, the rpm and apk database
+/// locations below it cannot be looked at either: that is an input error
+/// (exit 2), beside the findings.
+#[test]
+fn a_python_tree_replaced_by_a_symlink_hides_no_owned_file() {
+    let owned = |r: &DpkgRoot| -> Vec<String> {
+        let out = std::process::Command::new("dpkg-query")
+            .arg("--admindir")
+            .arg(r.path("/var/lib/dpkg"))
+            .args(["-L", common::dpkgroot::PACKAGE])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("/usr/lib/python3.11/") && l.ends_with(".py"))
+            .map(str::to_string)
+            .collect()
+    };
+    for (link, target, code) in [
+        ("/usr/lib/python3.11", "/usr/lib/python3.11", 1),
+        ("/usr/lib", "/usr/lib", 2),
+        ("/usr/lib/python3.11", "../..", 1),
+    ] {
+        let r = DpkgRoot::status_quo();
+        let files = owned(&r);
+        assert!(files.len() >= 8, "{files:?}");
+        let at = r.path(link);
+        std::fs::rename(&at, r.path("/moved")).unwrap();
+        std::os::unix::fs::symlink(target, &at).unwrap();
+        let out = assert_cmd::Command::cargo_bin("pyvet")
+            .unwrap()
+            .args(["audit", "--no-progress", "--format", "json", "--root"])
+            .arg(&r.root)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{link} -> {target}: {stderr}"
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for f in &files {
+            common::audit::finding(&report, "missing", f);
+        }
+    }
+}

@@ -203,7 +203,9 @@ impl<'a> Context<'a> {
         extra.extend(options.pycache_prefixes.iter().cloned());
         let python_trees = walk::discover(tree, manifest, &extra);
         let inventory = Inventory::walk(tree, &python_trees);
-        let mut audited_packages = audited_packages(manifest, &python_trees);
+        let mut owning_trees = python_trees.clone();
+        owning_trees.extend(walk::unresolved_trees(tree, manifest));
+        let mut audited_packages = audited_packages(manifest, &owning_trees);
         audited_packages.retain(|&p| !owners.is_distro_record(p));
         Context {
             tree,

@@ -109,6 +109,33 @@ pub fn discover(tree: &dyn Tree, manifest: &Manifest, extra: &[PathBuf]) -> Vec<
     out
 }
 
+/// The Python trees the manifest installs into that are not a directory
+/// inside the root: replaced by a symlink that loops or leads out of it
+/// (`usr/lib/python3.11 -> /usr/lib/python3.11`), or gone. Their packages
+/// are still verified, so that every owned file there is reported
+/// (`missing`, as the lookup fails inside the root) rather than the
+/// trees silently dropping out of the audit.
+pub fn unresolved_trees(tree: &dyn Tree, manifest: &Manifest) -> Vec<PathBuf> {
+    let mut candidates: BTreeSet<PathBuf> = BTreeSet::new();
+    for p in &manifest.packages {
+        for f in &p.files {
+            if let Some(t) = python_tree_of(&f.path) {
+                candidates.insert(t);
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .filter(|t| {
+            let dir = tree
+                .resolve(t)
+                .and_then(|r| tree.lstat(&r))
+                .is_ok_and(|m| m.kind == Kind::Dir);
+            !dir
+        })
+        .collect()
+}
+
 /// Every entry found in the audited trees, with its `lstat` metadata.
 #[derive(Debug, Default)]
 pub struct Inventory {

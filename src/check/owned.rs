@@ -215,8 +215,8 @@ fn plain_expected(f: &FileEntry) -> Expected<'_> {
 
 /// The rule of a failing file: its most important difference.
 fn rule_of(out: &Outcome) -> &'static Rule {
-    if let Some(why) = &out.missing {
-        return if why.is_some() {
+    if out.missing.is_some() {
+        return if out.unreadable {
             rules::UNREADABLE
         } else {
             rules::MISSING
@@ -443,7 +443,10 @@ mod tests {
         assert_eq!(rule_of(&o).id, "type-mismatch");
         o.missing = Some(None);
         assert_eq!(rule_of(&o).id, "missing");
+        o.missing = Some(Some("Too many levels of symbolic links".into()));
+        assert_eq!(rule_of(&o).id, "missing");
         o.missing = Some(Some("Permission denied".into()));
+        o.unreadable = true;
         assert_eq!(rule_of(&o).id, "unreadable");
     }
 

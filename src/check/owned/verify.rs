@@ -76,6 +76,12 @@ pub struct Outcome {
     pub cols: [Option<Col>; 9],
     /// `lstat` failed: `None` for "no such file", else the error.
     pub missing: Option<Option<String>>,
+    /// `lstat` failed for another reason than that the path does not lead
+    /// to a file (permission, I/O): the file may be there, unread. A loop
+    /// or a component that is not a directory (`ELOOP`, `ENOTDIR`: a
+    /// parent replaced by a symlink that loops or leads out of the root)
+    /// means nothing is at the path, as rpm -V reports it: `missing`.
+    pub unreadable: bool,
     /// Another file type than recorded is there.
     pub type_mismatch: bool,
     /// What `lstat` said (`None` when missing).
@@ -86,13 +92,17 @@ pub struct Outcome {
 
 impl Outcome {
     fn missing(e: &TreeError) -> Outcome {
-        let why = match e {
-            TreeError::NotFound(_) => None,
-            TreeError::Io { source, .. } => Some(strerror(source)),
-            other => Some(other.to_string()),
+        let (why, unreadable) = match e {
+            TreeError::NotFound(_) => (None, false),
+            TreeError::Io { source, .. } => {
+                let lookup = matches!(source.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR));
+                (Some(strerror(source)), !lookup)
+            }
+            other => (Some(other.to_string()), true),
         };
         Outcome {
             missing: Some(why),
+            unreadable,
             ..Outcome::default()
         }
     }
