@@ -350,3 +350,28 @@ fn a_python_tree_replaced_by_a_symlink_hides_no_owned_file() {
         }
     }
 }
+
+/// `--format rpm` prints one line per finding whatever a name holds: a
+/// pip RECORD row whose quoted name holds a newline, a CR and an ESC
+/// cannot forge a verifier line (`S.5....T.  c /etc/fake_config`) or a
+/// terminal escape.
+#[test]
+fn a_recorded_name_cannot_forge_rpm_format_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let site = d.path().join("usr/local/lib/python3.11/site-packages");
+    std::fs::create_dir_all(site.join("demo-1.0.dist-info")).unwrap();
+    std::fs::write(
+        site.join("demo-1.0.dist-info/RECORD"),
+        "\"demo/x\nS.5....T.  c /etc/fake_config\r\x1b[2J\",sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n\
+         demo-1.0.dist-info/RECORD,,\n",
+    )
+    .unwrap();
+    let out = common::audit::output(d.path(), "rpm", &[]);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        ["missing     /usr/local/lib/python3.11/site-packages/demo/x\\nS.5....T.  c /etc/fake_config\\r\\u{1b}[2J"],
+        "{text}"
+    );
+}

@@ -254,10 +254,43 @@ fn ser_opt_tree_path<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, 
     }
 }
 
+/// A tree path for a line-oriented text report (`--format text`, `rpm`):
+/// bytes that are not UTF-8 become `\xNN`, a backslash `\\`, and control
+/// characters their escapes (`\n`, `\u{1b}`), all in one pass. A name can
+/// then neither forge a line or a terminal escape, nor pass for another
+/// name: `\xff` spelt out and a real 0xff byte print differently.
+pub fn text_path(p: &std::path::Path) -> String {
+    let mut s = String::new();
+    for chunk in p.as_os_str().as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                c if c.is_control() => s.extend(c.escape_default()),
+                c => s.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::audit::rules;
+
+    #[test]
+    fn text_paths_cannot_forge_lines_or_pass_for_other_names() {
+        let t = |b: &[u8]| text_path(std::path::Path::new(OsStr::from_bytes(b)));
+        assert_eq!(t(b"/a\n/S.5....T.  c x"), "/a\\n/S.5....T.  c x");
+        assert_eq!(t(b"/a\n"), "/a\\n");
+        assert_eq!(t(b"/a\x1b[2J\r"), "/a\\u{1b}[2J\\r");
+        assert_eq!(t(b"/\xffevil"), "/\\xffevil");
+        assert_eq!(t(b"/\\xffevil"), "/\\\\xffevil");
+        assert_ne!(t(b"/\xff"), t(b"/\\xff"));
+    }
     use std::ffi::OsStr;
 
     #[test]

@@ -30,7 +30,8 @@ pub fn render(report: &Report) -> String {
 /// The verifier's line for a finding, if it would print one.
 pub fn line(f: &Finding) -> Option<String> {
     let v = f.evidence.verify.as_ref()?;
-    let path = f.display_path();
+    // Escaped: a name holding a newline must not forge a verifier line.
+    let path = crate::audit::finding::text_path(&f.path);
     let dpkg = f
         .package
         .as_ref()
