@@ -375,3 +375,91 @@ fn a_recorded_name_cannot_forge_rpm_format_lines() {
         "{text}"
     );
 }
+
+/// `renameat2(RENAME_EXCHANGE)`: swaps two names atomically.
+fn exchange(a: &std::ffi::CStr, b: &std::ffi::CStr) -> bool {
+    // SAFETY: both are NUL-terminated paths.
+    unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        ) == 0
+    }
+}
+
+/// A directory of the tree swapped, in a loop, with a symlink to a host
+/// directory of the same shape never makes the audit list a host file:
+/// every lookup is made beneath the root's descriptor, crossing no
+/// symlink, so a swapped-in link fails the open instead of being followed.
+/// Bounded: at most 30 audits or 40 seconds.
+#[test]
+fn a_directory_swapped_for_a_symlink_mid_walk_never_leaks_host_files() {
+    use std::ffi::CString;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let tree = root.join("usr/local/lib/python3.11");
+    let host = d.path().join("host");
+    for i in 0..200 {
+        std::fs::create_dir_all(tree.join(format!("pkg/sub{i}"))).unwrap();
+        std::fs::write(tree.join(format!("pkg/sub{i}/mod{i}.pyc")), "").unwrap();
+        std::fs::create_dir_all(host.join(format!("sub{i}"))).unwrap();
+        std::fs::write(host.join(format!("sub{i}/HOSTMARK{i}.pyc")), "").unwrap();
+        std::fs::write(host.join(format!("HOSTMARK_top{i}.pyc")), "").unwrap();
+    }
+    std::os::unix::fs::symlink(&host, tree.join("swap")).unwrap();
+    let a = CString::new(tree.join("pkg").into_os_string().into_encoded_bytes()).unwrap();
+    let b = CString::new(tree.join("swap").into_os_string().into_encoded_bytes()).unwrap();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                swaps += u64::from(exchange(&a, &b));
+            }
+            swaps
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut runs = 0;
+    let mut leaked = Vec::new();
+    let mut walked = 0;
+    while runs < 30 && started.elapsed() < Duration::from_secs(40) {
+        runs += 1;
+        let out = assert_cmd::Command::cargo_bin("pyvet")
+            .unwrap()
+            .args([
+                "audit",
+                "--no-progress",
+                "--format",
+                "json",
+                "--fail-on",
+                "never",
+                "--root",
+            ])
+            .arg(&root)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        // The walk reports the tree's own (empty, sourceless) pycs when it
+        // finds `pkg` a directory.
+        walked += usize::from(text.contains("/mod"));
+        if text.contains("HOSTMARK") {
+            leaked.push(runs);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 100, "the swapper ran ({swaps} swaps)");
+    assert!(walked > 0, "no run found pkg a directory");
+    assert!(
+        leaked.is_empty(),
+        "host files listed in runs {leaked:?} of {runs}"
+    );
+}

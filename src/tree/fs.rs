@@ -6,21 +6,31 @@
 //! symlink is never followed by `lstat`, `open` or `xattr`. Resolved parent
 //! directories are cached, so the cost per file is one `lstat` and, for
 //! files that are read, one `open`.
+//!
+//! Lookups of resolved paths are made beneath the root's descriptor and
+//! cross no symlink at all (`beneath`): a directory swapped for a link
+//! while the audit runs fails the lookup, and is never followed out of the
+//! root. `lgetxattr` alone still goes by host path (no `*at` form reads
+//! the attributes of an entry itself); it reads attributes, never content.
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{OnceLock, RwLock};
 
+use super::beneath::Beneath;
 use super::{Entry, Kind, Meta, Tree, TreeError, TreeResult};
 
 /// A directory on disk seen as a root filesystem.
 pub struct FsTree {
     root: PathBuf,
+    /// The root held open: every lookup is made beneath it, crossing no
+    /// symlink (see `beneath`); the error it failed with, if it did.
+    beneath: Result<Beneath, i32>,
     /// Tree directory → the same directory with every symlink resolved.
     resolved: RwLock<HashMap<PathBuf, PathBuf>>,
     /// What listing a directory found for each of its entries: the audit
@@ -49,8 +59,11 @@ struct Listed {
 
 impl FsTree {
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let beneath = Beneath::open_root(&root).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO));
         FsTree {
-            root: root.into(),
+            root,
+            beneath,
             resolved: RwLock::new(HashMap::new()),
             listed: RwLock::new(HashMap::new()),
         }
@@ -59,6 +72,69 @@ impl FsTree {
     /// The root directory on the host.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The open root, or why it could not be opened.
+    fn beneath(&self) -> std::io::Result<&Beneath> {
+        self.beneath
+            .as_ref()
+            .map_err(|&e| std::io::Error::from_raw_os_error(e))
+    }
+
+    /// `path` with its parent directory resolved and its final name kept:
+    /// a tree path with no symlink before its last component.
+    fn nofollow(&self, path: &Path) -> TreeResult<PathBuf> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(PathBuf::from("/"));
+        };
+        Ok(self.resolve_dir(parent)?.join(name))
+    }
+
+    /// `lstat` of a resolved path, beneath the root.
+    fn lstat_resolved(&self, resolved: &Path) -> std::io::Result<Meta> {
+        self.beneath()?.at(resolved, |dir, name| {
+            let mut st = std::mem::MaybeUninit::<libc::stat64>::uninit();
+            // SAFETY: `dir` is open, `name` NUL-terminated, `st` writable.
+            let r = unsafe {
+                libc::fstatat64(
+                    dir,
+                    name.as_ptr(),
+                    st.as_mut_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            };
+            if r != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: fstatat succeeded, so `st` is initialised.
+            Ok(meta_from_stat(&unsafe { st.assume_init() }))
+        })
+    }
+
+    /// `readlink` of a resolved path, beneath the root.
+    fn readlink_resolved(&self, resolved: &Path) -> std::io::Result<PathBuf> {
+        self.beneath()?.at(resolved, |dir, name| {
+            let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+            // SAFETY: `buf` has the length passed; `name` is NUL-terminated.
+            let n =
+                unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            buf.truncate(n as usize);
+            Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
+        })
+    }
+
+    /// Opens a resolved path beneath the root, without touching its atime
+    /// where the kernel allows (`O_NOATIME` needs ownership, else `EPERM`).
+    fn open_resolved(&self, resolved: &Path, flags: i32) -> std::io::Result<File> {
+        let b = self.beneath()?;
+        let fd = match b.open(resolved, flags | libc::O_NOATIME) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => b.open(resolved, flags)?,
+            r => r?,
+        };
+        Ok(File::from(fd))
     }
 
     /// The host path of a tree path that has no symlink component.
@@ -134,7 +210,15 @@ impl FsTree {
             Some(l) if l.meta.kind != Kind::Symlink => return Ok(None),
             _ => {}
         }
-        host_link(&self.host(resolved), asked)
+        let meta = self
+            .lstat_resolved(resolved)
+            .map_err(|e| TreeError::io(asked, e))?;
+        if meta.kind != Kind::Symlink {
+            return Ok(None);
+        }
+        self.readlink_resolved(resolved)
+            .map(Some)
+            .map_err(|e| TreeError::io(asked, e))
     }
 }
 
@@ -199,8 +283,10 @@ impl FsTree {
                 kind,
             });
         }
-        let host = self.host_nofollow(path)?;
-        let file = open_nofollow(&host).map_err(|e| TreeError::io(path, e))?;
+        let resolved = self.nofollow(path)?;
+        let file = self
+            .open_resolved(&resolved, libc::O_RDONLY | libc::O_NONBLOCK)
+            .map_err(|e| TreeError::io(path, e))?;
         let m = file.metadata().map_err(|e| TreeError::io(path, e))?;
         let meta = meta_from(&m);
         if meta.kind != Kind::File {
@@ -222,20 +308,23 @@ impl Tree for FsTree {
         if let Some(l) = self.listed.read().expect("lock").get(path) {
             return Ok(l.meta);
         }
-        let host = self.host_nofollow(path)?;
-        let m = std::fs::symlink_metadata(&host).map_err(|e| TreeError::io(path, e))?;
-        Ok(meta_from(&m))
+        let resolved = self.nofollow(path)?;
+        self.lstat_resolved(&resolved)
+            .map_err(|e| TreeError::io(path, e))
     }
 
     fn read_link(&self, path: &Path) -> TreeResult<PathBuf> {
-        let host = self.host_nofollow(path)?;
-        std::fs::read_link(host).map_err(|e| TreeError::io(path, e))
+        let resolved = self.nofollow(path)?;
+        self.readlink_resolved(&resolved)
+            .map_err(|e| TreeError::io(path, e))
     }
 
     fn read_dir(&self, path: &Path) -> TreeResult<Vec<Entry>> {
         let dir = self.resolve_dir(path)?;
-        let host = self.host(&dir);
-        let mut out = list_dir(&host).map_err(|e| TreeError::io(path, e))?;
+        let mut out = self
+            .open_resolved(&dir, libc::O_RDONLY | libc::O_DIRECTORY)
+            .and_then(|f| Dir::new(f)?.entries())
+            .map_err(|e| TreeError::io(path, e))?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         let mut listed = self.listed.write().expect("lock");
         for e in &out {
@@ -408,21 +497,6 @@ fn meta_from_stat(st: &libc::stat64) -> Meta {
         ctime: st.st_ctime,
         rdev: st.st_rdev,
         nlink: st.st_nlink,
-    }
-}
-
-/// Opens without following a final symlink, without blocking on a FIFO,
-/// and without updating atime where the kernel allows it.
-fn open_nofollow(host: &Path) -> std::io::Result<File> {
-    let open = |extra: i32| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOFOLLOW | extra)
-            .open(host)
-    };
-    match open(libc::O_NOATIME) {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(0),
-        r => r,
     }
 }
 

@@ -12,6 +12,7 @@
 //! written, a symlink is never followed out of the root, a FIFO or device is
 //! never opened, and reads are capped.
 
+mod beneath;
 pub(crate) mod fs;
 pub mod package;
 
