@@ -131,12 +131,14 @@ pub struct LayerFacts {
 pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileFacts>,
+    // The larger facts are boxed: most findings carry none of them, and a
+    // report of 200,000 findings keeps every one in memory.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verify: Option<VerifyFacts>,
+    pub verify: Option<Box<VerifyFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytecode: Option<BytecodeFacts>,
+    pub bytecode: Option<Box<BytecodeFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub layer: Option<LayerFacts>,
+    pub layer: Option<Box<LayerFacts>>,
     /// Anything else, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<&'static str, String>,

@@ -333,7 +333,7 @@ pub fn run_checks(
             .filter_map(|mut f| {
                 f.severity = ctx.policy.apply(f.rule, f.severity)?;
                 if f.evidence.layer.is_none() {
-                    f.evidence.layer = ctx.tree.origin(&f.path);
+                    f.evidence.layer = ctx.tree.origin(&f.path).map(Box::new);
                 }
                 Some(f)
             })

@@ -432,7 +432,7 @@ fn finding(
     let mut f = Finding::new(rule, &j.path, format!("{}: {}", rule.summary, facts.reason))
         .package(ctx.package_of(&j.path))
         .file(&j.meta, ctx.selinux(&j.path));
-    f.evidence.bytecode = Some(facts);
+    f.evidence.bytecode = Some(Box::new(facts));
     f
 }
 

@@ -294,14 +294,14 @@ fn finding(
         _ => Vec::new(),
     };
     let mut finding = Finding::new(rule, &*f.path, message).package(Some(PackageRef::of(pkg)));
-    finding.evidence.verify = Some(VerifyFacts {
+    finding.evidence.verify = Some(Box::new(VerifyFacts {
         result: out.result(profile.style()),
         attr: attr_marker(profile, f.flags),
         differs,
         unchecked,
         expected: out.expected.clone(),
         actual,
-    });
+    }));
     match &out.meta {
         Some(meta) => finding.file(meta, ctx.selinux(&f.path)),
         None => finding,

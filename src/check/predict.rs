@@ -187,7 +187,7 @@ fn finding(ctx: &Context, a: Attempt) -> Finding {
     if let Some(j) = a.judged {
         f = f.file(&j.meta, ctx.selinux(&a.pyc));
     }
-    f.evidence.bytecode = Some(BytecodeFacts {
+    f.evidence.bytecode = Some(Box::new(BytecodeFacts {
         // What the import decides, not what --deep made of it.
         verdict: a
             .judged
@@ -204,7 +204,7 @@ fn finding(ctx: &Context, a: Attempt) -> Finding {
             (Some(j), Some(t)) => Some(j.meta.mtime - t),
             _ => None,
         },
-    });
+    }));
     f
 }
 

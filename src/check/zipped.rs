@@ -358,7 +358,7 @@ fn member_finding(ctx: &Context, z: &OnPath, r: &MemberReport) -> Option<Finding
         path,
         format!("in a zip on the import path: {}", r.reason),
     );
-    f.evidence.bytecode = Some(BytecodeFacts {
+    f.evidence.bytecode = Some(Box::new(BytecodeFacts {
         verdict: r.verdict.as_str(),
         reason: r.reason.clone(),
         python: r.python.map(|v| v.to_string()),
@@ -369,7 +369,7 @@ fn member_finding(ctx: &Context, z: &OnPath, r: &MemberReport) -> Option<Finding
         source_package: ctx.package_of(&z.path).map(|p| p.name),
         co_filename: r.co_filename.clone(),
         after_install_secs: None,
-    });
+    }));
     Some(with_zip(ctx, f, z, None).extra("member", name))
 }
 

@@ -73,14 +73,14 @@ mod tests {
         if let Some(e) = error {
             actual.insert("error", e.to_string());
         }
-        f.evidence.verify = Some(VerifyFacts {
+        f.evidence.verify = Some(Box::new(VerifyFacts {
             result: result.into(),
             attr,
             differs: vec![],
             unchecked: vec![],
             expected: BTreeMap::new(),
             actual,
-        });
+        }));
         f
     }
 
