@@ -55,6 +55,9 @@ complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l fail-on -d 'Exit 1
 warning\t''
 error\t''
 never\t'Never exit 1 for findings'"
+complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l show -d 'Text report: list the findings at or above this severity in full, count the others per rule in the summary' -r -f -a "error\t''
+warning\t''
+info\t''"
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l pycache-prefix -d 'A PYTHONPYCACHEPREFIX tree (inside the root) whose pycs are judged too' -r -F
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l check-hash-based-pycs -d 'CPython\'s --check-hash-based-pycs mode' -r -f -a "default\t'Checked-hash pycs are checked, unchecked-hash ones are not (CPython\'s default)'
 always\t'Every hash-based pyc is checked against its source'
@@ -62,6 +65,7 @@ never\t'No hash-based pyc is checked'"
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l interpreter -d 'A trusted interpreter for --deep, as VERSION=PATH' -r
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l baseline -d 'Accept the findings of a previous `--format json` report: only new ones fail' -r -F
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l explain -d 'Print what a rule means and exit (`all` lists every rule)' -r
+complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -s v -l verbose -d 'Text report: list every finding, infos too (--show info)'
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l deep -d 'Prove the bytecode that would run is the compilation of its source'
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l no-progress -d 'Never show a progress bar (it shows only when stderr is a terminal)'
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -128,6 +132,10 @@ complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -l fail-on -d 'Exit
 warning\t''
 error\t''
 never\t'Never exit 1 for findings'"
+complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -l show -d 'Text report: list the findings at or above this severity in full, count the others per rule in the summary' -r -f -a "error\t''
+warning\t''
+info\t''"
+complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -s v -l verbose -d 'Text report: list every finding, infos too (--show info)'
 complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and not __fish_seen_subcommand_from apply help" -s h -l help -d 'Print help'
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and not __fish_seen_subcommand_from apply help" -f -a "apply" -d 'Turn a status-quo build tree into a layout, then check its markers'

@@ -192,6 +192,8 @@ pub struct MarkersArgs {
     /// Exit 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     pub fail_on: FailOn,
+    #[command(flatten)]
+    pub show: ShowArgs,
     /// Trees to check, as paths inside the root (default: the discovered Python trees).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -300,6 +302,39 @@ pub enum AuditFormat {
     Rpm,
 }
 
+/// Which findings the text report lists in full; the others are counted
+/// per rule in its summary. The JSON, SARIF and rpm reports list all.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct ShowArgs {
+    /// Text report: list the findings at or above this severity in full, count the
+    /// others per rule in the summary.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Show::Warning)]
+    pub show: Show,
+    /// Text report: list every finding, infos too (--show info).
+    #[arg(short, long, conflicts_with = "show")]
+    pub verbose: bool,
+}
+
+impl ShowArgs {
+    /// The lowest severity listed in full.
+    pub fn lowest(&self) -> crate::audit::Severity {
+        use crate::audit::Severity;
+        match (self.verbose, self.show) {
+            (true, _) | (false, Show::Info) => Severity::Info,
+            (false, Show::Warning) => Severity::Warning,
+            (false, Show::Error) => Severity::Error,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Show {
+    Error,
+    #[default]
+    Warning,
+    Info,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum FailOn {
     Info,
@@ -342,6 +377,8 @@ pub struct AuditArgs {
     /// Exit 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     pub fail_on: FailOn,
+    #[command(flatten)]
+    pub show: ShowArgs,
     /// A PYTHONPYCACHEPREFIX tree (inside the root) whose pycs are judged too.
     #[arg(long, value_name = "DIR")]
     pub pycache_prefix: Vec<PathBuf>,
