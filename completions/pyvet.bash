@@ -407,7 +407,7 @@ _pyvet() {
             fi
             case "${prev}" in
                 --layout)
-                    COMPREPLY=($(compgen -W "status-quo py-opt0 option1 option2 minimal" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "status-quo py-opt0 option1 option1-full option2 minimal" -- "${cur}"))
                     return 0
                     ;;
                 --policy)

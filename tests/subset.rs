@@ -276,6 +276,7 @@ fn size_predicts_the_layouts_built_from_the_same_tree() {
         ("status-quo", "status-quo"),
         ("py-opt0", "py-opt0"),
         ("option1", "option1"),
+        ("option1-full", "status-quo-markers"),
         ("option2", "option2"),
         ("minimal", "minimal"),
     ] {
