@@ -130,7 +130,7 @@ _pyvet() {
             return 0
             ;;
         pyvet__subcmd__audit)
-            opts="-h --root --image --image-ref --platform --db --manifest --policy --format --fail-on --pycache-prefix --check-hash-based-pycs --deep --interpreter --baseline --explain --no-progress --help"
+            opts="-v -h --root --image --image-ref --platform --db --manifest --policy --format --fail-on --show --verbose --pycache-prefix --check-hash-based-pycs --deep --interpreter --baseline --explain --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -170,6 +170,10 @@ _pyvet() {
                     ;;
                 --fail-on)
                     COMPREPLY=($(compgen -W "info warning error never" -- "${cur}"))
+                    return 0
+                    ;;
+                --show)
+                    COMPREPLY=($(compgen -W "error warning info" -- "${cur}"))
                     return 0
                     ;;
                 --pycache-prefix)
@@ -403,7 +407,7 @@ _pyvet() {
             fi
             case "${prev}" in
                 --layout)
-                    COMPREPLY=($(compgen -W "status-quo py-opt0 option1 option2 minimal" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "status-quo py-opt0 option1 option1-full option2 minimal" -- "${cur}"))
                     return 0
                     ;;
                 --policy)
@@ -502,7 +506,7 @@ _pyvet() {
             return 0
             ;;
         pyvet__subcmd__markers)
-            opts="-h --root --db --policy --format --fail-on --help"
+            opts="-v -h --root --db --policy --format --fail-on --show --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -526,6 +530,10 @@ _pyvet() {
                     ;;
                 --fail-on)
                     COMPREPLY=($(compgen -W "info warning error never" -- "${cur}"))
+                    return 0
+                    ;;
+                --show)
+                    COMPREPLY=($(compgen -W "error warning info" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -46,7 +46,7 @@ apk\t''
 pip\t'pip `*.dist-info/RECORD` files in the Python library directories'
 none\t'No installed database; only the INPUTs'"
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l manifest -d 'A further manifest (database, .rpm, .deb, RECORD, ...) whose files count as owned' -r -F
-complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l policy -d 'A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option2, fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file. Default: detected from the root\'s os-release and databases' -r
+complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l policy -d 'A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option1-full, fedora-option2, fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file. Default: detected from the root\'s os-release and databases' -r
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l format -d 'Output format' -r -f -a "text\t'A summary, then findings by severity'
 json\t'`pyvet-audit/1` JSON'
 sarif\t'SARIF 2.1.0, for code-scanning dashboards'
@@ -55,6 +55,9 @@ complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l fail-on -d 'Exit 1
 warning\t''
 error\t''
 never\t'Never exit 1 for findings'"
+complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l show -d 'Text report: list the findings at or above this severity in full, count the others per rule in the summary' -r -f -a "error\t''
+warning\t''
+info\t''"
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l pycache-prefix -d 'A PYTHONPYCACHEPREFIX tree (inside the root) whose pycs are judged too' -r -F
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l check-hash-based-pycs -d 'CPython\'s --check-hash-based-pycs mode' -r -f -a "default\t'Checked-hash pycs are checked, unchecked-hash ones are not (CPython\'s default)'
 always\t'Every hash-based pyc is checked against its source'
@@ -62,6 +65,7 @@ never\t'No hash-based pyc is checked'"
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l interpreter -d 'A trusted interpreter for --deep, as VERSION=PATH' -r
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l baseline -d 'Accept the findings of a previous `--format json` report: only new ones fail' -r -F
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l explain -d 'Print what a rule means and exit (`all` lists every rule)' -r
+complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -s v -l verbose -d 'Text report: list every finding, infos too (--show info)'
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l deep -d 'Prove the bytecode that would run is the compilation of its source'
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l no-progress -d 'Never show a progress bar (it shows only when stderr is a terminal)'
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -128,18 +132,23 @@ complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -l fail-on -d 'Exit
 warning\t''
 error\t''
 never\t'Never exit 1 for findings'"
+complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -l show -d 'Text report: list the findings at or above this severity in full, count the others per rule in the summary' -r -f -a "error\t''
+warning\t''
+info\t''"
+complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -s v -l verbose -d 'Text report: list every finding, infos too (--show info)'
 complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and not __fish_seen_subcommand_from apply help" -s h -l help -d 'Print help'
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and not __fish_seen_subcommand_from apply help" -f -a "apply" -d 'Turn a status-quo build tree into a layout, then check its markers'
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and not __fish_seen_subcommand_from apply help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from apply" -l layout -d 'The layout to make (with the matching shipped Fedora policy)' -r -f -a "status-quo\t''
-py-opt0\t''
-option1\t''
-option2\t''
-minimal\t''"
+complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from apply" -l layout -d 'The layout to make (with the matching shipped Fedora policy)' -r -f -a "status-quo\t'Sources and `__pycache__` pycs at opt 0, 1 and 2 (changes nothing)'
+py-opt0\t'Sources and opt-0 `__pycache__` pycs'
+option1\t'Sources and a `__pycache__/__dont_write_bytecode__` marker beside each: no pyc'
+option1-full\t'Option 1 with its pycs: sources, markers and the pycs at opt 0, 1 and 2'
+option2\t'Legacy-location opt-0 pycs, sources compressed in `__pysources__`'
+minimal\t'Legacy-location opt-0 pycs only'"
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from apply" -l policy -d 'A policy naming the layout: a built-in name or a TOML file' -r
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from apply" -l split -d 'Write rpm `%files -f` and debhelper `.install` lists of the subpackages into DIR' -r -F
-complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help'
+complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from help" -f -a "apply" -d 'Turn a status-quo build tree into a layout, then check its markers'
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pyvet -n "__fish_pyvet_using_subcommand help; and not __fish_seen_subcommand_from audit manifest pyc subset size policy markers layout help" -f -a "audit" -d 'Audit Python trees against their package manifests (this host by default)'

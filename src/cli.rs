@@ -71,8 +71,8 @@ pub enum Command {
     /// Size and file count of every layout, from a status-quo tree.
     ///
     /// Prints the bytes, 4 KiB blocks and files of every layout (status quo,
-    /// py-opt0, option 1, option 2, minimal) computed from a status-quo tree;
-    /// see SIZE in pyvet(1).
+    /// py-opt0, option 1, option 1 with its pycs, option 2, minimal) computed
+    /// from a status-quo tree; see SIZE in pyvet(1).
     Size(SizeArgs),
     /// Validate a policy file, or print the effective policy.
     ///
@@ -129,25 +129,29 @@ pub struct LayoutApplyArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// The layouts of [`crate::layout::LAYOUTS`], by the same names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LayoutName {
+    /// Sources and `__pycache__` pycs at opt 0, 1 and 2 (changes nothing).
     StatusQuo,
+    /// Sources and opt-0 `__pycache__` pycs.
     PyOpt0,
+    /// Sources and a `__pycache__/__dont_write_bytecode__` marker beside each: no pyc.
     Option1,
+    /// Option 1 with its pycs: sources, markers and the pycs at opt 0, 1 and 2.
+    Option1Full,
+    /// Legacy-location opt-0 pycs, sources compressed in `__pysources__`.
     Option2,
+    /// Legacy-location opt-0 pycs only.
     Minimal,
 }
 
 impl LayoutName {
     /// The shipped policy describing the layout.
     pub fn policy(self) -> &'static str {
-        match self {
-            LayoutName::StatusQuo => "fedora",
-            LayoutName::PyOpt0 => "fedora-py-opt0",
-            LayoutName::Option1 => "fedora-option1",
-            LayoutName::Option2 => "fedora-option2",
-            LayoutName::Minimal => "fedora-minimal",
-        }
+        let name = self.to_possible_value();
+        name.and_then(|n| crate::layout::policy_of(n.get_name()))
+            .unwrap_or("fedora")
     }
 }
 
@@ -192,6 +196,8 @@ pub struct MarkersArgs {
     /// Exit 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     pub fail_on: FailOn,
+    #[command(flatten)]
+    pub show: ShowArgs,
     /// Trees to check, as paths inside the root (default: the discovered Python trees).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -300,6 +306,39 @@ pub enum AuditFormat {
     Rpm,
 }
 
+/// Which findings the text report lists in full; the others are counted
+/// per rule in its summary. The JSON, SARIF and rpm reports list all.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct ShowArgs {
+    /// Text report: list the findings at or above this severity in full, count the
+    /// others per rule in the summary.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Show::Warning)]
+    pub show: Show,
+    /// Text report: list every finding, infos too (--show info).
+    #[arg(short, long, conflicts_with = "show")]
+    pub verbose: bool,
+}
+
+impl ShowArgs {
+    /// The lowest severity listed in full.
+    pub fn lowest(&self) -> crate::audit::Severity {
+        use crate::audit::Severity;
+        match (self.verbose, self.show) {
+            (true, _) | (false, Show::Info) => Severity::Info,
+            (false, Show::Warning) => Severity::Warning,
+            (false, Show::Error) => Severity::Error,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Show {
+    Error,
+    #[default]
+    Warning,
+    Info,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum FailOn {
     Info,
@@ -331,8 +370,8 @@ pub struct AuditArgs {
     /// A further manifest (database, .rpm, .deb, RECORD, ...) whose files count as owned.
     #[arg(long = "manifest", value_name = "INPUT")]
     pub manifests: Vec<PathBuf>,
-    /// A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option2,
-    /// fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file.
+    /// A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option1-full,
+    /// fedora-option2, fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file.
     /// Default: detected from the root's os-release and databases.
     #[arg(long, value_name = "NAME|FILE")]
     pub policy: Option<String>,
@@ -342,6 +381,8 @@ pub struct AuditArgs {
     /// Exit 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     pub fail_on: FailOn,
+    #[command(flatten)]
+    pub show: ShowArgs,
     /// A PYTHONPYCACHEPREFIX tree (inside the root) whose pycs are judged too.
     #[arg(long, value_name = "DIR")]
     pub pycache_prefix: Vec<PathBuf>,
@@ -429,4 +470,26 @@ pub struct SizeArgs {
     /// packages (.rpm, .deb) holding one; sizes add up.
     #[arg(value_name = "TREE-or-PACKAGE", required = true)]
     pub trees: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--layout NAME` takes the names and policies of `layout::LAYOUTS`.
+    #[test]
+    fn layout_names_are_the_layouts() {
+        let names: Vec<(String, &str)> = LayoutName::value_variants()
+            .iter()
+            .map(|l| {
+                let v = l.to_possible_value().unwrap();
+                (v.get_name().to_string(), l.policy())
+            })
+            .collect();
+        let want: Vec<(String, &str)> = crate::layout::LAYOUTS
+            .iter()
+            .map(|(l, p)| (l.to_string(), *p))
+            .collect();
+        assert_eq!(names, want);
+    }
 }

@@ -2,8 +2,9 @@
 //! `__pycache__` pycs at opt 0, 1 and 2), the bytes, disk blocks and file
 //! count of every layout of the distributors' proposal, computed by applying
 //! the layout's rules file by file, the way a build would rearrange the tree.
-//! Option 2's sources are really compressed (gzip -9 through zlib), not
-//! estimated.
+//! The rules are `pyvet layout apply`'s: each layout's [`Target`], from its
+//! shipped policy ([`crate::layout::LAYOUTS`]). Option 2's sources are really
+//! compressed (gzip -9 through zlib), not estimated.
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -14,13 +15,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::bytecode::naming::{self, PycLocation};
+use crate::layout::Target;
+use crate::policy::{Compression, Layout};
 use crate::tree::{Kind, Tree, TreeError};
 
 /// Block size used to count disk usage (ext4's and xfs's default).
 pub const BLOCK: u64 = 4096;
-
-/// The layouts, in the order the proposal lists them.
-pub const LAYOUTS: [&str; 5] = ["status-quo", "py-opt0", "option1", "option2", "minimal"];
 
 /// One layout's size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,10 +38,9 @@ pub struct LayoutSize {
 enum Class {
     /// `X.py` outside `__pycache__`.
     Source,
-    /// `__pycache__/X.<tag>.pyc` (opt 0) whose source is present.
-    CacheOpt0,
-    /// `__pycache__/X.<tag>.opt-N.pyc`.
-    CacheOptN,
+    /// `__pycache__/X.<tag>.pyc` (level 0) or `X.<tag>.opt-N.pyc` (level N;
+    /// `None` for an optimisation tag that is not a number).
+    Cache(Option<u8>),
     /// Anything else: data, extension modules, other bytecode.
     Other,
 }
@@ -74,11 +73,6 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
         .filter(|(_, m)| matches!(m.kind, Kind::File | Kind::Symlink))
         .map(|(p, m)| (p.clone(), m.size))
         .collect();
-    let pycache_dirs = inv
-        .entries
-        .iter()
-        .filter(|(p, m)| m.kind == Kind::Dir && p.file_name() == Some(OsStr::new("__pycache__")))
-        .count() as u64;
     let mut items = classify(&files);
     items
         .par_iter_mut()
@@ -88,9 +82,16 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
             i.gz = Some(gzip9_len(&data));
             Ok(())
         })?;
-    Ok(LAYOUTS
+    // A marker goes beside the sources of every directory that has some.
+    let source_dirs = items
         .iter()
-        .map(|name| layout(name, &items, pycache_dirs))
+        .filter(|i| i.class == Class::Source)
+        .filter_map(|i| i.path.parent())
+        .collect::<std::collections::HashSet<_>>()
+        .len() as u64;
+    Ok(crate::layout::LAYOUTS
+        .iter()
+        .filter_map(|(name, _)| Some(layout(name, &Target::named(name)?, &items, source_dirs)))
         .collect())
 }
 
@@ -109,7 +110,7 @@ fn classify(files: &[(PathBuf, u64)]) -> Vec<Item> {
         .iter()
         .map(|(p, size)| {
             let class = class_of(p);
-            if class == Class::CacheOpt0 {
+            if class == Class::Cache(Some(0)) {
                 if let Some(src) = naming::locate(p, None).source() {
                     with_pyc.insert(src.to_path_buf());
                 }
@@ -134,8 +135,10 @@ fn class_of(p: &Path) -> Class {
     let in_cache = p.parent().and_then(Path::file_name) == Some(OsStr::new("__pycache__"));
     if in_cache && name.ends_with(b".pyc") {
         return match naming::locate(p, None) {
-            PycLocation::Cache { opt: None, .. } => Class::CacheOpt0,
-            PycLocation::Cache { opt: Some(_), .. } => Class::CacheOptN,
+            PycLocation::Cache { opt: None, .. } => Class::Cache(Some(0)),
+            PycLocation::Cache { opt: Some(o), .. } => {
+                Class::Cache(o.parse().ok().filter(|l| *l != 0))
+            }
             _ => Class::Other,
         };
     }
@@ -145,8 +148,10 @@ fn class_of(p: &Path) -> Class {
     Class::Other
 }
 
-/// Applies one layout's rules to every file.
-fn layout(name: &'static str, items: &[Item], pycache_dirs: u64) -> LayoutSize {
+/// Applies one layout's rules (its [`Target`], as `pyvet layout apply`
+/// reads it) to every file; `source_dirs` directories get a marker where
+/// the layout has them.
+fn layout(name: &'static str, t: &Target, items: &[Item], source_dirs: u64) -> LayoutSize {
     let mut out = LayoutSize {
         name,
         bytes: 0,
@@ -159,19 +164,23 @@ fn layout(name: &'static str, items: &[Item], pycache_dirs: u64) -> LayoutSize {
         out.files += 1;
     };
     for i in items {
-        match (name, i.class) {
-            (_, Class::Other) | ("status-quo", _) => add(i.size),
-            ("py-opt0", Class::Source | Class::CacheOpt0) => add(i.size),
-            ("option1", Class::Source) => add(i.size),
-            ("option2", Class::Source) => add(i.gz.unwrap_or(i.size)),
-            ("option2" | "minimal", Class::CacheOpt0) => add(i.size),
-            ("minimal", Class::Source) if !i.has_pyc => add(i.size),
-            _ => {}
-        }
+        let kept = match i.class {
+            Class::Other => Some(i.size),
+            Class::Source if !t.sourceless() || !i.has_pyc => Some(i.size),
+            // Option 2 keeps the source of a moved pyc in `__pysources__`.
+            Class::Source => (t.layout == Layout::Option2).then(|| match t.compression {
+                Compression::None => i.size,
+                _ => i.gz.unwrap_or(i.size),
+            }),
+            // Sourceless layouts move the opt-0 pyc to `X.pyc`.
+            Class::Cache(Some(0)) if t.sourceless() => Some(i.size),
+            Class::Cache(level) => t.keeps_cache(level).then_some(i.size),
+        };
+        kept.map(&mut add);
     }
-    if name == "option1" {
-        // One empty __dont_write_bytecode__ per __pycache__: a file, no block.
-        for _ in 0..pycache_dirs {
+    if t.markers {
+        // One empty __dont_write_bytecode__ per directory: a file, no block.
+        for _ in 0..source_dirs {
             add(0);
         }
     }
@@ -237,6 +246,10 @@ mod tests {
         assert_eq!(
             (get("option1").bytes, get("option1").files),
             (12000 + 6 + 5000, 4)
+        );
+        assert_eq!(
+            (get("option1-full").bytes, get("option1-full").files),
+            (12000 + 6 + 5000 + 303, 7)
         );
         assert_eq!(
             (get("option2").bytes, get("option2").files),

@@ -128,10 +128,9 @@ fn audit_json(root: &std::path::Path) -> Value {
     serde_json::from_str(&stdout(&a)).unwrap()
 }
 
-#[test]
-fn text_is_plain_and_nothing_else_is_drawn_when_piped() {
-    let d = bare_root();
-    let want = format!(
+/// The bare root's summary, down to the findings line.
+fn bare_summary(root: &std::path::Path) -> String {
+    format!(
         "pyvet audit of {}
   policy         generic
   python trees   none found
@@ -140,19 +139,78 @@ fn text_is_plain_and_nothing_else_is_drawn_when_piped() {
   bytes hashed   0
   pycs judged    0
   findings       1: 1 info
+",
+        root.display()
+    )
+}
 
+const CLOSING: &str =
+    "\nWhat a rule means: pyvet audit --explain RULE (e.g. --explain no-manifest; `all` lists every rule)\n";
+
+/// By default the info is counted in the summary, not listed.
+#[test]
+fn text_is_plain_and_nothing_else_is_drawn_when_piped() {
+    let d = bare_root();
+    let want = format!(
+        "{}  not listed     info  no-manifest  1  no package database: ownership checks skipped
+                 run with -v (--show info) to list them
+{CLOSING}",
+        bare_summary(d.path())
+    );
+    for extra in [&[][..], &["--no-progress"][..], &["--show", "warning"][..]] {
+        let a = audit(d.path(), extra).code(0).stderr("");
+        assert_eq!(stdout(&a), want);
+        assert!(!stdout(&a).contains("INFO ("));
+    }
+}
+
+/// `-v` (or `--show info`) lists the info in full; nothing is counted apart.
+#[test]
+fn verbose_lists_the_infos() {
+    let d = bare_root();
+    let want = format!(
+        "{}
 INFO (1)
   no-manifest  /
     no package database found: ownership checks skipped, everything else checked
-
-What a rule means: pyvet audit --explain RULE (e.g. --explain no-manifest; `all` lists every rule)
-",
-        d.path().display()
+{CLOSING}",
+        bare_summary(d.path())
     );
-    for extra in [&[][..], &["--no-progress"][..]] {
+    for extra in [&["-v"][..], &["--verbose"][..], &["--show", "info"][..]] {
         let a = audit(d.path(), extra).code(0).stderr("");
-        assert_eq!(stdout(&a), want);
+        assert_eq!(stdout(&a), want, "{extra:?}");
     }
+    // Only the text lists less: JSON has the info whatever --show says.
+    let a = audit(d.path(), &["--format", "json", "--show", "error"]).code(0);
+    let v: Value = serde_json::from_str(&stdout(&a)).unwrap();
+    assert_eq!(v["findings"][0]["rule"], "no-manifest");
+    audit(d.path(), &["-v", "--show", "error"]).code(2);
+    audit(d.path(), &["--show", "debug"]).code(2);
+}
+
+/// `pyvet markers` prints the audit's report and takes the same flags.
+#[test]
+fn markers_counts_infos_unless_verbose() {
+    let d = bare_root();
+    let run = |extra: &[&str]| {
+        let a = pyvet()
+            .arg("markers")
+            .arg("--root")
+            .arg(d.path())
+            .args(extra)
+            .assert()
+            .code(0);
+        stdout(&a)
+    };
+    let quiet = run(&[]);
+    assert!(
+        quiet.contains("  not listed     info  no-manifest  1  "),
+        "{quiet}"
+    );
+    assert!(!quiet.contains("INFO ("), "{quiet}");
+    let full = run(&["-v"]);
+    assert!(full.contains("\nINFO (1)\n  no-manifest  /\n"), "{full}");
+    assert!(!full.contains("not listed"), "{full}");
 }
 
 #[test]

@@ -15,7 +15,14 @@ use std::process::Command;
 use assert_cmd::prelude::*;
 use common::rpmroot::{compile, stage_subset, PYTHON, STDLIB};
 
-const LAYOUTS: [&str; 5] = ["status-quo", "py-opt0", "option1", "option2", "minimal"];
+const LAYOUTS: [&str; 6] = [
+    "status-quo",
+    "py-opt0",
+    "option1",
+    "option1-full",
+    "option2",
+    "minimal",
+];
 
 /// `cp -a`: every copy shares one compile, as in a real build.
 fn copy_tree(from: &Path, to: &Path) {
@@ -37,7 +44,13 @@ fn expected(stage: &Path, layout: &str) {
     if layout == "status-quo" {
         return;
     }
-    if layout == "option1" {
+    if layout.starts_with("option1") {
+        // Option 1 ships sources only; option1-full keeps the pycs too.
+        if layout == "option1" {
+            for p in pycs(stage) {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
         for d in walkdir::WalkDir::new(stage).into_iter().map(|e| e.unwrap()) {
             if d.file_type().is_dir() && d.file_name() == "__pycache__" {
                 std::fs::write(d.path().join("__dont_write_bytecode__"), b"").unwrap();
@@ -395,20 +408,46 @@ fn split_packages_keep_the_subset_rule_and_size_predicts_them() {
             vec![r("py-opt0", "base"), r("py-opt0", "pycache")],
             vec![r("status-quo", "base"), r("status-quo", "pycache")],
         ),
+        // Option 1 ⊆ option 1 with its pycs ⊇ status quo: the full install
+        // is the status quo plus the markers.
         (
             vec![r("option1", "base")],
-            vec![r("option1", "base"), r("option1", "pycache")],
+            vec![r("option1-full", "base"), r("option1-full", "pycache")],
+        ),
+        (
+            vec![r("status-quo", "base"), r("status-quo", "pycache")],
+            vec![r("option1-full", "base"), r("option1-full", "pycache")],
         ),
         (vec![r("status-quo", "base")], vec![r("option1", "base")]),
+        (vec![r("option1-full", "base")], vec![r("option1", "base")]),
     ] {
         let (code, out) = subset_passes(&min, &full);
         assert_eq!(code, 0, "{min:?} ⊆ {full:?}: {out}");
     }
-    // And a pair that must fail: minimal's pycs are not in status quo.
+    // And pairs that must fail: minimal's pycs are not in status quo, nor
+    // option 1's markers.
     assert_eq!(
         subset_passes(&[r("minimal", "base")], &[r("status-quo", "pycache")]).0,
         1
     );
+    assert_eq!(
+        subset_passes(
+            &[r("option1", "base")],
+            &[r("status-quo", "base"), r("status-quo", "pycache")]
+        )
+        .0,
+        1
+    );
+    // Option 1 has no pycs, so no pycache subpackage: its list is written, empty.
+    assert!(!rpms["option1"].contains_key("pycache"));
+    let option1_split = dir.path().join("option1/split");
+    for list in ["pycache.files", "pycache.install"] {
+        assert_eq!(
+            std::fs::read(option1_split.join(list)).unwrap(),
+            b"",
+            "{list}"
+        );
+    }
 
     // pyvet size on the status-quo tree against the built packages.
     let out = pyvet()
@@ -428,7 +467,7 @@ fn split_packages_keep_the_subset_rule_and_size_predicts_them() {
             )
         })
         .collect();
-    let built: [(&str, Vec<&PathBuf>); 5] = [
+    let built: [(&str, Vec<&PathBuf>); 6] = [
         (
             "status-quo",
             vec![r("status-quo", "base"), r("status-quo", "pycache")],
@@ -438,6 +477,10 @@ fn split_packages_keep_the_subset_rule_and_size_predicts_them() {
             vec![r("py-opt0", "base"), r("py-opt0", "pycache")],
         ),
         ("option1", vec![r("option1", "base")]),
+        (
+            "option1-full",
+            vec![r("option1-full", "base"), r("option1-full", "pycache")],
+        ),
         (
             "option2",
             vec![r("option2", "base"), r("option2", "pysources")],
@@ -490,4 +533,131 @@ fn a_pysources_that_is_not_a_directory_is_refused_before_any_write() {
         "{err}"
     );
     assert_eq!(before, snapshot(&root));
+}
+
+/// Every file below `dir`, as paths relative to it.
+fn files_below(dir: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| !e.file_type().is_dir())
+        .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// `python3.11 -c 'import NAME'` with `lib` first on the path and
+/// PYTHONDONTWRITEBYTECODE unset, so the interpreter writes bytecode if it
+/// will; returns the imported module's `__file__`.
+fn import_from(lib: &Path, name: &str) -> String {
+    let script = format!(
+        "import sys; sys.path.insert(0, sys.argv[1]); import {name}; print({name}.__file__)"
+    );
+    let out = Command::new(PYTHON)
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .args(["-c", &script])
+        .arg(lib)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `pyvet markers --format json --policy POLICY --root ROOT` exits 0 and
+/// reports these rules.
+fn marker_rules(root: &Path, policy: &str) -> Vec<String> {
+    let out = pyvet()
+        .args(["markers", "--format", "json", "--policy", policy, "--root"])
+        .arg(root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{policy}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Option 1 from a real `compileall -o 0 -o 1 -o 2` tree: sources and one
+/// empty marker per `__pycache__`, no pyc, clean for `pyvet markers`. What
+/// the marker does is CPython's to say, and stock CPython 3.11 does not
+/// know it: importing from the tree as its owner writes the pyc beside the
+/// marker (only an interpreter patched as the proposal asks would not).
+/// `option1-full` keeps every pyc and adds the markers.
+#[test]
+fn option1_is_sources_and_markers_and_option1_full_keeps_the_pycs() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = master(dir.path());
+    let root = dir.path().join("option1");
+    copy_tree(&master, &root);
+    let (code, out, err) = apply("option1", &root, None);
+    assert_eq!(code, 0, "{out}{err}");
+    let lib = root.join(&STDLIB[1..]);
+    assert_eq!(pycs(&root), Vec::<PathBuf>::new());
+    let mut caches = 0;
+    for d in walkdir::WalkDir::new(&lib).into_iter().map(|e| e.unwrap()) {
+        if !d.file_type().is_dir() || d.file_name() == "__pycache__" {
+            continue;
+        }
+        let cache = d.path().join("__pycache__");
+        assert_eq!(
+            files_below(&cache),
+            ["__dont_write_bytecode__"],
+            "{}",
+            d.path().display()
+        );
+        assert_eq!(
+            std::fs::metadata(cache.join("__dont_write_bytecode__"))
+                .unwrap()
+                .len(),
+            0
+        );
+        caches += 1;
+    }
+    assert_eq!(caches, 2, "the stdlib directory and json/");
+    assert_eq!(marker_rules(&root, "fedora-option1"), ["no-manifest"]);
+
+    // Stock CPython ignores the marker: the import writes its pyc.
+    assert_eq!(
+        import_from(&lib, "colorsys"),
+        lib.join("colorsys.py").display().to_string()
+    );
+    assert_eq!(
+        files_below(&lib.join("__pycache__")),
+        ["__dont_write_bytecode__", "colorsys.cpython-311.pyc"]
+    );
+
+    let full = dir.path().join("option1-full");
+    copy_tree(&master, &full);
+    let (code, out, err) = apply("option1-full", &full, None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(pycs(&full).len(), pycs(&master).len());
+    assert_eq!(pycs(&master).len(), 3 * 8, "opt 0, 1, 2 of each module");
+    for d in ["", "json/"] {
+        let marker = full
+            .join(&STDLIB[1..])
+            .join(d)
+            .join("__pycache__/__dont_write_bytecode__");
+        assert!(marker.is_file(), "{}", marker.display());
+    }
+    // Both option 1 policies take the full install as it is.
+    for policy in ["fedora-option1", "fedora-option1-full"] {
+        assert_eq!(marker_rules(&full, policy), ["no-manifest"], "{policy}");
+    }
+    // Option 1 made from the full install is option 1, file for file.
+    let again = dir.path().join("option1-again");
+    copy_tree(&full, &again);
+    let pristine = dir.path().join("option1-pristine");
+    copy_tree(&master, &pristine);
+    assert_eq!(apply("option1", &again, None).0, 0);
+    assert_eq!(apply("option1", &pristine, None).0, 0);
+    assert_eq!(snapshot(&again), snapshot(&pristine));
 }

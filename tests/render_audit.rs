@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use pyvet::audit::finding::{BytecodeFacts, FileFacts, LayerFacts, PackageRef, VerifyFacts};
 use pyvet::audit::{rules, Finding, Report, Severity, Summary, SCHEMA};
+use pyvet::render::audit_text::TextOptions;
 use serde_json::Value;
 
 fn python_libs() -> PackageRef {
@@ -158,12 +159,26 @@ fn unowned_module() -> Finding {
     f.extra("site_dir", "/usr/local/lib/python3.11/site-packages")
 }
 
+/// As the bytecode check writes it: the message ends with the reason.
 fn generated() -> Finding {
-    Finding::new(
+    let mut f = Finding::new(
         rules::GENERATED_BYTECODE,
         "/usr/lib/python3/dist-packages/__pycache__/six.cpython-311.pyc",
-        "written by py3compile at install time",
-    )
+        "bytecode the distribution generates at install time: mtime and size match the source",
+    );
+    f.evidence.file = Some(file("file", 0o100644, 0, 41_256, None));
+    f.evidence.bytecode = Some(BytecodeFacts {
+        verdict: "valid",
+        reason: "mtime and size match the source".into(),
+        python: Some("3.11".into()),
+        kind: Some("timestamp"),
+        opt_level: None,
+        source: Some("/usr/lib/python3/dist-packages/six.py".into()),
+        source_package: Some("python3-six".into()),
+        co_filename: Some("/usr/lib/python3/dist-packages/six.py".into()),
+        after_install_secs: Some(27),
+    });
+    f
 }
 
 fn sample() -> Report {
@@ -202,27 +217,64 @@ fn sample() -> Report {
     }
 }
 
+/// The text report listing every finding (`-v`), or with `colour`.
+fn text(show: Severity, colour: bool) -> String {
+    pyvet::render::audit_text::render(&sample(), TextOptions { colour, show })
+}
+
 #[test]
 fn audit_text() {
-    insta::assert_snapshot!(pyvet::render::audit_text::render(&sample(), false));
+    insta::assert_snapshot!(text(Severity::Info, false));
+}
+
+/// The default: infos counted per rule in the summary, not listed.
+#[test]
+fn audit_text_default_counts_infos() {
+    let text = pyvet::render::audit_text::render(&sample(), TextOptions::default());
+    insta::assert_snapshot!(text);
+}
+
+/// `--show error`: warnings and infos counted, each rule on its own line.
+#[test]
+fn audit_text_errors_only_counts_the_rest() {
+    let text = text(Severity::Error, false);
+    assert!(!text.contains("WARNING ("), "{text}");
+    assert!(!text.contains("INFO ("), "{text}");
+    assert!(text.contains("ERROR (3)"), "{text}");
+    let summary: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("  not listed"))
+        .take(4)
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "  not listed     warning  root-written-bytecode  1  Python run as root wrote this pyc into a system location",
+            "                 warning  unowned-module         1  an unowned .py, extension module or zip where imports would find it",
+            "                 info     generated-bytecode     1  bytecode the distribution generates at install time",
+            "                 run with --show warning to list the warnings, -v (--show info) to list them all",
+        ]
+    );
 }
 
 #[test]
 fn audit_text_has_no_control_characters_but_newlines() {
-    let text = pyvet::render::audit_text::render(&sample(), false);
+    let text = text(Severity::Info, false);
     assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
     assert!(text.contains("  sourceless-bytecode  /usr/lib64/python3.11/\\xffevil\\n.pyc\n"));
 }
 
 #[test]
 fn audit_text_in_colour_only_adds_styles() {
-    let plain = pyvet::render::audit_text::render(&sample(), false);
-    let colour = pyvet::render::audit_text::render(&sample(), true);
+    let plain = text(Severity::Info, false);
+    let colour = text(Severity::Info, true);
     assert!(
         colour.contains("\u{1b}[1m\u{1b}[31mERROR (3)\u{1b}[0m"),
         "{colour}"
     );
     assert_eq!(strip_ansi(&colour), plain);
+    let counted = text(Severity::Error, true);
+    assert_eq!(strip_ansi(&counted), text(Severity::Error, false));
 }
 
 fn strip_ansi(s: &str) -> String {

@@ -30,7 +30,8 @@ fn to_py_opt0(stage: &Path) {
     }
 }
 
-/// Adds an empty `__dont_write_bytecode__` to every `__pycache__`.
+/// Adds an empty `__dont_write_bytecode__` to every `__pycache__`: from the
+/// status quo, option 1 with its pycs (option1-full).
 fn add_markers(stage: &Path) {
     for d in walkdir::WalkDir::new(stage).into_iter().map(|e| e.unwrap()) {
         if d.file_type().is_dir() && d.file_name() == "__pycache__" {
@@ -93,7 +94,7 @@ fn layouts() -> Layouts {
     type Make = fn(&Path);
     let all: [(&str, Make); 6] = [
         ("status-quo", |_| {}),
-        ("status-quo-markers", add_markers),
+        ("option1-full", add_markers),
         ("py-opt0", to_py_opt0),
         ("option1", to_option1),
         ("option2", |s| to_sourceless(s, true)),
@@ -150,8 +151,8 @@ fn the_promised_pairs_pass_and_breaks_are_named() {
     for (min, full) in [
         ("minimal", "option2"),
         ("py-opt0", "status-quo"),
-        ("option1", "status-quo-markers"),
-        ("py-opt0", "status-quo-markers"),
+        ("option1", "option1-full"),
+        ("py-opt0", "option1-full"),
     ] {
         let (code, v) = subset(&l.rpms[min], &l.rpms[full], &[]);
         assert_eq!(
@@ -276,6 +277,7 @@ fn size_predicts_the_layouts_built_from_the_same_tree() {
         ("status-quo", "status-quo"),
         ("py-opt0", "py-opt0"),
         ("option1", "option1"),
+        ("option1-full", "option1-full"),
         ("option2", "option2"),
         ("minimal", "minimal"),
     ] {

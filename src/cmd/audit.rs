@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::audit::{self, rules, Context, Options, Report, Severity, Sink};
-use crate::cli::{AuditArgs, AuditFormat, DbChoice, FailOn};
+use crate::cli::{AuditArgs, AuditFormat, DbChoice, FailOn, ShowArgs};
 use crate::cmd::{manifest::select, ExitCode};
 use crate::db::{self, LoadOptions};
 use crate::manifest::{Backend, Manifest};
@@ -77,7 +77,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     progress.stage("checking");
     let report = audit::run_with(&ctx, &sink, load_errors);
     drop(progress);
-    let text = render_report(&report, &ctx, args.format);
+    let text = render_report(&report, &ctx, args);
     render::write_out(out, &text)?;
     for e in &report.errors {
         eprintln!("pyvet: error: {e}");
@@ -85,14 +85,20 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     Ok(exit_code(&report, args.fail_on))
 }
 
-fn render_report(report: &Report, _ctx: &Context, format: AuditFormat) -> String {
-    match format {
+fn render_report(report: &Report, _ctx: &Context, args: &AuditArgs) -> String {
+    match args.format {
         AuditFormat::Json => render::audit_json::render(report),
-        AuditFormat::Text => {
-            render::audit_text::render(report, render::audit_text::colour_stdout())
-        }
+        AuditFormat::Text => render::audit_text::render(report, text_options(&args.show)),
         AuditFormat::Sarif => render::sarif::render(report),
         AuditFormat::Rpm => render::rpm::render(report),
+    }
+}
+
+/// The text report's options: `--show`, colour on a terminal.
+pub(crate) fn text_options(show: &ShowArgs) -> render::audit_text::TextOptions {
+    render::audit_text::TextOptions {
+        colour: render::audit_text::colour_stdout(),
+        show: show.lowest(),
     }
 }
 

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{DbChoice, FailOn, LayoutApplyArgs, LayoutCommand, MarkersArgs, MarkersFormat};
+use crate::cli::{
+    DbChoice, FailOn, LayoutApplyArgs, LayoutCommand, MarkersArgs, MarkersFormat, ShowArgs,
+};
 use crate::cmd::ExitCode;
 use crate::layout::{self, SplitLists, Target};
 
@@ -74,6 +76,7 @@ fn apply(args: &LayoutApplyArgs, out: &mut dyn std::io::Write) -> crate::Result<
         policy: Some(spec),
         format: MarkersFormat::Text,
         fail_on: FailOn::Error,
+        show: ShowArgs::default(),
         paths: paths
             .iter()
             .map(|p| PathBuf::from("/").join(p.strip_prefix("/").unwrap_or(p)))

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::audit::{self, Context, Options, Sink};
 use crate::cli::{MarkersArgs, MarkersFormat};
-use crate::cmd::audit::{choose_policy, exit_code, inside_root, load_manifest};
+use crate::cmd::audit::{choose_policy, exit_code, inside_root, load_manifest, text_options};
 use crate::cmd::ExitCode;
 use crate::render;
 use crate::tree::{FsTree, Kind, Tree};
@@ -35,9 +35,7 @@ pub fn run(args: &MarkersArgs, out: &mut dyn std::io::Write) -> crate::Result<Ex
     let text = match args.format {
         MarkersFormat::Json => render::audit_json::render(&report),
         MarkersFormat::Sarif => render::sarif::render(&report),
-        MarkersFormat::Text => {
-            render::audit_text::render(&report, render::audit_text::colour_stdout())
-        }
+        MarkersFormat::Text => render::audit_text::render(&report, text_options(&args.show)),
     };
     render::write_out(out, &text)?;
     for e in &report.errors {

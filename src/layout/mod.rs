@@ -20,11 +20,32 @@ use std::path::{Path, PathBuf};
 
 use crate::policy::{Compression, Layout, Policy};
 
+/// The layouts `pyvet layout apply --layout` makes and `pyvet size` prices,
+/// in the proposal's order, each with the shipped policy that describes it:
+/// what a layout keeps is its policy's [`Target`], for both commands.
+/// `option1` is what option 1's base package ships (sources and markers),
+/// `option1-full` that plus the pycs subpackage (the status quo's pycs).
+pub const LAYOUTS: [(&str, &str); 6] = [
+    ("status-quo", "fedora"),
+    ("py-opt0", "fedora-py-opt0"),
+    ("option1", "fedora-option1"),
+    ("option1-full", "fedora-option1-full"),
+    ("option2", "fedora-option2"),
+    ("minimal", "fedora-minimal"),
+];
+
+/// The shipped policy of a layout of [`LAYOUTS`].
+pub fn policy_of(layout: &str) -> Option<&'static str> {
+    LAYOUTS.iter().find(|(l, _)| *l == layout).map(|(_, p)| *p)
+}
+
 /// What the target layout asks of each module, read from the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub layout: Layout,
     /// `__pycache__` opt levels kept (sources-beside layouts); `None`: all.
+    /// Option 1 keeps the levels its policy's `pycache` lists, none when it
+    /// lists none (pycs optional: the base package has none).
     pub keep_levels: Option<Vec<u8>>,
     /// Option 2: how `__pysources__` files are written.
     pub compression: Compression,
@@ -60,7 +81,7 @@ impl Target {
         let keep_levels = match policy.layout {
             Layout::StatusQuo => None,
             Layout::PyOpt0 => Some(e.pycache.clone().unwrap_or_else(|| vec![0])),
-            Layout::Option1 => e.pycache.clone(),
+            Layout::Option1 => Some(e.pycache.clone().unwrap_or_default()),
             Layout::Option2 | Layout::Minimal => Some(Vec::new()),
             other => return Err(LayoutError::Unsupported(other)),
         };
@@ -80,9 +101,26 @@ impl Target {
         })
     }
 
+    /// The target of a layout of [`LAYOUTS`], by name.
+    pub fn named(layout: &str) -> Option<Target> {
+        let policy = crate::policy::builtin(policy_of(layout)?)?;
+        Target::of(&policy).ok()
+    }
+
     /// Whether the layout drops plain sources for legacy-location pycs.
     pub fn sourceless(&self) -> bool {
         matches!(self.layout, Layout::Option2 | Layout::Minimal)
+    }
+
+    /// Whether a `__pycache__` pyc of `level` stays where it is (`None`: an
+    /// optimisation tag other than `opt-1` or `opt-2`, kept only by the
+    /// status quo). Sourceless layouts move the opt-0 pyc, keep none.
+    pub fn keeps_cache(&self, level: Option<u8>) -> bool {
+        !self.sourceless()
+            && match &self.keep_levels {
+                None => true,
+                Some(k) => level.is_some_and(|l| k.contains(&l)),
+            }
     }
 }
 
@@ -144,4 +182,31 @@ pub fn host_path(buildroot: &Path, inside: &Path) -> Result<PathBuf, crate::Erro
         ));
     }
     Ok(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_layout_has_its_policy_and_target() {
+        for (layout, policy) in LAYOUTS {
+            let t = Target::named(layout).unwrap_or_else(|| panic!("{layout}"));
+            assert_eq!(crate::policy::builtin(policy).unwrap().layout, t.layout);
+        }
+        let levels = |l: &str| {
+            let t = Target::named(l).unwrap();
+            [Some(0), Some(1), Some(2), None].map(|lv| t.keeps_cache(lv))
+        };
+        assert_eq!(levels("status-quo"), [true, true, true, true]);
+        assert_eq!(levels("py-opt0"), [true, false, false, false]);
+        assert_eq!(levels("option1"), [false; 4]);
+        assert_eq!(levels("option1-full"), [true, true, true, false]);
+        assert_eq!(levels("option2"), [false; 4]);
+        assert_eq!(levels("minimal"), [false; 4]);
+        for l in ["option1", "option1-full"] {
+            assert!(Target::named(l).unwrap().markers, "{l}");
+        }
+        assert!(Target::named("nonesuch").is_none());
+    }
 }

@@ -266,7 +266,7 @@ fn plan_dir(
             }
             has_sources = true;
             for (level, pyc) in &m.cache {
-                if t.keep_levels.as_ref().is_some_and(|k| !k.contains(level)) {
+                if !t.keeps_cache(Some(*level)) {
                     remove(root, pyc, p);
                 } else {
                     cache_left += 1;

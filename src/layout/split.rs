@@ -35,7 +35,8 @@ impl SplitLists {
 }
 
 /// Which lists a path belongs to. A `__pycache__` holding a marker is owned
-/// by `base` (the marker is there) and by `pycache`.
+/// by `base` (the marker is there), and by `pycache` when it holds pycs
+/// (option 1's base alone has none: its `pycache` list is empty).
 fn roles(path: &Path, is_dir: bool, after: &BTreeMap<PathBuf, bool>) -> Vec<&'static str> {
     let in_dir = |name: &str| path.components().any(|c| c.as_os_str() == name);
     if in_dir("__pysources__") {
@@ -44,16 +45,30 @@ fn roles(path: &Path, is_dir: bool, after: &BTreeMap<PathBuf, bool>) -> Vec<&'st
     let is_pycache_dir = is_dir && path.file_name().is_some_and(|n| n == "__pycache__");
     if is_pycache_dir {
         let marker = after.contains_key(&path.join("__dont_write_bytecode__"));
-        return if marker {
-            vec!["base", "pycache"]
-        } else {
-            vec!["pycache"]
+        return match (marker, holds_pycs(path, after)) {
+            (true, true) => vec!["base", "pycache"],
+            (true, false) => vec!["base"],
+            (false, _) => vec!["pycache"],
         };
     }
-    if in_dir("__pycache__") && path.extension().is_some_and(|e| e == "pyc") {
+    if is_cache_pyc(path) {
         return vec!["pycache"];
     }
     vec!["base"]
+}
+
+fn is_cache_pyc(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str() == "__pycache__")
+        && path.extension().is_some_and(|e| e == "pyc")
+}
+
+/// Whether a pyc lies below `dir` in the tree (its entries sort right after it).
+fn holds_pycs(dir: &Path, after: &BTreeMap<PathBuf, bool>) -> bool {
+    after
+        .range(dir.to_path_buf()..)
+        .skip(1)
+        .take_while(|(p, _)| p.starts_with(dir))
+        .any(|(p, is_dir)| !is_dir && is_cache_pyc(p))
 }
 
 /// rpm's `%files` line for one path: quoted when it holds a space or a

@@ -368,6 +368,10 @@ const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../policies/fedora-option1.toml"),
     ),
     (
+        "fedora-option1-full",
+        include_str!("../../policies/fedora-option1-full.toml"),
+    ),
+    (
         "fedora-option2",
         include_str!("../../policies/fedora-option2.toml"),
     ),
@@ -389,6 +393,7 @@ pub const BUILTIN: &[&str] = &[
     "fedora",
     "fedora-py-opt0",
     "fedora-option1",
+    "fedora-option1-full",
     "fedora-option2",
     "fedora-minimal",
     "debian",

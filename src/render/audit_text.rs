@@ -2,12 +2,16 @@
 //!
 //! A summary first (what was audited and how much), then the findings grouped
 //! by severity, errors first, each with its rule, path, package, message and
-//! the evidence that matters for its family. Everything that came from the
+//! the evidence that matters for its family, each fact once. Findings below
+//! the severity asked for (`--show`, default warning) are only counted, per
+//! rule, in the summary: a host's thousands of install-time pycs are one
+//! line, not a screenful each. Everything that came from the
 //! audited tree (paths, package names, messages, `co_filename`, labels) has
 //! its control characters escaped, so that a file name cannot forge lines or
 //! terminal escapes. Colour is added only when the caller says stdout is a
 //! terminal.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
@@ -19,13 +23,34 @@ use crate::audit::{Finding, Report, Severity};
 /// Width of the evidence labels.
 const LABEL: usize = 15;
 
-/// The text report; `colour` adds ANSI styles (only for a terminal).
-pub fn render(report: &Report, colour: bool) -> String {
-    let p = Paint(colour);
+/// How the text report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextOptions {
+    /// ANSI styles (only for a terminal).
+    pub colour: bool,
+    /// The lowest severity listed in full; those below are counted per rule.
+    pub show: Severity,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions {
+            colour: false,
+            show: Severity::Warning,
+        }
+    }
+}
+
+/// The text report.
+pub fn render(report: &Report, opts: TextOptions) -> String {
+    let p = Paint(opts.colour);
     let mut s = String::new();
     summary(&mut s, report, &p);
+    not_listed(&mut s, report, opts.show, &p);
     for sev in [Severity::Error, Severity::Warning, Severity::Info] {
-        section(&mut s, report, sev, &p);
+        if sev >= opts.show {
+            section(&mut s, report, sev, &p);
+        }
     }
     accepted(&mut s, report, &p);
     errors(&mut s, report, &p);
@@ -106,6 +131,53 @@ fn summary(s: &mut String, r: &Report, p: &Paint) {
     line(s, "findings", &finding_counts(r));
 }
 
+/// The findings below `show`, one line per severity and rule with the
+/// rule's summary, then how to list them.
+fn not_listed(s: &mut String, r: &Report, show: Severity, p: &Paint) {
+    let mut counts: BTreeMap<(std::cmp::Reverse<Severity>, &str), (usize, &str)> = BTreeMap::new();
+    for f in r.findings.iter().filter(|f| f.severity < show) {
+        let key = (std::cmp::Reverse(f.severity), f.rule.id);
+        counts.entry(key).or_insert((0, f.rule.summary)).0 += 1;
+    }
+    if counts.is_empty() {
+        return;
+    }
+    let sev_w = counts
+        .keys()
+        .map(|(sev, _)| sev.0.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let id_w = counts.keys().map(|(_, id)| id.len()).max().unwrap_or(0);
+    let n_w = counts
+        .values()
+        .map(|(n, _)| n.to_string().len())
+        .max()
+        .unwrap_or(0);
+    let mut label = "not listed";
+    for ((sev, id), (n, summary)) in &counts {
+        let sev = p.style(
+            severity_style(sev.0),
+            &format!("{:<sev_w$}", sev.0.as_str()),
+        );
+        line(
+            s,
+            label,
+            &format!("{sev}  {id:<id_w$}  {n:>n_w$}  {summary}"),
+        );
+        label = "";
+    }
+    let warnings = counts.keys().any(|(sev, _)| sev.0 == Severity::Warning);
+    let infos = counts.keys().any(|(sev, _)| sev.0 == Severity::Info);
+    let hint = match (warnings, infos) {
+        (true, true) => {
+            "run with --show warning to list the warnings, -v (--show info) to list them all"
+        }
+        (true, false) => "run with --show warning to list them",
+        (false, _) => "run with -v (--show info) to list them",
+    };
+    line(s, "", hint);
+}
+
 fn line(s: &mut String, label: &str, value: &str) {
     let _ = writeln!(s, "  {label:LABEL$}{value}");
 }
@@ -168,7 +240,7 @@ fn finding(s: &mut String, f: &Finding, p: &Paint) {
         verify(s, v);
     }
     if let Some(b) = &f.evidence.bytecode {
-        bytecode(s, b);
+        bytecode(s, b, &f.message);
     }
     if let Some(file) = &f.evidence.file {
         file_facts(s, file);
@@ -211,8 +283,10 @@ fn verify(s: &mut String, v: &VerifyFacts) {
     }
 }
 
-fn bytecode(s: &mut String, b: &BytecodeFacts) {
-    evidence(s, "pyc", &format!("{}: {}", b.verdict, esc(&b.reason)));
+/// `pyc  valid (python 3.11, timestamp, opt-level 1): REASON` (the reason
+/// left out where the message already ends with it, as the bytecode rules'
+/// messages do), the source, and `co_filename` where it is not the source.
+fn bytecode(s: &mut String, b: &BytecodeFacts, message: &str) {
     let mut what: Vec<String> = Vec::new();
     if let Some(py) = &b.python {
         what.push(format!("python {}", esc(py)));
@@ -221,17 +295,33 @@ fn bytecode(s: &mut String, b: &BytecodeFacts) {
     if let Some(o) = &b.opt_level {
         what.push(format!("opt-level {}", esc(o)));
     }
+    let mut pyc = b.verdict.to_string();
     if !what.is_empty() {
-        evidence(s, "compiled", &what.join(", "));
+        let _ = write!(pyc, " ({})", what.join(", "));
     }
-    if let Some(src) = &b.source {
-        let mut text = esc(&crate::audit::finding::display_path(src));
+    if !message.ends_with(b.reason.as_str()) {
+        let _ = write!(pyc, ": {}", esc(&b.reason));
+    }
+    evidence(s, "pyc", &pyc);
+    let source = b
+        .source
+        .as_ref()
+        .map(|src| crate::audit::finding::display_path(src));
+    if let Some(src) = &source {
+        let mut text = esc(src);
         if let Some(pkg) = &b.source_package {
             let _ = write!(text, " ({})", esc(pkg));
         }
+        if b.co_filename.as_deref() == Some(src.as_str()) {
+            text.push_str(", co_filename the same");
+        }
         evidence(s, "source", &text);
     }
-    if let Some(c) = &b.co_filename {
+    if let Some(c) = b
+        .co_filename
+        .as_ref()
+        .filter(|c| source.as_ref() != Some(*c))
+    {
         evidence(s, "co_filename", &esc(c));
     }
     if let Some(secs) = b.after_install_secs {
