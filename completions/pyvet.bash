@@ -130,7 +130,7 @@ _pyvet() {
             return 0
             ;;
         pyvet__subcmd__audit)
-            opts="-h --root --image --image-ref --platform --db --manifest --policy --format --fail-on --pycache-prefix --check-hash-based-pycs --deep --interpreter --baseline --explain --no-progress --help"
+            opts="-h --root --image --image-ref --platform --db --manifest --policy --format --fail-on --pycache-prefix --check-hash-based-pycs --deep --interpreter --baseline --explain --no-progress --also-discovered --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -502,7 +502,7 @@ _pyvet() {
             return 0
             ;;
         pyvet__subcmd__markers)
-            opts="-h --root --db --policy --format --fail-on --help"
+            opts="-h --root --db --policy --format --fail-on --also-discovered --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -74,6 +74,7 @@ fn apply(args: &LayoutApplyArgs, out: &mut dyn std::io::Write) -> crate::Result<
         policy: Some(spec),
         format: MarkersFormat::Text,
         fail_on: FailOn::Error,
+        also_discovered: false,
         paths: paths
             .iter()
             .map(|p| PathBuf::from("/").join(p.strip_prefix("/").unwrap_or(p)))

@@ -270,37 +270,87 @@ const APK_DBS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"
 pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest, Vec<Error>) {
     let mut m = Manifest::default();
     let mut errors = Vec::new();
-    let mut take = |r: Result<(Manifest, Vec<Error>)>| match r {
-        Ok((part, errs)) => {
-            m.extend(part);
-            errors.extend(errs);
+    for (backend, path) in locate(root, select) {
+        let read = match backend {
+            DbSelect::Rpm => read_rpmdb_dir(&path),
+            DbSelect::Dpkg => whole(dpkg::read_admindir(&path)),
+            DbSelect::Apk => whole(apk::read(&path)),
+            _ => whole(record::read(&path, root)),
+        };
+        match read {
+            Ok((part, errs)) => {
+                m.extend(part);
+                errors.extend(errs);
+            }
+            Err(e) => errors.push(e),
         }
-        Err(e) => errors.push(e),
-    };
+    }
+    (filter(m, opts), errors)
+}
+
+/// The installed databases under `root` that [`load_root`] reads, as host
+/// paths: one that holds no package, or does not parse, is found all the
+/// same.
+pub fn installed(root: &Path, select: DbSelect) -> Vec<PathBuf> {
+    locate(root, select).into_iter().map(|(_, p)| p).collect()
+}
+
+/// Where [`load_root`] looks for databases, for messages saying it found
+/// none.
+pub fn looked_for(select: DbSelect) -> String {
     let want = |s: DbSelect| select == DbSelect::Auto || select == s;
+    let mut places = Vec::new();
     if want(DbSelect::Rpm) {
-        for dir in unique_resolved(root, &RPMDB_DIRS) {
-            take(read_rpmdb_dir(&dir));
-        }
+        places.push(format!("rpm in {}", RPMDB_DIRS.join(", ")));
+    }
+    if want(DbSelect::Dpkg) {
+        places.push(format!("dpkg in {DPKG_DIR} (status, status.d)"));
+    }
+    if want(DbSelect::Apk) {
+        places.push(format!("apk in {}", APK_DBS.join(", ")));
+    }
+    if want(DbSelect::Pip) {
+        places.push("pip RECORDs in lib*/python3*/{site,dist}-packages".into());
+    }
+    if places.is_empty() {
+        return "no package database (--db none reads none)".into();
+    }
+    format!("no package database: looked for {}", places.join("; "))
+}
+
+/// Every database `select` asks for that exists under `root`.
+fn locate(root: &Path, select: DbSelect) -> Vec<(DbSelect, PathBuf)> {
+    let want = |s: DbSelect| select == DbSelect::Auto || select == s;
+    let mut out = Vec::new();
+    if want(DbSelect::Rpm) {
+        out.extend(
+            unique_resolved(root, &RPMDB_DIRS)
+                .into_iter()
+                .map(|d| (DbSelect::Rpm, d)),
+        );
     }
     if want(DbSelect::Dpkg) {
         if let Some(dir) = fsutil::resolve_in_root(root, Path::new(DPKG_DIR)) {
             if dir.join("status").is_file() || dir.join("status.d").is_dir() {
-                take(whole(dpkg::read_admindir(&dir)));
+                out.push((DbSelect::Dpkg, dir));
             }
         }
     }
     if want(DbSelect::Apk) {
-        for db in unique_resolved(root, &APK_DBS) {
-            take(whole(apk::read(&db)));
-        }
+        out.extend(
+            unique_resolved(root, &APK_DBS)
+                .into_iter()
+                .map(|d| (DbSelect::Apk, d)),
+        );
     }
     if want(DbSelect::Pip) {
-        for rec in record::find_records(root) {
-            take(whole(record::read(&rec, root)));
-        }
+        out.extend(
+            record::find_records(root)
+                .into_iter()
+                .map(|r| (DbSelect::Pip, r)),
+        );
     }
-    (filter(m, opts), errors)
+    out
 }
 
 /// Every installed database under `root` (as `select` says) and every
