@@ -130,7 +130,7 @@ _pyvet() {
             return 0
             ;;
         pyvet__subcmd__audit)
-            opts="-v -h --root --image --image-ref --platform --db --manifest --policy --format --fail-on --show --verbose --pycache-prefix --check-hash-based-pycs --deep --interpreter --baseline --explain --no-progress --help"
+            opts="-v -h --root --image --image-ref --platform --db --manifest --policy --format --fail-on --show --verbose --pycache-prefix --check-hash-based-pycs --deep --interpreter --baseline --explain --no-progress --also-discovered --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -506,7 +506,7 @@ _pyvet() {
             return 0
             ;;
         pyvet__subcmd__markers)
-            opts="-v -h --root --db --policy --format --fail-on --show --verbose --help"
+            opts="-v -h --root --db --policy --format --fail-on --show --verbose --also-discovered --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -68,6 +68,7 @@ complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l explain -d 'Print 
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -s v -l verbose -d 'Text report: list every finding, infos too (--show info)'
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l deep -d 'Prove the bytecode that would run is the compilation of its source'
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l no-progress -d 'Never show a progress bar (it shows only when stderr is a terminal)'
+complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l also-discovered -d 'With PATHs: audit the discovered trees too, not only the PATHs'
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pyvet -n "__fish_pyvet_using_subcommand manifest" -l root -d 'Root of the tree whose installed databases are read' -r -F
 complete -c pyvet -n "__fish_pyvet_using_subcommand manifest" -l image -d 'Read a container image instead of --root: an OCI image layout (directory or tar) or a `docker save` archive. Nothing is unpacked' -r -F
@@ -136,6 +137,7 @@ complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -l show -d 'Text re
 warning\t''
 info\t''"
 complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -s v -l verbose -d 'Text report: list every finding, infos too (--show info)'
+complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -l also-discovered -d 'With PATHs: check the discovered trees too, not only the PATHs'
 complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and not __fish_seen_subcommand_from apply help" -s h -l help -d 'Print help'
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and not __fish_seen_subcommand_from apply help" -f -a "apply" -d 'Turn a status-quo build tree into a layout, then check its markers'

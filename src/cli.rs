@@ -86,10 +86,12 @@ pub enum Command {
     /// Runs only the layout checks of audit: the markers
     /// (__pycache__/__dont_write_bytecode__, __pysources__/, __pysource__) and
     /// what the policy's layout expects of each packaged file (rules marker-* and
-    /// layout-unexpected). Each PATH is a tree inside --root (default: every
-    /// /usr/lib*/python3.X there and the trees the databases install into). Meant
-    /// for a build root in CI: without a package database the ownership parts are
-    /// skipped, said once as no-manifest. The report is the audit's
+    /// layout-unexpected). Each PATH is a tree inside --root, checked in place of
+    /// the discovered ones (default: the trees audit discovers, every
+    /// /usr/lib*/python3.X, /usr/local/lib*/python3.X and the trees the databases
+    /// install into). Meant for a build root in CI: without a package database, or
+    /// in a PATH tree no database owns a file of (a bare build tree), the ownership
+    /// parts are skipped, said once as no-manifest. The report is the audit's
     /// (pyvet-audit/1 JSON, SARIF, text) and so are the exit status and
     /// --fail-on.
     Markers(MarkersArgs),
@@ -198,7 +200,11 @@ pub struct MarkersArgs {
     pub fail_on: FailOn,
     #[command(flatten)]
     pub show: ShowArgs,
-    /// Trees to check, as paths inside the root (default: the discovered Python trees).
+    /// With PATHs: check the discovered trees too, not only the PATHs.
+    #[arg(long, requires = "paths")]
+    pub also_discovered: bool,
+    /// Trees to check, as paths inside the root, in place of the discovered ones
+    /// (default: the discovered Python trees; see --also-discovered).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
@@ -404,7 +410,11 @@ pub struct AuditArgs {
     /// Never show a progress bar (it shows only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
-    /// Further trees to audit, as paths inside the root.
+    /// With PATHs: audit the discovered trees too, not only the PATHs.
+    #[arg(long, requires = "paths")]
+    pub also_discovered: bool,
+    /// Trees to audit, as paths inside the root, in place of the discovered ones
+    /// (default: the discovered trees; see --also-discovered).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }

@@ -110,3 +110,25 @@ fn a_bad_database_does_not_hide_the_others() {
     let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
     assert!(out.starts_with("good-1.0  1 files  pip-record:"), "{out}");
 }
+
+/// Issue 14: sizing nothing is no answer. An empty tree is exit 2, and so
+/// is a mistyped one; a tree with one file is sized.
+#[test]
+fn issue_14_size_of_an_empty_tree_is_a_usage_error() {
+    let d = tempfile::tempdir().unwrap();
+    pyvet()
+        .arg("size")
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("no file to size"));
+    pyvet()
+        .arg("size")
+        .arg(d.path().join("typo"))
+        .assert()
+        .code(2)
+        .stdout("");
+    std::fs::write(d.path().join("x.py"), "x = 1\n").unwrap();
+    pyvet().arg("size").arg(d.path()).assert().code(0);
+}

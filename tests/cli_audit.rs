@@ -14,10 +14,12 @@ fn pyvet() -> Command {
     Command::cargo_bin("pyvet").unwrap()
 }
 
-/// A root with nothing in it: no package database, no Python tree. Its
-/// report is exactly one `no-manifest` finding (info).
+/// A root with an empty Python tree and no package database. Its report
+/// is exactly one `no-manifest` finding (info).
 fn bare_root() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("usr/lib/python3.11")).unwrap();
+    d
 }
 
 fn audit(root: &std::path::Path, args: &[&str]) -> assert_cmd::assert::Assert {
@@ -133,7 +135,7 @@ fn bare_summary(root: &std::path::Path) -> String {
     format!(
         "pyvet audit of {}
   policy         generic
-  python trees   none found
+  python trees   /usr/lib/python3.11
   packages       0
   files checked  0
   bytes hashed   0
@@ -334,4 +336,115 @@ fn every_rule_is_in_the_man_page_and_the_readme() {
         }
     }
     assert!(missing.is_empty(), "undocumented rules: {missing:#?}");
+}
+
+/// Issue 14: auditing nothing is no pass. An empty root (no Python tree,
+/// no database) is exit 2, saying where trees and databases were looked
+/// for, for `audit` and `markers`; so is `--db none` on it.
+#[test]
+fn issue_14_an_empty_root_is_nothing_to_audit() {
+    let d = tempfile::tempdir().unwrap();
+    for args in [
+        &["audit"][..],
+        &["markers"][..],
+        &["audit", "--db", "none"][..],
+    ] {
+        let a = pyvet()
+            .args(args)
+            .arg("--root")
+            .arg(d.path())
+            .args(["--format", "json"])
+            .assert()
+            .code(2)
+            .stdout("");
+        let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+        assert!(err.contains("nothing to audit: no Python tree"), "{err}");
+        assert!(err.contains("/usr/local/lib, /usr/local/lib64"), "{err}");
+        if args.contains(&"none") {
+            assert!(err.contains("--db none"), "{err}");
+        } else {
+            assert!(err.contains("dpkg in /var/lib/dpkg"), "{err}");
+            assert!(
+                err.contains("rpm in /usr/lib/sysimage/rpm, /var/lib/rpm"),
+                "{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn issue_14_a_nonexistent_root_is_a_usage_error() {
+    for command in ["audit", "markers"] {
+        pyvet()
+            .args([command, "--root", "/nonexistent/pyvet-root"])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(
+                "--root /nonexistent/pyvet-root: not a directory",
+            ));
+    }
+}
+
+/// A root whose dpkg database (made by `dpkg --root -i`) lists a package
+/// with no Python in it, and no Python tree: one `no-python-tree` warning,
+/// which fails the run at the default `--fail-on warning`, not at `error`.
+#[test]
+fn issue_14_databases_without_a_python_tree_warn() {
+    let d = tempfile::tempdir().unwrap();
+    let stage = d.path().join("stage");
+    std::fs::create_dir_all(stage.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(stage.join("usr/share/doc/hello")).unwrap();
+    std::fs::write(stage.join("usr/share/doc/hello/README"), "hello\n").unwrap();
+    std::fs::write(
+        stage.join("DEBIAN/control"),
+        "Package: hello\nVersion: 1.0\nArchitecture: all\n\
+         Maintainer: pyvet tests <pyvet@example.invalid>\nDescription: no Python\n",
+    )
+    .unwrap();
+    let deb = d.path().join("hello.deb");
+    common::run_stdout(
+        std::process::Command::new("dpkg-deb")
+            .args(["--root-owner-group", "--build"])
+            .arg(&stage)
+            .arg(&deb),
+    );
+    let root = d.path().join("root");
+    common::dpkgroot::install(&root, &deb);
+
+    for command in ["audit", "markers"] {
+        let a = pyvet()
+            .args([command, "--format", "json", "--fail-on", "never", "--root"])
+            .arg(&root)
+            .assert()
+            .code(0);
+        let v: Value = serde_json::from_str(&stdout(&a)).unwrap();
+        let findings: Vec<(&str, &str, &str)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap(),
+                    f["severity"].as_str().unwrap(),
+                    f["path"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(findings, [("no-python-tree", "warning", "/")], "{command}");
+        assert!(v["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("looked for python3 and python3.X directories in /usr/local/lib"));
+        for (fail_on, code) in [("warning", 1), ("error", 0)] {
+            pyvet()
+                .args([command, "--fail-on", fail_on, "--root"])
+                .arg(&root)
+                .assert()
+                .code(code);
+        }
+    }
+    // The text report says it too.
+    let a = audit(&root, &["--fail-on", "never"]).code(0);
+    assert!(stdout(&a).contains("no-python-tree  /"), "{}", stdout(&a));
 }

@@ -46,7 +46,7 @@ fn digest_mismatch() -> Finding {
     .package(Some(python_libs()));
     let label = "system_u:object_r:lib_t:s0";
     f.evidence.file = Some(file("file", 0o100644, 0, 39_812, Some(label)));
-    f.evidence.verify = Some(VerifyFacts {
+    f.evidence.verify = Some(Box::new(VerifyFacts {
         result: "S.5....T.".into(),
         attr: ' ',
         differs: vec!["size", "digest", "mtime"],
@@ -67,7 +67,7 @@ fn digest_mismatch() -> Finding {
             ),
             ("mtime", "1700000000".into()),
         ]),
-    });
+    }));
     f
 }
 
@@ -82,14 +82,14 @@ fn missing() -> Finding {
         nevra: "python3-six-1.16.0-4.all".into(),
         backend: "dpkg",
     }));
-    f.evidence.verify = Some(VerifyFacts {
+    f.evidence.verify = Some(Box::new(VerifyFacts {
         result: "missing".into(),
         attr: ' ',
         differs: vec![],
         unchecked: vec!["size", "mode", "user", "group", "mtime"],
         expected: BTreeMap::new(),
         actual: BTreeMap::new(),
-    });
+    }));
     f
 }
 
@@ -102,7 +102,7 @@ fn sourceless() -> Finding {
         "imported as module \"\\xffevil\\n\" without any check",
     );
     f.evidence.file = Some(file("file", 0o100644, 0, 1_234, None));
-    f.evidence.bytecode = Some(BytecodeFacts {
+    f.evidence.bytecode = Some(Box::new(BytecodeFacts {
         verdict: "sourceless",
         reason: "no source beside a legacy-location pyc".into(),
         python: Some("3.11".into()),
@@ -112,11 +112,11 @@ fn sourceless() -> Finding {
         source_package: None,
         co_filename: Some("/tmp/build/evil.py".into()),
         after_install_secs: None,
-    });
-    f.evidence.layer = Some(LayerFacts {
+    }));
+    f.evidence.layer = Some(Box::new(LayerFacts {
         digest: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
         created_by: Some("RUN python3 -c 'import compileall'".into()),
-    });
+    }));
     f
 }
 
@@ -133,7 +133,7 @@ fn root_written() -> Finding {
         13_345,
         Some("unconfined_u:object_r:lib_t:s0"),
     ));
-    f.evidence.bytecode = Some(BytecodeFacts {
+    f.evidence.bytecode = Some(Box::new(BytecodeFacts {
         verdict: "valid",
         reason: "timestamp and size match the source".into(),
         python: Some("3.11".into()),
@@ -143,7 +143,7 @@ fn root_written() -> Finding {
         source_package: Some("python3-libs-3.11.9-1.fc40.x86_64".into()),
         co_filename: Some("/usr/lib64/python3.11/json/decoder.py".into()),
         after_install_secs: Some(86_400),
-    });
+    }));
     f
 }
 
@@ -167,7 +167,7 @@ fn generated() -> Finding {
         "bytecode the distribution generates at install time: mtime and size match the source",
     );
     f.evidence.file = Some(file("file", 0o100644, 0, 41_256, None));
-    f.evidence.bytecode = Some(BytecodeFacts {
+    f.evidence.bytecode = Some(Box::new(BytecodeFacts {
         verdict: "valid",
         reason: "mtime and size match the source".into(),
         python: Some("3.11".into()),
@@ -177,7 +177,7 @@ fn generated() -> Finding {
         source_package: Some("python3-six".into()),
         co_filename: Some("/usr/lib/python3/dist-packages/six.py".into()),
         after_install_secs: Some(27),
-    });
+    }));
     f
 }
 

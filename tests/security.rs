@@ -376,6 +376,28 @@ fn a_recorded_name_cannot_forge_rpm_format_lines() {
     );
 }
 
+/// The text report doubles backslashes in paths: a file named with the
+/// four characters `\xff` prints differently from one whose name holds
+/// the byte 0xff (which prints as `\xff`).
+#[test]
+fn a_spelt_out_escape_does_not_pass_for_a_real_byte_in_text() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    let tree = d.path().join("usr/local/lib/python3.11");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("spelt\\xff.pyc"), "").unwrap();
+    std::fs::write(tree.join(std::ffi::OsStr::from_bytes(b"byte\xff.pyc")), "").unwrap();
+    let text = String::from_utf8(common::audit::output(d.path(), "text", &[])).unwrap();
+    assert!(
+        text.contains("/usr/local/lib/python3.11/spelt\\\\xff.pyc"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/usr/local/lib/python3.11/byte\\xff.pyc"),
+        "{text}"
+    );
+}
+
 /// `renameat2(RENAME_EXCHANGE)`: swaps two names atomically.
 fn exchange(a: &std::ffi::CStr, b: &std::ffi::CStr) -> bool {
     // SAFETY: both are NUL-terminated paths.

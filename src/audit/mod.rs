@@ -28,8 +28,11 @@ use walk::Inventory;
 /// What the user asked for beyond the tree and manifest.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Extra trees to audit (command-line PATHs).
+    /// The trees to audit (command-line PATHs), in place of the discovered
+    /// ones unless `also_discovered`; none: the discovered trees.
     pub paths: Vec<PathBuf>,
+    /// Audit the discovered trees beside `paths` (`--also-discovered`).
+    pub also_discovered: bool,
     /// `PYTHONPYCACHEPREFIX` trees (absolute, inside the tree).
     pub pycache_prefixes: Vec<PathBuf>,
     /// CPython's `--check-hash-based-pycs`.
@@ -46,6 +49,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             paths: Vec::new(),
+            also_discovered: false,
             pycache_prefixes: Vec::new(),
             hash_mode: HashCheckMode::Default,
             deep: false,
@@ -181,6 +185,12 @@ pub struct Context<'a> {
     pub options: &'a Options,
     /// The Python trees audited.
     pub python_trees: Vec<PathBuf>,
+    /// Those of them that are bare build trees ([`bare_trees`]): ownership
+    /// checks skip them.
+    pub bare_trees: Vec<PathBuf>,
+    /// Whether the discovered trees (and the default-path zips beside
+    /// them) are audited: no PATH was given, or `--also-discovered`.
+    pub discovery: bool,
     /// Everything in them.
     pub inventory: Inventory,
     /// Packages whose files are verified: those owning a path in a Python
@@ -199,13 +209,32 @@ impl<'a> Context<'a> {
         options: &'a Options,
     ) -> Self {
         let owners = Owners::new(manifest);
-        let mut extra = options.paths.clone();
-        extra.extend(options.pycache_prefixes.iter().cloned());
-        let python_trees = walk::discover(tree, manifest, &extra);
+        let discovered = walk::discover(tree, manifest, &[]);
+        let given: Vec<PathBuf> = options
+            .paths
+            .iter()
+            .map(|p| walk::respell(tree, p, &discovered))
+            .collect();
+        // Given PATHs replace the discovered trees unless asked for both.
+        let discovery = given.is_empty() || options.also_discovered;
+        let mut candidates = if discovery {
+            discovered.clone()
+        } else {
+            Vec::new()
+        };
+        candidates.extend(given.iter().cloned());
+        candidates.extend(options.pycache_prefixes.iter().cloned());
+        let python_trees = walk::distinct(tree, candidates);
+        let bare_trees = bare_trees(&python_trees, &given, &discovered, &owners);
         let inventory = Inventory::walk(tree, &python_trees);
+        // Trees the manifest installs into that do not resolve to a
+        // directory (a looping or escaping symlink) keep their packages
+        // verified, whenever discovery runs.
         let mut owning_trees = python_trees.clone();
-        owning_trees.extend(walk::unresolved_trees(tree, manifest));
-        let mut audited_packages = audited_packages(manifest, &owning_trees);
+        if discovery {
+            owning_trees.extend(walk::unresolved_trees(tree, manifest));
+        }
+        let mut audited_packages = audited_packages(manifest, &owning_trees, discovery);
         audited_packages.retain(|&p| !owners.is_distro_record(p));
         Context {
             tree,
@@ -214,6 +243,8 @@ impl<'a> Context<'a> {
             policy,
             options,
             python_trees,
+            bare_trees,
+            discovery,
             inventory,
             audited_packages,
             interpreters: None,
@@ -244,9 +275,68 @@ impl<'a> Context<'a> {
     pub fn in_python_tree(&self, path: &Path) -> bool {
         self.python_trees.iter().any(|t| path.starts_with(t))
     }
+
+    /// Whether the audit covers nothing: no Python tree, and no default-path
+    /// zip (which is on an interpreter's `sys.path` even without a tree).
+    pub fn audits_nothing(&self) -> bool {
+        self.python_trees.is_empty() && !crate::check::zipped::has_default_zip(self)
+    }
+
+    /// Whether ownership says nothing about `path`: there is no manifest
+    /// at all, or the path lies in a bare build tree ([`bare_trees`]).
+    /// Ownership findings (`unowned-*`, a marker nothing owns) are not
+    /// made there; every other check still is.
+    pub fn is_bare(&self, path: &Path) -> bool {
+        self.manifest.packages.is_empty() || self.bare_trees.iter().any(|t| path.starts_with(t))
+    }
 }
 
-fn audited_packages(manifest: &Manifest, trees: &[PathBuf]) -> Vec<usize> {
+/// The trees given as PATHs in which no manifest owns a single path: bare
+/// build trees (`BUILDROOT/usr/lib64/python3.12` audited on a host whose
+/// databases know nothing of it). Every file there is unowned, so ownership
+/// findings would only say the tree is not packaged yet; the audit says so
+/// once (`no-manifest`) instead.
+///
+/// Only given trees qualify, never a discovered one, nor a given one that
+/// is, holds or lies in a discovered tree: a `python3.X` tree nothing owns is
+/// exactly what an attacker can create on a host (`/usr/local/lib/python3.11`
+/// with an `evil.pth`), and the discovered trees' ownership findings are
+/// the audit's point, whatever else is on the command line.
+fn bare_trees(
+    trees: &[PathBuf],
+    given: &[PathBuf],
+    discovered: &[PathBuf],
+    owners: &Owners,
+) -> Vec<PathBuf> {
+    let candidates: Vec<&PathBuf> = trees
+        .iter()
+        .filter(|t| {
+            given.contains(t)
+                && !discovered
+                    .iter()
+                    .any(|d| d.starts_with(t) || t.starts_with(d))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let mut owned = vec![false; candidates.len()];
+    for (path, _) in owners.iter() {
+        for (i, t) in candidates.iter().enumerate() {
+            owned[i] |= path.starts_with(t);
+        }
+    }
+    candidates
+        .into_iter()
+        .zip(owned)
+        .filter(|&(_, o)| !o)
+        .map(|(t, _)| t.clone())
+        .collect()
+}
+
+/// The packages owning a path in an audited tree, or (when the discovered
+/// trees are audited) a default-path zip.
+fn audited_packages(manifest: &Manifest, trees: &[PathBuf], discovery: bool) -> Vec<usize> {
     manifest
         .packages
         .iter()
@@ -254,7 +344,7 @@ fn audited_packages(manifest: &Manifest, trees: &[PathBuf]) -> Vec<usize> {
         .filter(|(_, p)| {
             p.files.iter().any(|f| {
                 trees.iter().any(|t| f.path.starts_with(t))
-                    || crate::check::zipped::is_default_zip(&f.path)
+                    || (discovery && crate::check::zipped::is_default_zip(&f.path))
             })
         })
         .map(|(i, _)| i)
@@ -430,5 +520,35 @@ mod owners_tests {
         assert!(owners.is_owned(Path::new("/usr/local/lib/python3.11/dist-packages/six.py")));
         assert_eq!(distro_records(&m, &m.owners()), [1]);
         assert!(owners.is_distro_record(1) && !owners.is_distro_record(2));
+    }
+
+    #[test]
+    fn only_given_trees_nothing_owns_are_bare() {
+        let m = Manifest {
+            packages: vec![pkg(
+                "python3.11",
+                Backend::Dpkg,
+                &["/usr/lib/python3.11/os.py", "/srv/app/lib/python3.11/a.py"],
+            )],
+        };
+        let owners = Owners::new(&m);
+        let p = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let discovered = p(&["/usr/lib/python3.11", "/usr/local/lib/python3.11"]);
+        let given = p(&[
+            "/build/usr/lib/python3.12",
+            "/srv/app/lib/python3.11",
+            "/usr/local/lib/python3.11",
+            "/usr/local/lib/python3.11/site-packages",
+            "/usr/local",
+        ]);
+        let mut trees = discovered.clone();
+        trees.extend(given.iter().cloned());
+        // Owned inside, discovered, inside or around a discovered tree:
+        // none of these is bare; the unknown build tree is.
+        assert_eq!(
+            bare_trees(&trees, &given, &discovered, &owners),
+            p(&["/build/usr/lib/python3.12"])
+        );
+        assert!(bare_trees(&trees, &[], &discovered, &owners).is_empty());
     }
 }

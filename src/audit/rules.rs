@@ -199,8 +199,11 @@ rules! {
         "a zip on the import path whose members overlap or inflate beyond the limits",
         "Members sharing bytes with each other or with the central directory (the non-recursive zip bomb), a member declaring more than 64 MiB uncompressed, members adding up to more than 1 GiB, or more entries than a zip without zip64 can hold. pyvet stops reading the zip there: no packaging tool writes such a file.";
     NO_MANIFEST = "no-manifest", Audit, Info,
-        "no package database: ownership checks skipped",
-        "No installed package database was found under the root and no INPUT named one, so nothing is owned: ownership checks are skipped and every other check still runs.";
+        "no package database, or a bare build tree: ownership checks skipped",
+        "No installed package database was found under the root and no INPUT named one, so nothing is owned: ownership checks are skipped and every other check still runs. Also reported, at the tree, for a tree given as a PATH in which no manifest owns a single file (a build tree audited on a host whose databases know nothing of it): ownership findings (unowned-*, a marker nothing owns) are skipped in that tree only, and its bytecode and markers are still checked. A discovered tree, or a PATH that is, holds or lies in one, is never taken as bare: a python3.X tree nothing owns is what an attacker would create.";
+    NO_PYTHON_TREE = "no-python-tree", Audit, Warning,
+        "no Python tree under the root: nothing was audited",
+        "Package databases were found under the root, but no Python tree: no lib*/python3.X directory a package installs into, none under /usr/local/lib*, /usr/lib* or /lib*, and no PATH. Nothing was checked, which is no pass: a mistyped --root, a root mounted wrong, or a system without Python. With no package database either, the command stops with exit 2.";
     POLICY_UNMATCHED = "policy-unmatched", Audit, Warning,
         "a policy `[[expect]]` entry that matched no path",
         "None of the entry's globs matched a file of the audited trees: the layout changed or the glob is wrong. Reported so that policies do not rot (built-in policies describe whole distributions and are exempt).";

@@ -33,6 +33,16 @@ const LOCAL_PARENTS: [&str; 8] = [
     "/lib64",
 ];
 
+/// Where discovery looks for Python trees, for messages saying that it
+/// found none.
+pub fn looked_for() -> String {
+    format!(
+        "no Python tree: looked for python3 and python3.X directories in {} \
+         and the trees the package databases install into",
+        LOCAL_PARENTS.join(", ")
+    )
+}
+
 /// Whether a directory name is `python3` or `python3.X`.
 pub fn is_python_dir(name: &OsStr) -> bool {
     let b = name.as_bytes();
@@ -90,9 +100,15 @@ pub fn discover(tree: &dyn Tree, manifest: &Manifest, extra: &[PathBuf]) -> Vec<
             }
         }
     }
+    distinct(tree, ordered.into_iter().chain(extra.iter().cloned()))
+}
+
+/// The candidates that are directories, each directory once under its
+/// first spelling, without those inside another (walked as part of it).
+pub fn distinct(tree: &dyn Tree, candidates: impl IntoIterator<Item = PathBuf>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for c in ordered.into_iter().chain(extra.iter().cloned()) {
+    for c in candidates {
         let Ok(resolved) = tree.resolve(&c) else {
             continue;
         };
@@ -134,6 +150,27 @@ pub fn unresolved_trees(tree: &dyn Tree, manifest: &Manifest) -> Vec<PathBuf> {
             !dir
         })
         .collect()
+}
+
+/// `path` under the spelling discovery uses for the directory it names:
+/// `/lib64/python3.12/x` is `/usr/lib64/python3.12/x` when `/lib64` links
+/// to `/usr/lib64` and the manifest spells the tree so. Owners are looked
+/// up by path, so a tree walked under another spelling would look unowned.
+pub fn respell(tree: &dyn Tree, path: &Path, discovered: &[PathBuf]) -> PathBuf {
+    let Ok(real) = tree.resolve(path) else {
+        return path.to_path_buf();
+    };
+    discovered
+        .iter()
+        .find_map(|d| {
+            let rest = real.strip_prefix(tree.resolve(d).ok()?).ok()?;
+            Some(if rest.as_os_str().is_empty() {
+                d.clone()
+            } else {
+                d.join(rest)
+            })
+        })
+        .unwrap_or_else(|| path.to_path_buf())
 }
 
 /// Every entry found in the audited trees, with its `lstat` metadata.

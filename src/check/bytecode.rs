@@ -303,12 +303,10 @@ fn findings_for(ctx: &Context, judged: &Judgements, j: &Judged) -> Vec<Finding> 
     out
 }
 
-/// Whether a bare build tree (no manifest: nothing is owned yet) has a
-/// sourceless pyc where the policy's layout ships them (minimal, option 2).
+/// Whether a bare build tree (nothing is owned yet) has a sourceless pyc
+/// where the policy's layout ships them (minimal, option 2).
 fn layout_expects(ctx: &Context, pyc: &Path, rule: &Rule) -> bool {
-    rule == rules::SOURCELESS_BYTECODE
-        && ctx.manifest.packages.is_empty()
-        && ctx.policy.expect_for(pyc).legacy_pycs
+    rule == rules::SOURCELESS_BYTECODE && ctx.is_bare(pyc) && ctx.policy.expect_for(pyc).legacy_pycs
 }
 
 /// Why a cache pyc of a version-less tree (`/usr/lib/python3/dist-packages`)

@@ -4,9 +4,10 @@
 //! minimal tree that ships anything else is; which one the audit is looking
 //! at is the policy's to say ([`crate::policy::Expect`], per path glob).
 //! Only packaged files are judged here (unowned files are the other checks'
-//! business), except by `pyvet markers` on a bare build tree without a
-//! manifest, where every file is taken as what the package will ship. Also here: the policy's
-//! `[[expect]]` entries that matched no path (`policy-unmatched`).
+//! business), except by `pyvet markers` on a bare build tree (no manifest,
+//! or nothing owned in it: [`Context::is_bare`]), where every file is taken
+//! as what the package will ship. Also here: the policy's `[[expect]]`
+//! entries that matched no path (`policy-unmatched`).
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -26,7 +27,7 @@ pub fn check(ctx: &Context, sink: &Sink) {
 }
 
 /// [`check`] for `pyvet markers`, which runs without the bytecode and
-/// unowned checks: on a bare build tree (no manifest) every file is taken
+/// unowned checks: on a bare build tree (nothing owned) every file is taken
 /// as what the packages will ship. (In the whole audit those checks already
 /// report every file of a bare tree.)
 pub fn check_build_tree(ctx: &Context, sink: &Sink) {
@@ -34,12 +35,13 @@ pub fn check_build_tree(ctx: &Context, sink: &Sink) {
 }
 
 fn judge_all(ctx: &Context, sink: &Sink, build_tree: bool) {
-    let bare = build_tree && ctx.manifest.packages.is_empty();
     let findings: Vec<Finding> = ctx
         .inventory
         .entries
         .par_iter()
-        .filter(|(p, m)| m.kind == Kind::File && (bare || ctx.owners.is_owned(p)))
+        .filter(|(p, m)| {
+            m.kind == Kind::File && ((build_tree && ctx.is_bare(p)) || ctx.owners.is_owned(p))
+        })
         .filter(|(p, _)| !p.components().any(|c| c.as_os_str() == PYSOURCES))
         .filter_map(|(p, m)| judge(ctx, p, m))
         .collect();

@@ -11,8 +11,9 @@
 //! hash-based pyc's SipHash), with sources decompressed streamed and capped.
 //! Markers are checked wherever they exist; where the policy requires one
 //! ([`crate::policy::Expect`]) its absence is a finding too. Without a
-//! manifest nothing is owned, so the ownership parts are skipped (the audit
-//! says so once, `no-manifest`).
+//! manifest, or in a bare build tree ([`Context::is_bare`]), nothing is
+//! owned, so the ownership parts are skipped (the audit says so once,
+//! `no-manifest`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
@@ -82,10 +83,6 @@ impl<'c> Dirs<'c> {
     }
 }
 
-fn has_manifest(ctx: &Context) -> bool {
-    !ctx.manifest.packages.is_empty()
-}
-
 fn is_file(m: &Meta) -> bool {
     m.kind == Kind::File
 }
@@ -117,7 +114,7 @@ fn dont_write(ctx: &Context, dirs: &Dirs, out: &mut Vec<Finding>) {
                     .file(meta, ctx.selinux(path)),
             );
         }
-        if cache.file_name() != Some(OsStr::new(PYCACHE)) || !has_manifest(ctx) {
+        if cache.file_name() != Some(OsStr::new(PYCACHE)) || ctx.is_bare(cache) {
             continue;
         }
         let Some(children) = dirs.0.get(cache) else {
@@ -160,7 +157,7 @@ fn marker_problems(
     } else if meta.size != 0 {
         why.push(format!("{} bytes, not empty", meta.size));
     }
-    if has_manifest(ctx) && !ctx.owners.is_owned(path) {
+    if !ctx.is_bare(path) && !ctx.owners.is_owned(path) {
         why.push("nothing owns it".into());
     }
     let parent_has_sources = cache

@@ -47,6 +47,7 @@ pub const MARKERS: Checks = Checks {
 /// what hashing read.
 pub fn run_all(ctx: &Context, sink: &Sink) {
     no_manifest(ctx, sink);
+    no_python_tree(ctx, sink);
     rayon::join(
         || owned::check(ctx, sink),
         || {
@@ -64,17 +65,39 @@ pub fn run_all(ctx: &Context, sink: &Sink) {
 /// Runs the layout families only (`pyvet markers`).
 pub fn run_markers(ctx: &Context, sink: &Sink) {
     no_manifest(ctx, sink);
+    no_python_tree(ctx, sink);
     markers::check(ctx, sink);
     layout::check_build_tree(ctx, sink);
 }
 
-/// Says once that ownership checks are skipped.
+/// Says once that ownership checks are skipped: everywhere (no manifest),
+/// or in each bare build tree.
 fn no_manifest(ctx: &Context, sink: &Sink) {
     if ctx.manifest.packages.is_empty() {
         sink.push(Finding::new(
             rules::NO_MANIFEST,
             "/",
             "no package database found: ownership checks skipped, everything else checked",
+        ));
+        return;
+    }
+    for t in &ctx.bare_trees {
+        sink.push(Finding::new(
+            rules::NO_MANIFEST,
+            t,
+            "no manifest owns a file in this tree (a bare build tree): \
+             ownership checks skipped here, everything else checked",
+        ));
+    }
+}
+
+/// Says that nothing was audited: no Python tree (nor default-path zip).
+fn no_python_tree(ctx: &Context, sink: &Sink) {
+    if ctx.audits_nothing() {
+        sink.push(Finding::new(
+            rules::NO_PYTHON_TREE,
+            "/",
+            format!("nothing audited: {}", crate::audit::walk::looked_for()),
         ));
     }
 }

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use super::bytecode::is_judged;
 use crate::audit::rules::{self, Rule};
+use crate::audit::walk::python_tree_of;
 use crate::audit::{Context, Finding, Severity, Sink};
 use crate::tree::{Kind, Meta};
 
@@ -99,10 +100,15 @@ fn classify(rel: &Path, kind: Kind, target: Option<Kind>) -> Class {
 }
 
 fn findings_for(ctx: &Context, path: &Path, meta: &Meta) -> Vec<Finding> {
-    let Some(rel) = ctx
-        .python_trees
-        .iter()
-        .find_map(|t| path.strip_prefix(t).ok())
+    // Classified from its python3.X directory, also when the audited tree is
+    // a PATH inside one (`.../python3.11/site-packages`) or around one.
+    let Some(rel) = python_tree_of(path)
+        .and_then(|t| path.strip_prefix(t).ok().map(Path::to_path_buf))
+        .or_else(|| {
+            ctx.python_trees
+                .iter()
+                .find_map(|t| path.strip_prefix(t).ok().map(Path::to_path_buf))
+        })
         .filter(|r| !r.as_os_str().is_empty())
     else {
         return Vec::new();
@@ -110,11 +116,11 @@ fn findings_for(ctx: &Context, path: &Path, meta: &Meta) -> Vec<Finding> {
     let target = (meta.kind == Kind::Symlink)
         .then(|| ctx.tree.stat(path).ok().map(|m| m.kind))
         .flatten();
-    let class = classify(rel, meta.kind, target);
-    // Without a package database nothing is owned, so "unowned" says
-    // nothing: a bare build tree gets `no-manifest` once instead. A FIFO or
-    // device is wrong in any Python tree.
-    if ctx.manifest.packages.is_empty() && class != Class::Special {
+    let class = classify(&rel, meta.kind, target);
+    // Without a package database, or in a bare build tree, nothing is
+    // owned, so "unowned" says nothing: `no-manifest` says so once instead.
+    // A FIFO or device is wrong in any Python tree.
+    if ctx.is_bare(path) && class != Class::Special {
         return Vec::new();
     }
     let (rule, message): (&'static Rule, String) = match class {

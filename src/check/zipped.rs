@@ -103,7 +103,13 @@ pub fn is_default_zip(path: &Path) -> bool {
 /// one zip reached twice (a link, two `.pth`) is read once.
 fn on_path(ctx: &Context) -> Vec<OnPath> {
     let mut by_real: BTreeMap<PathBuf, OnPath> = BTreeMap::new();
-    for z in default_zips(ctx).into_iter().chain(pth_zips(ctx)) {
+    // The default zips sit beside the discovered trees: audited with them.
+    let defaults = if ctx.discovery {
+        default_zips(ctx)
+    } else {
+        Vec::new()
+    };
+    for z in defaults.into_iter().chain(pth_zips(ctx)) {
         match by_real.get_mut(&z.real) {
             Some(seen) => {
                 seen.why = format!("{}; {}", seen.why, z.why);
@@ -117,6 +123,12 @@ fn on_path(ctx: &Context) -> Vec<OnPath> {
         }
     }
     by_real.into_values().collect()
+}
+
+/// Whether a default-path zip exists (and is audited): something to audit
+/// even in a root without a Python tree.
+pub fn has_default_zip(ctx: &Context) -> bool {
+    ctx.discovery && !default_zips(ctx).is_empty()
 }
 
 /// `PREFIX/LIB/python3XY.zip` files that exist (a link is followed inside
@@ -243,9 +255,9 @@ fn audit_zip(ctx: &Context, sink: &Sink, z: &OnPath) -> Vec<Finding> {
     let meta = ctx.tree.lstat(&z.real).ok();
     let mut out = Vec::new();
     let owned = ctx.owners.is_owned(&z.path) || ctx.owners.is_owned(&z.real);
-    // Without a package database nothing is owned, and nothing is said to be.
-    let manifest = !ctx.manifest.packages.is_empty();
-    if manifest && !owned && !unowned_check_reports(ctx, &z.path) {
+    // Without a package database, or in a bare build tree, nothing is
+    // owned, and nothing is said to be.
+    if !ctx.is_bare(&z.path) && !owned && !unowned_check_reports(ctx, &z.path) {
         let f = Finding::new(
             rules::UNOWNED_MODULE,
             &z.path,

@@ -15,7 +15,7 @@ use crate::render::{
     self,
     progress::{self, Progress},
 };
-use crate::tree::{FsTree, Tree};
+use crate::tree::{FsTree, Kind, Tree};
 
 pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
     if let Some(rule) = &args.explain {
@@ -48,9 +48,16 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
             )
         }
     };
+    let databases = match &image {
+        Some(_) => !manifest.packages.is_empty() || !load_errors.is_empty(),
+        None => !db::installed(&args.root, select(args.db)).is_empty(),
+    } || !args.manifests.is_empty();
     let policy = choose_policy(args.policy.as_deref(), tree, &manifest)?;
+    let paths = inside_root(&args.paths)?;
+    existing_dirs(tree, &paths)?;
     let options = Options {
-        paths: inside_root(&args.paths)?,
+        paths,
+        also_discovered: args.also_discovered,
         pycache_prefixes: inside_root(&args.pycache_prefix)?,
         hash_mode: args.check_hash_based_pycs,
         deep: args.deep,
@@ -63,6 +70,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     };
     progress.stage("walking Python trees");
     let mut ctx = Context::new(tree, &manifest, &policy, &options);
+    something_to_audit(&ctx, databases, args.db)?;
     if args.deep {
         // An image's interpreters cannot run here: only the host's are candidates.
         let untrusted = match image {
@@ -77,8 +85,10 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     progress.stage("checking");
     let report = audit::run_with(&ctx, &sink, load_errors);
     drop(progress);
-    let text = render_report(&report, &ctx, args);
-    render::write_out(out, &text)?;
+    match args.format {
+        AuditFormat::Json => render::audit_json::write(&report, out)?,
+        _ => render::write_out(out, &render_report(&report, &ctx, args))?,
+    }
     for e in &report.errors {
         eprintln!("pyvet: error: {e}");
     }
@@ -200,6 +210,45 @@ pub(crate) fn inside_root(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
             }
         })
         .collect()
+}
+
+/// Each PATH names a directory under the root: a mistyped one must not
+/// quietly audit nothing.
+pub(crate) fn existing_dirs(tree: &dyn Tree, paths: &[PathBuf]) -> crate::Result<()> {
+    for p in paths {
+        let is_dir = tree
+            .resolve(p)
+            .and_then(|r| tree.lstat(&r))
+            .is_ok_and(|m| m.kind == Kind::Dir);
+        if !is_dir {
+            return Err(crate::Error::Usage(format!(
+                "{}: no such directory under {}",
+                p.display(),
+                tree.label()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Auditing nothing is no pass: with no Python tree and no package
+/// database (an empty or mistyped root) the command stops, saying what it
+/// looked for. A root with databases but no Python tree is reported as the
+/// `no-python-tree` finding instead, so that JSON and SARIF carry it too.
+pub(crate) fn something_to_audit(
+    ctx: &Context,
+    databases: bool,
+    choice: DbChoice,
+) -> crate::Result<()> {
+    if databases || !ctx.audits_nothing() {
+        return Ok(());
+    }
+    Err(crate::Error::Usage(format!(
+        "{}: nothing to audit: {}; {}",
+        ctx.tree.label(),
+        audit::walk::looked_for(),
+        db::looked_for(select(choice))
+    )))
 }
 
 /// `--explain RULE` (or `all`).

@@ -77,6 +77,7 @@ fn apply(args: &LayoutApplyArgs, out: &mut dyn std::io::Write) -> crate::Result<
         format: MarkersFormat::Text,
         fail_on: FailOn::Error,
         show: ShowArgs::default(),
+        also_discovered: false,
         paths: paths
             .iter()
             .map(|p| PathBuf::from("/").join(p.strip_prefix("/").unwrap_or(p)))

@@ -3,14 +3,15 @@
 //! anything is packaged, or an installed root. The report is the audit's
 //! (`pyvet-audit/1`), rendered by the same renderers.
 
-use std::path::{Path, PathBuf};
-
 use crate::audit::{self, Context, Options, Sink};
 use crate::cli::{MarkersArgs, MarkersFormat};
-use crate::cmd::audit::{choose_policy, exit_code, inside_root, load_manifest, text_options};
-use crate::cmd::ExitCode;
+use crate::cmd::audit::{
+    choose_policy, existing_dirs, exit_code, inside_root, load_manifest, something_to_audit,
+    text_options,
+};
+use crate::cmd::{manifest::select, ExitCode};
 use crate::render;
-use crate::tree::{FsTree, Kind, Tree};
+use crate::tree::FsTree;
 
 pub fn run(args: &MarkersArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
     if !args.root.is_dir() {
@@ -21,42 +22,29 @@ pub fn run(args: &MarkersArgs, out: &mut dyn std::io::Write) -> crate::Result<Ex
     }
     let tree = FsTree::new(&args.root);
     let (manifest, load_errors) = load_manifest(&args.root, args.db, &[]);
+    let databases = !crate::db::installed(&args.root, select(args.db)).is_empty();
     let policy = choose_policy(args.policy.as_deref(), &tree, &manifest)?;
-    let mut paths = inside_root(&args.paths)?;
-    if paths.is_empty() {
-        paths = system_trees(&tree);
-    }
+    let paths = inside_root(&args.paths)?;
+    existing_dirs(&tree, &paths)?;
+    // Given PATHs replace the discovered trees, as in the audit.
     let options = Options {
         paths,
+        also_discovered: args.also_discovered,
         ..Options::default()
     };
     let ctx = Context::new(&tree, &manifest, &policy, &options);
+    something_to_audit(&ctx, databases, args.db)?;
     let report = audit::run_checks(&ctx, &Sink::default(), load_errors, crate::check::MARKERS);
-    let text = match args.format {
-        MarkersFormat::Json => render::audit_json::render(&report),
-        MarkersFormat::Sarif => render::sarif::render(&report),
-        MarkersFormat::Text => render::audit_text::render(&report, text_options(&args.show)),
-    };
-    render::write_out(out, &text)?;
+    match args.format {
+        MarkersFormat::Json => render::audit_json::write(&report, out)?,
+        MarkersFormat::Sarif => render::write_out(out, &render::sarif::render(&report))?,
+        MarkersFormat::Text => render::write_out(
+            out,
+            &render::audit_text::render(&report, text_options(&args.show)),
+        )?,
+    }
     for e in &report.errors {
         eprintln!("pyvet: error: {e}");
     }
     Ok(exit_code(&report, args.fail_on))
-}
-
-/// Every `/usr/lib*/python3.X` directory: a build root has no manifest
-/// to discover its trees from.
-fn system_trees(tree: &dyn Tree) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for lib in ["/usr/lib", "/usr/lib64"] {
-        let Ok(entries) = tree.read_dir(Path::new(lib)) else {
-            continue;
-        };
-        for e in entries {
-            if audit::walk::is_python_dir(&e.name) && e.meta.kind == Kind::Dir {
-                out.push(Path::new(lib).join(&e.name));
-            }
-        }
-    }
-    out
 }

@@ -17,7 +17,16 @@ use crate::tree::{FsTree, PackageTree};
 pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
     let mut total: Vec<LayoutSize> = Vec::new();
     for input in &args.trees {
-        add(&mut total, sizes_of(input)?);
+        let sizes = sizes_of(input)?;
+        // Sizing nothing is no answer: an empty directory is a mistyped or
+        // wrong tree (a package without files is what it is).
+        if input.is_dir() && sizes.iter().all(|s| s.files == 0) {
+            return Err(crate::Error::Usage(format!(
+                "{}: no file to size (pyvet size reads a status-quo tree)",
+                input.display()
+            )));
+        }
+        add(&mut total, sizes);
     }
     let text = match args.format {
         SizeFormat::Text => render::size::text(&total),

@@ -269,44 +269,88 @@ const APK_DBS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"
 /// others: each failure is returned beside whatever could be read.
 pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest, Vec<Error>) {
     let mut m = Manifest::default();
-    let mut errors = Vec::new();
-    let mut take = |r: Result<(Manifest, Vec<Error>)>| match r {
-        Ok((part, errs)) => {
-            m.extend(part);
-            errors.extend(errs);
-        }
-        Err(e) => errors.push(e),
-    };
-    let want = |s: DbSelect| select == DbSelect::Auto || select == s;
-    if want(DbSelect::Rpm) {
-        let (dirs, errs) = unique_resolved(root, &RPMDB_DIRS);
-        errs.into_iter().for_each(|e| take(Err(e)));
-        for dir in dirs {
-            take(read_rpmdb_dir(&dir));
+    let (found, mut errors) = locate(root, select);
+    for (backend, path) in found {
+        let read = match backend {
+            DbSelect::Rpm => read_rpmdb_dir(&path),
+            DbSelect::Dpkg => whole(dpkg::read_admindir(&path)),
+            DbSelect::Apk => whole(apk::read(&path)),
+            _ => whole(record::read(&path, root)),
+        };
+        match read {
+            Ok((part, errs)) => {
+                m.extend(part);
+                errors.extend(errs);
+            }
+            Err(e) => errors.push(e),
         }
     }
+    (filter(m, opts), errors)
+}
+
+/// The installed databases under `root` that [`load_root`] reads, as host
+/// paths: one that holds no package, or does not parse, is found all the
+/// same.
+pub fn installed(root: &Path, select: DbSelect) -> Vec<PathBuf> {
+    locate(root, select).0.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Where [`load_root`] looks for databases, for messages saying it found
+/// none.
+pub fn looked_for(select: DbSelect) -> String {
+    let want = |s: DbSelect| select == DbSelect::Auto || select == s;
+    let mut places = Vec::new();
+    if want(DbSelect::Rpm) {
+        places.push(format!("rpm in {}", RPMDB_DIRS.join(", ")));
+    }
     if want(DbSelect::Dpkg) {
-        match locate(root, Path::new(DPKG_DIR)) {
+        places.push(format!("dpkg in {DPKG_DIR} (status, status.d)"));
+    }
+    if want(DbSelect::Apk) {
+        places.push(format!("apk in {}", APK_DBS.join(", ")));
+    }
+    if want(DbSelect::Pip) {
+        places.push("pip RECORDs in lib*/python3*/{site,dist}-packages".into());
+    }
+    if places.is_empty() {
+        return "no package database (--db none reads none)".into();
+    }
+    format!("no package database: looked for {}", places.join("; "))
+}
+
+/// Every database `select` asks for that exists under `root`, and an
+/// error for each location where something is that cannot be read safely.
+fn locate(root: &Path, select: DbSelect) -> (Vec<(DbSelect, PathBuf)>, Vec<Error>) {
+    let want = |s: DbSelect| select == DbSelect::Auto || select == s;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    if want(DbSelect::Rpm) {
+        let (dirs, errs) = unique_resolved(root, &RPMDB_DIRS);
+        out.extend(dirs.into_iter().map(|d| (DbSelect::Rpm, d)));
+        errors.extend(errs);
+    }
+    if want(DbSelect::Dpkg) {
+        match locate_one(root, Path::new(DPKG_DIR)) {
             Ok(Some(dir)) if present(&dir.join("status")) || present(&dir.join("status.d")) => {
-                take(whole(dpkg::read_admindir(&dir)))
+                out.push((DbSelect::Dpkg, dir))
             }
             Ok(_) => {}
-            Err(e) => take(Err(e)),
+            Err(e) => errors.push(e),
         }
     }
     if want(DbSelect::Apk) {
         let (dbs, errs) = unique_resolved(root, &APK_DBS);
-        errs.into_iter().for_each(|e| take(Err(e)));
-        for db in dbs {
-            take(whole(apk::read(&db)));
-        }
+        out.extend(dbs.into_iter().map(|d| (DbSelect::Apk, d)));
+        errors.extend(errs);
     }
     if want(DbSelect::Pip) {
-        for rec in record::find_records(root) {
-            take(whole(record::read(&rec, root)));
-        }
+        out.extend(
+            record::find_records(root)
+                .into_iter()
+                .map(|r| (DbSelect::Pip, r)),
+        );
     }
-    (filter(m, opts), errors)
+    (out, errors)
 }
 
 /// Every installed database under `root` (as `select` says) and every
@@ -345,7 +389,7 @@ fn unique_resolved(root: &Path, candidates: &[&str]) -> (Vec<PathBuf>, Vec<Error
     let mut out: Vec<PathBuf> = Vec::new();
     let mut errors = Vec::new();
     for c in candidates {
-        let p = match locate(root, Path::new(c)) {
+        let p = match locate_one(root, Path::new(c)) {
             Ok(Some(p)) => p,
             Ok(None) => continue,
             Err(e) => {
@@ -381,7 +425,7 @@ fn present(host: &Path) -> bool {
 /// `-> /nonexistent` dangles). Either would otherwise silently read as "no
 /// database", and the audit would pass with nothing checked. A location
 /// whose parent directory does not exist is simply not there.
-fn locate(root: &Path, path: &Path) -> Result<Option<PathBuf>> {
+fn locate_one(root: &Path, path: &Path) -> Result<Option<PathBuf>> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Ok(None);
     };

@@ -8,7 +8,8 @@
 //! line, not a screenful each. Everything that came from the
 //! audited tree (paths, package names, messages, `co_filename`, labels) has
 //! its control characters escaped, so that a file name cannot forge lines or
-//! terminal escapes. Colour is added only when the caller says stdout is a
+//! terminal escapes; paths also have backslashes doubled, so that a name
+//! spelling `\xff` does not pass for one holding the byte 0xff. Colour is added only when the caller says stdout is a
 //! terminal.
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 
 use super::pyc::escape_controls as esc;
+use crate::audit::finding::text_path;
 use crate::audit::finding::{BytecodeFacts, FileFacts, VerifyFacts};
 use crate::audit::{Finding, Report, Severity};
 
@@ -71,7 +73,7 @@ fn accepted(s: &mut String, r: &Report, p: &Paint) {
             s,
             "  {}  {}  ({}: {})",
             f.rule.id,
-            esc(&f.display_path()),
+            text_path(&f.path),
             esc(&a.accepted.by),
             esc(&a.accepted.reason)
         );
@@ -227,7 +229,7 @@ fn section(s: &mut String, r: &Report, sev: Severity, p: &Paint) {
 
 fn finding(s: &mut String, f: &Finding, p: &Paint) {
     let id = p.style(severity_style(f.severity), f.rule.id);
-    let _ = writeln!(s, "  {id}  {}", esc(&f.display_path()));
+    let _ = writeln!(s, "  {id}  {}", text_path(&f.path));
     let _ = writeln!(s, "    {}", esc(&f.message));
     if let Some(pkg) = &f.package {
         evidence(
@@ -307,8 +309,8 @@ fn bytecode(s: &mut String, b: &BytecodeFacts, message: &str) {
         .source
         .as_ref()
         .map(|src| crate::audit::finding::display_path(src));
-    if let Some(src) = &source {
-        let mut text = esc(src);
+    if let (Some(src), Some(path)) = (&source, &b.source) {
+        let mut text = text_path(path);
         if let Some(pkg) = &b.source_package {
             let _ = write!(text, " ({})", esc(pkg));
         }

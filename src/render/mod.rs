@@ -14,7 +14,12 @@ pub mod text;
 
 /// Writes a rendered report; a closed pipe (`pyvet … | head`) is not an error.
 pub fn write_out(out: &mut dyn std::io::Write, text: &str) -> crate::Result<()> {
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    written(out.write_all(text.as_bytes()).and_then(|_| out.flush()))
+}
+
+/// A write to stdout: a closed pipe (`pyvet ... | head`) is no error.
+pub(crate) fn written(r: std::io::Result<()>) -> crate::Result<()> {
+    match r {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(crate::Error::io("<stdout>", e))
         }
