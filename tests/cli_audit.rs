@@ -154,7 +154,7 @@ const CLOSING: &str =
 fn text_is_plain_and_nothing_else_is_drawn_when_piped() {
     let d = bare_root();
     let want = format!(
-        "{}  not listed     info  no-manifest  1  no package database: ownership checks skipped
+        "{}  not listed     info  no-manifest  1  no package database, or a bare build tree: ownership checks skipped
                  run with -v (--show info) to list them
 {CLOSING}",
         bare_summary(d.path())
