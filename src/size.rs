@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::audit::walk::Unwalked;
 use crate::bytecode::naming::{self, PycLocation};
-use crate::tree::{Kind, Tree, TreeError};
+use crate::tree::{Kind, Meta, Tree, TreeError};
 
 /// Block size used to count disk usage (ext4's and xfs's default).
 pub const BLOCK: u64 = 4096;
@@ -46,7 +47,7 @@ enum Class {
     Other,
 }
 
-/// One regular file (or symlink) of the status-quo tree.
+/// One entry of the status-quo tree that is not a directory.
 #[derive(Debug, Clone)]
 struct Item {
     path: PathBuf,
@@ -58,21 +59,46 @@ struct Item {
     has_pyc: bool,
 }
 
+/// Why a tree could not be priced.
+#[derive(Debug, thiserror::Error)]
+pub enum SizeError {
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// A layout's size is of the whole tree or nothing.
+    #[error("{0}; pyvet size prices only a tree it sees whole")]
+    Unwalked(Unwalked),
+}
+
+impl From<SizeError> for crate::Error {
+    fn from(e: SizeError) -> Self {
+        match e {
+            SizeError::Tree(e) => e.into(),
+            other => crate::Error::Usage(other.to_string()),
+        }
+    }
+}
+
 /// Errors reading the tree.
-pub type SizeResult<T> = std::result::Result<T, TreeError>;
+pub type SizeResult<T> = std::result::Result<T, SizeError>;
 
 /// Computes every layout's size from the status-quo tree at `dir` (a path
 /// inside `tree`).
 pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
     let inv = crate::audit::walk::Inventory::walk(tree, &[dir.to_path_buf()]);
     if let Some(e) = inv.errors.into_iter().next() {
-        return Err(e);
+        return Err(e.into());
     }
-    let files: Vec<(PathBuf, u64)> = inv
+    if let Some(u) = inv.unwalked.into_iter().next() {
+        return Err(SizeError::Unwalked(u));
+    }
+    // Every entry below `dir` but a directory is priced: a symlink
+    // (Debian's stdlib has in-tree ones) as the link it is, a FIFO or
+    // device as its inode; only regular sources are ever opened.
+    let files: Vec<(PathBuf, Meta)> = inv
         .entries
         .iter()
-        .filter(|(_, m)| matches!(m.kind, Kind::File | Kind::Symlink))
-        .map(|(p, m)| (p.clone(), m.size))
+        .filter(|(p, m)| m.kind != Kind::Dir && p != dir)
+        .map(|(p, m)| (p.clone(), *m))
         .collect();
     let pycache_dirs = inv
         .entries
@@ -102,13 +128,17 @@ pub fn wants_content(path: &Path) -> bool {
 }
 
 /// Sorts files into classes; a source "has a pyc" when an opt-0 cache file
-/// names it.
-fn classify(files: &[(PathBuf, u64)]) -> Vec<Item> {
+/// names it. What is not a regular file stays what it is in every layout
+/// (a build moves, compresses and drops only regular files).
+fn classify(files: &[(PathBuf, Meta)]) -> Vec<Item> {
     let mut with_pyc = std::collections::HashSet::new();
     let mut items: Vec<Item> = files
         .iter()
-        .map(|(p, size)| {
-            let class = class_of(p);
+        .map(|(p, meta)| {
+            let class = match meta.kind {
+                Kind::File => class_of(p),
+                _ => Class::Other,
+            };
             if class == Class::CacheOpt0 {
                 if let Some(src) = naming::locate(p, None).source() {
                     with_pyc.insert(src.to_path_buf());
@@ -116,7 +146,7 @@ fn classify(files: &[(PathBuf, u64)]) -> Vec<Item> {
             }
             Item {
                 path: p.clone(),
-                size: *size,
+                size: meta.size,
                 class,
                 gz: None,
                 has_pyc: false,

@@ -31,8 +31,12 @@ pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitC
 /// The layout sizes of one directory or package.
 fn sizes_of(input: &Path) -> crate::Result<Vec<LayoutSize>> {
     if input.is_dir() {
-        let tree = FsTree::new(input);
-        return Ok(size::of_tree(&tree, Path::new("/"))?);
+        // Walked as a directory of the host's tree, so that an error names
+        // the file as the user knows it. Nothing is followed either way:
+        // the walk enters no symlink and opens only regular files.
+        let dir = std::path::absolute(input).map_err(|e| crate::Error::io(input, e))?;
+        let tree = FsTree::new("/");
+        return Ok(size::of_tree(&tree, &dir)?);
     }
     let Some(format) = PackageFormat::sniff(input)? else {
         return Err(crate::Error::Usage(format!(
@@ -47,7 +51,7 @@ fn sizes_of(input: &Path) -> crate::Result<Vec<LayoutSize>> {
 }
 
 /// A tree error inside a package names the package too.
-fn package_error(pkg: &Path, e: crate::tree::TreeError) -> crate::Error {
+fn package_error(pkg: &Path, e: size::SizeError) -> crate::Error {
     crate::Error::Usage(format!("{}: {e}", pkg.display()))
 }
 
