@@ -69,6 +69,21 @@ pub enum SizeError {
     Unwalked(Unwalked),
 }
 
+/// What a tree costs in each layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Priced {
+    /// In [`LAYOUTS`] order.
+    pub layouts: Vec<LayoutSize>,
+    /// Python 2 bytecode and no `__pycache__`: every layout is the tree as
+    /// it is, since the layouts move only CPython 3's `__pycache__` pycs.
+    pub python2: bool,
+}
+
+/// What `pyvet size` says of a tree with [`Priced::python2`].
+pub const PYTHON2_NOTE: &str = "Python 2 bytecode (X.pyc or X.pyo beside its source) and no \
+     __pycache__: the layouts move only CPython 3's __pycache__ bytecode (PEP 3147), so \
+     every layout is this tree as it is";
+
 impl From<SizeError> for crate::Error {
     fn from(e: SizeError) -> Self {
         match e {
@@ -83,7 +98,7 @@ pub type SizeResult<T> = std::result::Result<T, SizeError>;
 
 /// Computes every layout's size from the status-quo tree at `dir` (a path
 /// inside `tree`).
-pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
+pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Priced> {
     let inv = crate::audit::walk::Inventory::walk(tree, &[dir.to_path_buf()]);
     if let Some(e) = inv.errors.into_iter().next() {
         return Err(e.into());
@@ -106,6 +121,7 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
         .filter(|(p, m)| m.kind == Kind::Dir && p.file_name() == Some(OsStr::new("__pycache__")))
         .count() as u64;
     let mut items = classify(&files);
+    let python2 = pycache_dirs == 0 && has_python2_bytecode(&items);
     items
         .par_iter_mut()
         .filter(|i| i.class == Class::Source && i.has_pyc)
@@ -114,10 +130,11 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
             i.gz = Some(gzip9_len(&data));
             Ok(())
         })?;
-    Ok(LAYOUTS
+    let layouts = LAYOUTS
         .iter()
         .map(|name| layout(name, &items, pycache_dirs))
-        .collect())
+        .collect();
+    Ok(Priced { layouts, python2 })
 }
 
 /// The files whose content [`of_tree`] reads: sources (compressed for
@@ -157,6 +174,19 @@ fn classify(files: &[(PathBuf, Meta)]) -> Vec<Item> {
         i.has_pyc = i.class == Class::Source && with_pyc.contains(&i.path);
     }
     items
+}
+
+/// Whether bytecode sits beside its source the way Python 2 writes it:
+/// an `X.pyo` (gone since Python 3.5), or an `X.pyc` with `X.py` beside it.
+fn has_python2_bytecode(items: &[Item]) -> bool {
+    let paths: std::collections::HashSet<&Path> = items.iter().map(|i| i.path.as_path()).collect();
+    items
+        .iter()
+        .any(|i| match i.path.extension().and_then(OsStr::to_str) {
+            Some("pyo") => true,
+            Some("pyc") => paths.contains(i.path.with_extension("py").as_path()),
+            _ => false,
+        })
 }
 
 fn class_of(p: &Path) -> Class {
@@ -252,7 +282,7 @@ mod tests {
             std::fs::write(lib.join("__pycache__").join(n), vec![0u8; len]).unwrap();
         }
         let t = crate::tree::FsTree::new(d.path());
-        let sizes = of_tree(&t, Path::new("/lib/python3.11")).unwrap();
+        let sizes = of_tree(&t, Path::new("/lib/python3.11")).unwrap().layouts;
         let get = |n: &str| sizes.iter().find(|s| s.name == n).unwrap().clone();
         let gz = gzip9_len(src.as_bytes());
         assert!(gz < 100, "12 kB of one repeated line compresses to {gz}");
@@ -277,5 +307,28 @@ mod tests {
             (6 + 5000 + 100, 3)
         );
         assert_eq!(get("minimal").blocks, 1 + 2 + 1);
+    }
+
+    #[test]
+    fn python_2_bytecode_is_said_to_be_left_as_it_is() {
+        let d = tempfile::tempdir().unwrap();
+        let lib = d.path().join("lib/python2.7");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("m.py"), "x = 1\n").unwrap();
+        let dir = Path::new("/lib/python2.7");
+        let python2 = || of_tree(&crate::tree::FsTree::new(d.path()), dir).unwrap();
+        // Sources alone (a Debian package ships no bytecode) are no sign.
+        assert!(!python2().python2);
+        std::fs::write(lib.join("m.pyc"), b"\x03\xf3\r\n").unwrap();
+        let priced = python2();
+        assert!(priced.python2);
+        assert!(priced.layouts.iter().all(|l| l
+            == &LayoutSize {
+                name: l.name,
+                ..priced.layouts[0].clone()
+            }));
+        // A Python 3 tree with a stray legacy pyc is one.
+        std::fs::create_dir(lib.join("__pycache__")).unwrap();
+        assert!(!python2().python2);
     }
 }

@@ -167,3 +167,26 @@ fn errors_name_the_path_once_and_the_cause_once() {
         "more than the limit",
     );
 }
+
+#[test]
+fn a_python_2_tree_is_priced_as_it_is_and_said_to_be() {
+    let d = tempfile::tempdir().unwrap();
+    let lib = d.path().join("lib/python2.7");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("m.py"), "x = 1\n").unwrap();
+    std::fs::write(lib.join("m.pyo"), b"\x03\xf3\r\n").unwrap();
+    let out = pyvet(&["size".as_ref(), lib.as_os_str()]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "pyvet: warning: {}: Python 2 bytecode",
+            lib.display()
+        )),
+        "{err}"
+    );
+    let all = sizes(&lib);
+    assert!(all
+        .iter()
+        .all(|l| (l.1, l.2, l.3) == (all[0].1, all[0].2, all[0].3)));
+}

@@ -17,7 +17,15 @@ use crate::tree::{FsTree, PackageTree};
 pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
     let mut total: Vec<LayoutSize> = Vec::new();
     for input in &args.trees {
-        add(&mut total, sizes_of(input)?);
+        let priced = sizes_of(input)?;
+        if priced.python2 {
+            eprintln!(
+                "pyvet: warning: {}: {}",
+                input.display(),
+                size::PYTHON2_NOTE
+            );
+        }
+        add(&mut total, priced.layouts);
     }
     let text = match args.format {
         SizeFormat::Text => render::size::text(&total),
@@ -29,7 +37,7 @@ pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitC
 }
 
 /// The layout sizes of one directory or package.
-fn sizes_of(input: &Path) -> crate::Result<Vec<LayoutSize>> {
+fn sizes_of(input: &Path) -> crate::Result<size::Priced> {
     if input.is_dir() {
         // Walked as a directory of the host's tree, so that an error names
         // the file as the user knows it. Nothing is followed either way:

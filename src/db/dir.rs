@@ -184,4 +184,20 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn a_nest_past_the_depth_bound_is_an_error_naming_where_the_walk_stopped() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("a/".repeat(MAX_TREE_DEPTH + 2))).unwrap();
+        let e = read(d.path()).unwrap_err();
+        let bound = d.path().join("a/".repeat(MAX_TREE_DEPTH));
+        let bound = bound.to_str().unwrap().trim_end_matches('/');
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{bound}: {}",
+                crate::audit::walk::Unwalkable::TooDeep.cause()
+            )
+        );
+    }
 }
