@@ -100,6 +100,18 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> Option<PathBuf> {
     Some(crate::manifest::under_root(root, &resolved))
 }
 
+/// A `walkdir` error as the path it happened at and its cause alone: its
+/// own Display names the path too, so wrapping it in a path-naming error
+/// said the path twice.
+pub fn walk_error(e: walkdir::Error, start: &Path) -> (PathBuf, std::io::Error) {
+    let path = e.path().unwrap_or(start).to_path_buf();
+    let text = e.to_string();
+    let cause = e
+        .into_io_error()
+        .unwrap_or_else(|| std::io::Error::other(text));
+    (path, cause)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,15 @@ pub const MAX_CONTROL_DECOMPRESSED: u64 = 64 << 20;
 pub const MAX_LINE: usize = 1 << 20;
 /// Longest path accepted from any manifest (Linux PATH_MAX).
 pub const MAX_PATH: usize = 4096;
+/// Deepest directory a walk of a tree descends to, counted from where it
+/// starts (a Python tree's top): a directory this many levels down is
+/// listed as an entry and reported, never looked into. Real Python trees
+/// are under 30 levels deep (`site-packages/google/cloud/…/types` is about
+/// 12), so 128 leaves four times that; and at 32 bytes a level 128 levels
+/// make PATH_MAX (4096 bytes), past which a path-based tree cannot open a
+/// directory anyway. Without a bound, a nest of 100,000 directories (legal,
+/// one `mkdir` loop away) costs a walk its stack or its time.
+pub const MAX_TREE_DEPTH: usize = 128;
 /// Deepest nesting of marshal objects (CPython's own MAX_MARSHAL_STACK_DEPTH is 2000).
 pub const MARSHAL_MAX_DEPTH: usize = 2000;
 /// Most objects in one marshal stream.

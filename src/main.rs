@@ -16,7 +16,10 @@ fn main() -> std::process::ExitCode {
     match run(cli, &mut out) {
         Ok(code) => std::process::ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("pyvet: error: {e:#}");
+            // Plain Display: pyvet's errors say their path and cause in
+            // it, so the alternate form (every source appended) said each
+            // cause twice.
+            eprintln!("pyvet: error: {e}");
             std::process::ExitCode::from(2)
         }
     }

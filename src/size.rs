@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::audit::walk::Unwalked;
 use crate::bytecode::naming::{self, PycLocation};
 use crate::layout::Target;
 use crate::policy::{Compression, Layout};
-use crate::tree::{Kind, Tree, TreeError};
+use crate::tree::{Kind, Meta, Tree, TreeError};
 
 /// Block size used to count disk usage (ext4's and xfs's default).
 pub const BLOCK: u64 = 4096;
@@ -45,7 +46,7 @@ enum Class {
     Other,
 }
 
-/// One regular file (or symlink) of the status-quo tree.
+/// One entry of the status-quo tree that is not a directory.
 #[derive(Debug, Clone)]
 struct Item {
     path: PathBuf,
@@ -57,23 +58,69 @@ struct Item {
     has_pyc: bool,
 }
 
+/// Why a tree could not be priced.
+#[derive(Debug, thiserror::Error)]
+pub enum SizeError {
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// A layout's size is of the whole tree or nothing.
+    #[error("{0}; pyvet size prices only a tree it sees whole")]
+    Unwalked(Unwalked),
+}
+
+/// What a tree costs in each layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Priced {
+    /// In [`crate::layout::LAYOUTS`] order.
+    pub layouts: Vec<LayoutSize>,
+    /// Python 2 bytecode and no `__pycache__`: every layout is the tree as
+    /// it is, since the layouts move only CPython 3's `__pycache__` pycs.
+    pub python2: bool,
+}
+
+/// What `pyvet size` says of a tree with [`Priced::python2`].
+pub const PYTHON2_NOTE: &str = "Python 2 bytecode (X.pyc or X.pyo beside its source) and no \
+     __pycache__: the layouts move only CPython 3's __pycache__ bytecode (PEP 3147), so \
+     every layout is this tree as it is";
+
+impl From<SizeError> for crate::Error {
+    fn from(e: SizeError) -> Self {
+        match e {
+            SizeError::Tree(e) => e.into(),
+            other => crate::Error::Usage(other.to_string()),
+        }
+    }
+}
+
 /// Errors reading the tree.
-pub type SizeResult<T> = std::result::Result<T, TreeError>;
+pub type SizeResult<T> = std::result::Result<T, SizeError>;
 
 /// Computes every layout's size from the status-quo tree at `dir` (a path
 /// inside `tree`).
-pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
+pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Priced> {
     let inv = crate::audit::walk::Inventory::walk(tree, &[dir.to_path_buf()]);
     if let Some(e) = inv.errors.into_iter().next() {
-        return Err(e);
+        return Err(e.into());
     }
-    let files: Vec<(PathBuf, u64)> = inv
+    if let Some(u) = inv.unwalked.into_iter().next() {
+        return Err(SizeError::Unwalked(u));
+    }
+    // Every entry below `dir` but a directory is priced: a symlink
+    // (Debian's stdlib has in-tree ones) as the link it is, a FIFO or
+    // device as its inode; only regular sources are ever opened.
+    let files: Vec<(PathBuf, Meta)> = inv
         .entries
         .iter()
-        .filter(|(_, m)| matches!(m.kind, Kind::File | Kind::Symlink))
-        .map(|(p, m)| (p.clone(), m.size))
+        .filter(|(p, m)| m.kind != Kind::Dir && p != dir)
+        .map(|(p, m)| (p.clone(), *m))
         .collect();
+    let pycache_dirs = inv
+        .entries
+        .iter()
+        .filter(|(p, m)| m.kind == Kind::Dir && p.file_name() == Some(OsStr::new("__pycache__")))
+        .count();
     let mut items = classify(&files);
+    let python2 = pycache_dirs == 0 && has_python2_bytecode(&items);
     items
         .par_iter_mut()
         .filter(|i| i.class == Class::Source && i.has_pyc)
@@ -89,10 +136,11 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Vec<LayoutSize>> {
         .filter_map(|i| i.path.parent())
         .collect::<std::collections::HashSet<_>>()
         .len() as u64;
-    Ok(crate::layout::LAYOUTS
+    let layouts = crate::layout::LAYOUTS
         .iter()
         .filter_map(|(name, _)| Some(layout(name, &Target::named(name)?, &items, source_dirs)))
-        .collect())
+        .collect();
+    Ok(Priced { layouts, python2 })
 }
 
 /// The files whose content [`of_tree`] reads: sources (compressed for
@@ -103,13 +151,17 @@ pub fn wants_content(path: &Path) -> bool {
 }
 
 /// Sorts files into classes; a source "has a pyc" when an opt-0 cache file
-/// names it.
-fn classify(files: &[(PathBuf, u64)]) -> Vec<Item> {
+/// names it. What is not a regular file stays what it is in every layout
+/// (a build moves, compresses and drops only regular files).
+fn classify(files: &[(PathBuf, Meta)]) -> Vec<Item> {
     let mut with_pyc = std::collections::HashSet::new();
     let mut items: Vec<Item> = files
         .iter()
-        .map(|(p, size)| {
-            let class = class_of(p);
+        .map(|(p, meta)| {
+            let class = match meta.kind {
+                Kind::File => class_of(p),
+                _ => Class::Other,
+            };
             if class == Class::Cache(Some(0)) {
                 if let Some(src) = naming::locate(p, None).source() {
                     with_pyc.insert(src.to_path_buf());
@@ -117,7 +169,7 @@ fn classify(files: &[(PathBuf, u64)]) -> Vec<Item> {
             }
             Item {
                 path: p.clone(),
-                size: *size,
+                size: meta.size,
                 class,
                 gz: None,
                 has_pyc: false,
@@ -128,6 +180,19 @@ fn classify(files: &[(PathBuf, u64)]) -> Vec<Item> {
         i.has_pyc = i.class == Class::Source && with_pyc.contains(&i.path);
     }
     items
+}
+
+/// Whether bytecode sits beside its source the way Python 2 writes it:
+/// an `X.pyo` (gone since Python 3.5), or an `X.pyc` with `X.py` beside it.
+fn has_python2_bytecode(items: &[Item]) -> bool {
+    let paths: std::collections::HashSet<&Path> = items.iter().map(|i| i.path.as_path()).collect();
+    items
+        .iter()
+        .any(|i| match i.path.extension().and_then(OsStr::to_str) {
+            Some("pyo") => true,
+            Some("pyc") => paths.contains(i.path.with_extension("py").as_path()),
+            _ => false,
+        })
 }
 
 fn class_of(p: &Path) -> Class {
@@ -231,7 +296,7 @@ mod tests {
             std::fs::write(lib.join("__pycache__").join(n), vec![0u8; len]).unwrap();
         }
         let t = crate::tree::FsTree::new(d.path());
-        let sizes = of_tree(&t, Path::new("/lib/python3.11")).unwrap();
+        let sizes = of_tree(&t, Path::new("/lib/python3.11")).unwrap().layouts;
         let get = |n: &str| sizes.iter().find(|s| s.name == n).unwrap().clone();
         let gz = gzip9_len(src.as_bytes());
         assert!(gz < 100, "12 kB of one repeated line compresses to {gz}");
@@ -260,5 +325,28 @@ mod tests {
             (6 + 5000 + 100, 3)
         );
         assert_eq!(get("minimal").blocks, 1 + 2 + 1);
+    }
+
+    #[test]
+    fn python_2_bytecode_is_said_to_be_left_as_it_is() {
+        let d = tempfile::tempdir().unwrap();
+        let lib = d.path().join("lib/python2.7");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("m.py"), "x = 1\n").unwrap();
+        let dir = Path::new("/lib/python2.7");
+        let python2 = || of_tree(&crate::tree::FsTree::new(d.path()), dir).unwrap();
+        // Sources alone (a Debian package ships no bytecode) are no sign.
+        assert!(!python2().python2);
+        std::fs::write(lib.join("m.pyc"), b"\x03\xf3\r\n").unwrap();
+        let priced = python2();
+        assert!(priced.python2);
+        assert!(priced.layouts.iter().all(|l| l
+            == &LayoutSize {
+                name: l.name,
+                ..priced.layouts[0].clone()
+            }));
+        // A Python 3 tree with a stray legacy pyc is one.
+        std::fs::create_dir(lib.join("__pycache__")).unwrap();
+        assert!(!python2().python2);
     }
 }

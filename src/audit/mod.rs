@@ -413,6 +413,7 @@ pub fn run_checks(
     for e in &ctx.inventory.errors {
         sink.error(e);
     }
+    unwalked(ctx, sink);
     (checks.run)(ctx, sink);
     let (findings, mut errors) = sink.take();
     // Families run side by side: their errors arrive in any order.
@@ -453,6 +454,32 @@ pub fn run_checks(
         findings,
         accepted,
         errors,
+    }
+}
+
+/// One finding per directory the walk did not look into: the audit is
+/// blind below it, which is what an attacker building a deep nest wants.
+fn unwalked(ctx: &Context, sink: &Sink) {
+    use walk::Unwalkable;
+    for u in &ctx.inventory.unwalked {
+        let message = match u.why {
+            Unwalkable::TooDeep => format!(
+                "directory {} levels deep, the most pyvet walks: its contents were not audited",
+                crate::limits::MAX_TREE_DEPTH
+            ),
+            Unwalkable::PathTooLong => {
+                "path longer than PATH_MAX, so it cannot be opened: its contents were not audited"
+                    .to_string()
+            }
+        };
+        let mut f = Finding::new(rules::TREE_TOO_DEEP, &u.path, message)
+            .package(ctx.package_of(&u.path))
+            .extra("depth-limit", crate::limits::MAX_TREE_DEPTH.to_string())
+            .extra("not-audited", "everything below this directory");
+        if let Some(meta) = ctx.inventory.get(&u.path) {
+            f = f.file(meta, ctx.selinux(&u.path));
+        }
+        sink.push(f);
     }
 }
 

@@ -207,6 +207,9 @@ rules! {
     POLICY_UNMATCHED = "policy-unmatched", Audit, Warning,
         "a policy `[[expect]]` entry that matched no path",
         "None of the entry's globs matched a file of the audited trees: the layout changed or the glob is wrong. Reported so that policies do not rot (built-in policies describe whole distributions and are exempt).";
+    TREE_TOO_DEEP = "tree-too-deep", Audit, Error,
+        "a directory pyvet did not look into: nested too deep, or its path too long",
+        "pyvet walks a Python tree down to 128 directories below its top (real trees are under 30 levels deep), and nothing can open a path longer than PATH_MAX (4096 bytes) by name. This directory lies at that depth, or its path is that long, so nothing below it was audited. A nest thousands of directories deep is legal (one `mkdir` loop makes it) and hides whatever sits at its bottom from every walk; code there is importable once a `.pth` file or `sys.path` entry names it. No packaging tool makes such a tree: look at what is below with `find` and remove it.";
     ACCEPTED_GONE = "accepted-gone", Audit, Warning,
         "an accepted finding that no longer occurs",
         "A policy `[[accept]]` entry or a `--baseline` report accepts a finding that this run did not find: remove the acceptance, so that the finding's return is not accepted silently. An entry with `required = true` makes this an error.";

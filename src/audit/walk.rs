@@ -14,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::limits::MAX_TREE_DEPTH;
 use crate::manifest::Manifest;
 use crate::tree::{Kind, Meta, Tree, TreeError};
 
@@ -181,22 +182,75 @@ pub struct Inventory {
     index: HashMap<PathBuf, usize>,
     /// Directories that could not be listed, with why.
     pub errors: Vec<TreeError>,
+    /// Directories found but not looked into: nested too deep, or with a
+    /// path too long to open. What is below them was not seen.
+    pub unwalked: Vec<Unwalked>,
+}
+
+/// A directory the walk found and did not list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unwalked {
+    pub path: PathBuf,
+    pub why: Unwalkable,
+}
+
+/// Why a directory was not listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unwalkable {
+    /// It lies [`MAX_TREE_DEPTH`] levels below the top of its tree.
+    TooDeep,
+    /// Its path is longer than the tree can open (`ENAMETOOLONG`).
+    PathTooLong,
+}
+
+impl Unwalkable {
+    /// Why, without the path (for callers that name it).
+    pub fn cause(self) -> String {
+        match self {
+            Unwalkable::TooDeep => format!(
+                "{MAX_TREE_DEPTH} directories below the top of its tree, as deep as pyvet \
+                 walks: its contents were not read"
+            ),
+            Unwalkable::PathTooLong => {
+                "path longer than the system can open (PATH_MAX): its contents were not read"
+                    .to_string()
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Unwalked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.why.cause())
+    }
 }
 
 impl Inventory {
-    /// Walks each tree (in parallel, directory by directory).
+    /// Walks each tree level by level, each level's directories listed in
+    /// parallel; directories [`MAX_TREE_DEPTH`] levels down are not listed
+    /// (see [`Inventory::unwalked`]). Iterative: no depth costs stack.
     pub fn walk(tree: &dyn Tree, roots: &[PathBuf]) -> Inventory {
-        let mut entries = Vec::new();
-        let mut errors = Vec::new();
+        let mut walk = Walk::default();
+        let mut level = Vec::new();
         for root in roots {
             match tree.lstat(root) {
                 Ok(m) => {
-                    entries.push((root.clone(), m));
-                    walk_dir(tree, root, &mut entries, &mut errors);
+                    walk.entries.push((root.clone(), m));
+                    level.push(root.clone());
                 }
-                Err(e) => errors.push(e),
+                Err(e) => walk.errors.push(e),
             }
         }
+        let mut depth = 0;
+        while !level.is_empty() {
+            depth += 1;
+            level = walk.list(tree, &level, depth);
+        }
+        let Walk {
+            mut entries,
+            errors,
+            unwalked,
+        } = walk;
         entries.sort_by(|a, b| crate::manifest::cmp_paths(&a.0, &b.0));
         entries.dedup_by(|a, b| a.0 == b.0);
         let index = entries
@@ -208,6 +262,7 @@ impl Inventory {
             entries,
             index,
             errors,
+            unwalked,
         }
     }
 
@@ -229,41 +284,51 @@ impl Inventory {
     }
 }
 
-/// Lists `dir`, then its subdirectories in parallel. Symlinks to
-/// directories are entries, never descended into.
-fn walk_dir(
-    tree: &dyn Tree,
-    dir: &Path,
-    out: &mut Vec<(PathBuf, Meta)>,
-    errors: &mut Vec<TreeError>,
-) {
-    let listing = match tree.read_dir(dir) {
-        Ok(l) => l,
-        Err(e) => {
-            errors.push(e);
-            return;
+/// What the walk found so far.
+#[derive(Default)]
+struct Walk {
+    entries: Vec<(PathBuf, Meta)>,
+    errors: Vec<TreeError>,
+    unwalked: Vec<Unwalked>,
+}
+
+impl Walk {
+    /// Lists one level's directories in parallel and returns the next
+    /// level: their subdirectories, `depth` levels below the top, those at
+    /// [`MAX_TREE_DEPTH`] set aside unlisted. Symlinks to directories are
+    /// entries, never descended into.
+    fn list(&mut self, tree: &dyn Tree, level: &[PathBuf], depth: usize) -> Vec<PathBuf> {
+        let listings: Vec<_> = level.par_iter().map(|d| tree.read_dir(d)).collect();
+        let mut next = Vec::new();
+        for (dir, listing) in level.iter().zip(listings) {
+            let listing = match listing {
+                Ok(l) => l,
+                Err(e) if e.is_name_too_long() => {
+                    self.unwalked.push(Unwalked {
+                        path: dir.clone(),
+                        why: Unwalkable::PathTooLong,
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    self.errors.push(e);
+                    continue;
+                }
+            };
+            for e in listing {
+                let p = dir.join(&e.name);
+                if e.meta.kind == Kind::Dir && depth >= MAX_TREE_DEPTH {
+                    self.unwalked.push(Unwalked {
+                        path: p.clone(),
+                        why: Unwalkable::TooDeep,
+                    });
+                } else if e.meta.kind == Kind::Dir {
+                    next.push(p.clone());
+                }
+                self.entries.push((p, e.meta));
+            }
         }
-    };
-    let mut subdirs = Vec::new();
-    for e in listing {
-        let p = dir.join(&e.name);
-        if e.meta.kind == Kind::Dir {
-            subdirs.push(p.clone());
-        }
-        out.push((p, e.meta));
-    }
-    let parts: Vec<_> = subdirs
-        .par_iter()
-        .map(|d| {
-            let mut o = Vec::new();
-            let mut e = Vec::new();
-            walk_dir(tree, d, &mut o, &mut e);
-            (o, e)
-        })
-        .collect();
-    for (o, e) in parts {
-        out.extend(o);
-        errors.extend(e);
+        next
     }
 }
 
@@ -338,5 +403,39 @@ mod tests {
             inv.get(Path::new("/usr/lib/python3.11/etc")).unwrap().kind,
             Kind::Symlink
         );
+    }
+
+    #[test]
+    fn the_walk_stops_at_the_depth_bound_and_says_where() {
+        let d = tempfile::tempdir().unwrap();
+        let top = d.path().join("usr/lib/python3.11");
+        let nest = top.join("a/".repeat(MAX_TREE_DEPTH + 3));
+        std::fs::create_dir_all(&nest).unwrap();
+        std::fs::write(top.join("b.py"), "").unwrap();
+        let t = crate::tree::FsTree::new(d.path());
+        // A small stack: the walk costs none per level.
+        let inv = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn_scoped(s, || {
+                    Inventory::walk(&t, &[PathBuf::from("/usr/lib/python3.11")])
+                })
+                .unwrap()
+                .join()
+                .unwrap()
+        });
+        let bound = format!("/usr/lib/python3.11{}", "/a".repeat(MAX_TREE_DEPTH));
+        assert_eq!(
+            inv.unwalked,
+            [Unwalked {
+                path: PathBuf::from(&bound),
+                why: Unwalkable::TooDeep
+            }]
+        );
+        assert!(inv.errors.is_empty());
+        // The directory at the bound is an entry; nothing below it is.
+        assert!(inv.contains(Path::new(&bound)));
+        assert_eq!(inv.len(), 1 + MAX_TREE_DEPTH + 1);
+        assert!(inv.contains(Path::new("/usr/lib/python3.11/b.py")));
     }
 }

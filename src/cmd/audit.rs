@@ -138,6 +138,17 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
     }
 }
 
+/// An image error naming `--image PATH` once: a file of the image is
+/// named by the error itself.
+fn image_error(path: &Path, e: crate::image::ImageError) -> crate::Error {
+    match &e {
+        crate::image::ImageError::Io { path: p, .. } if p.starts_with(path) => {
+            crate::Error::Usage(format!("--image {e}"))
+        }
+        _ => crate::Error::Usage(format!("--image {}: {e}", path.display())),
+    }
+}
+
 /// Opens `--image PATH` and says on stderr which image was picked.
 pub(crate) fn open_image(
     path: &Path,
@@ -149,8 +160,7 @@ pub(crate) fn open_image(
         platform: platform.clone(),
         ..Default::default()
     };
-    let img = crate::image::open(path, &opts)
-        .map_err(|e| crate::Error::Usage(format!("--image {}: {e}", path.display())))?;
+    let img = crate::image::open(path, &opts).map_err(|e| image_error(path, e))?;
     eprintln!("pyvet: image {}: {}", path.display(), img.chosen);
     Ok(img)
 }

@@ -18,10 +18,12 @@ pub fn run(cmd: &PolicyCommand, out: &mut dyn std::io::Write) -> crate::Result<E
 fn check(files: &[std::path::PathBuf], out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
     let mut code = ExitCode::Clean;
     for f in files {
+        // A read error names the file already.
         let loaded = crate::fsutil::read_capped(f, 1 << 20)
             .map_err(|e| e.to_string())
-            .and_then(|b| String::from_utf8(b).map_err(|e| format!("not UTF-8: {e}")))
-            .map_err(|e| format!("{}: {e}", f.display()))
+            .and_then(|b| {
+                String::from_utf8(b).map_err(|e| format!("{}: not UTF-8: {e}", f.display()))
+            })
             .and_then(|text| policy::parse(&text, f).map_err(|e| e.to_string()));
         match loaded {
             Ok(p) => render::write_out(out, &format!("{}: ok (policy {})\n", f.display(), p.name))?,

@@ -17,16 +17,23 @@ use crate::tree::{FsTree, PackageTree};
 pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
     let mut total: Vec<LayoutSize> = Vec::new();
     for input in &args.trees {
-        let sizes = sizes_of(input)?;
+        let priced = sizes_of(input)?;
         // Sizing nothing is no answer: an empty directory is a mistyped or
         // wrong tree (a package without files is what it is).
-        if input.is_dir() && sizes.iter().all(|s| s.files == 0) {
+        if input.is_dir() && priced.layouts.iter().all(|s| s.files == 0) {
             return Err(crate::Error::Usage(format!(
                 "{}: no file to size (pyvet size reads a status-quo tree)",
                 input.display()
             )));
         }
-        add(&mut total, sizes);
+        if priced.python2 {
+            eprintln!(
+                "pyvet: warning: {}: {}",
+                input.display(),
+                size::PYTHON2_NOTE
+            );
+        }
+        add(&mut total, priced.layouts);
     }
     let text = match args.format {
         SizeFormat::Text => render::size::text(&total),
@@ -38,10 +45,14 @@ pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitC
 }
 
 /// The layout sizes of one directory or package.
-fn sizes_of(input: &Path) -> crate::Result<Vec<LayoutSize>> {
+fn sizes_of(input: &Path) -> crate::Result<size::Priced> {
     if input.is_dir() {
-        let tree = FsTree::new(input);
-        return Ok(size::of_tree(&tree, Path::new("/"))?);
+        // Walked as a directory of the host's tree, so that an error names
+        // the file as the user knows it. Nothing is followed either way:
+        // the walk enters no symlink and opens only regular files.
+        let dir = std::path::absolute(input).map_err(|e| crate::Error::io(input, e))?;
+        let tree = FsTree::new("/");
+        return Ok(size::of_tree(&tree, &dir)?);
     }
     let Some(format) = PackageFormat::sniff(input)? else {
         return Err(crate::Error::Usage(format!(
@@ -56,7 +67,7 @@ fn sizes_of(input: &Path) -> crate::Result<Vec<LayoutSize>> {
 }
 
 /// A tree error inside a package names the package too.
-fn package_error(pkg: &Path, e: crate::tree::TreeError) -> crate::Error {
+fn package_error(pkg: &Path, e: size::SizeError) -> crate::Error {
     crate::Error::Usage(format!("{}: {e}", pkg.display()))
 }
 

@@ -13,7 +13,8 @@
 //! manifest with silently missing digests would let changed content pass.
 //! Owner *names* are left out: the host's user database is not the tree's.
 //!
-//! The walk itself is sequential (`walkdir`): on a warm cache it costs what
+//! The walk itself is sequential (`walkdir`, iterative, bounded at
+//! [`MAX_TREE_DEPTH`]: a deeper directory is an error naming it): on a warm cache it costs what
 //! `find` costs, and the `ignore` crate's parallel walker measured no faster
 //! on `/usr` here; only the hashing runs in parallel.
 
@@ -25,6 +26,7 @@ use rayon::prelude::*;
 use crate::digest::Algo;
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::limits::MAX_TREE_DEPTH;
 use crate::manifest::{Backend, FileEntry, FileKind, Manifest, Package, Source};
 
 /// The version every directory package gets: a tree has none.
@@ -74,12 +76,19 @@ fn walk(dir: &Path) -> Result<Vec<Walked>> {
     for item in walkdir::WalkDir::new(dir)
         .follow_links(false)
         .sort_by_file_name()
+        .max_depth(MAX_TREE_DEPTH)
     {
         let item = item.map_err(|e| {
-            let path = e.path().unwrap_or(dir).to_path_buf();
-            Error::io(path, e.into())
+            let (path, cause) = fsutil::walk_error(e, dir);
+            Error::io(path, cause)
         })?;
         let host = item.path().to_path_buf();
+        if item.file_type().is_dir() && item.depth() == MAX_TREE_DEPTH {
+            // A manifest with a silently unread subtree would let what is
+            // below pass.
+            let why = crate::audit::walk::Unwalkable::TooDeep.cause();
+            return Err(Error::io(host, std::io::Error::other(why)));
+        }
         let meta = item.metadata().map_err(|e| Error::io(&host, e.into()))?;
         let rel = host.strip_prefix(dir).unwrap_or(Path::new(""));
         let mut entry = FileEntry::new(Path::new("/").join(rel), FileKind::from_mode(meta.mode()));
@@ -173,6 +182,22 @@ mod tests {
         assert!(
             matches!(e, Error::Io { ref path, .. } if path == Path::new("/nonexistent/pyvet-test")),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_nest_past_the_depth_bound_is_an_error_naming_where_the_walk_stopped() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("a/".repeat(MAX_TREE_DEPTH + 2))).unwrap();
+        let e = read(d.path()).unwrap_err();
+        let bound = d.path().join("a/".repeat(MAX_TREE_DEPTH));
+        let bound = bound.to_str().unwrap().trim_end_matches('/');
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{bound}: {}",
+                crate::audit::walk::Unwalkable::TooDeep.cause()
+            )
         );
     }
 }

@@ -8,6 +8,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::Target;
+use crate::limits::MAX_TREE_DEPTH;
 use crate::policy::Compression;
 
 /// One module of the tree that is neither status quo nor in the target layout.
@@ -77,18 +78,27 @@ pub fn plan(root: &Path, trees: &[PathBuf], target: &Target) -> Result<Plan, sup
         for e in walkdir::WalkDir::new(tree)
             .follow_links(false)
             .sort_by_file_name()
+            .max_depth(MAX_TREE_DEPTH)
         {
             let e = match e {
                 Ok(e) => e,
                 Err(err) => {
+                    let (path, cause) = crate::fsutil::walk_error(err, tree);
                     refusals.push(Refusal {
-                        path: inside(root, err.path().unwrap_or(tree)),
-                        why: format!("cannot read: {err}"),
+                        path: inside(root, &path),
+                        why: format!("cannot read: {cause}"),
                     });
                     continue;
                 }
             };
             let is_dir = e.file_type().is_dir();
+            if is_dir && e.depth() == MAX_TREE_DEPTH {
+                // What is below was not judged: nothing may be moved.
+                refusals.push(Refusal {
+                    path: inside(root, e.path()),
+                    why: crate::audit::walk::Unwalkable::TooDeep.cause(),
+                });
+            }
             p.after.insert(inside(root, e.path()), is_dir);
             if !is_dir {
                 classify(

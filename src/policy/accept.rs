@@ -62,8 +62,9 @@ struct FindingIn {
 impl Baseline {
     /// Reads a `pyvet-audit/1` JSON report.
     pub fn load(path: &Path) -> crate::Result<Baseline> {
+        // The read error names the path already.
         let bytes = crate::fsutil::read_capped(path, MAX_BASELINE)
-            .map_err(|e| crate::Error::Usage(format!("--baseline {}: {e}", path.display())))?;
+            .map_err(|e| crate::Error::Usage(format!("--baseline {e}")))?;
         let bad =
             |why: String| crate::Error::Usage(format!("--baseline {}: {why}", path.display()));
         let r: ReportIn = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;

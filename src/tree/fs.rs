@@ -153,9 +153,12 @@ impl FsTree {
 
     /// [`Tree::resolve`] of a directory, cached: each directory is resolved
     /// once, from its parent's resolution and one look at its own entry.
-    /// The walk goes from `/` down, iteratively (a hostile manifest path of
-    /// thousands of components costs a loop, not a deep recursion), and
-    /// only directories that resolved are cached.
+    /// The walk starts at the deepest ancestor already resolved (a walk
+    /// listing a directory has resolved its parent: one lookup, where
+    /// asking for every ancestor made a nest's walk cubic) and goes down
+    /// iteratively (a hostile manifest path of thousands of components
+    /// costs a loop, not a deep recursion); only directories that resolved
+    /// are cached.
     fn resolve_dir(&self, dir: &Path) -> TreeResult<PathBuf> {
         use std::path::Component;
         let cached = |p: &Path| self.resolved.read().expect("lock").get(p).cloned();
@@ -169,13 +172,14 @@ impl FsTree {
         if !plain {
             return self.resolve_uncached(dir);
         }
-        let (mut asked, mut current) = (PathBuf::from("/"), PathBuf::from("/"));
-        for name in dir.components().skip(1) {
+        let (mut asked, mut current) = dir
+            .ancestors()
+            .skip(1)
+            .find_map(|a| Some((a.to_path_buf(), cached(a)?)))
+            .unwrap_or_else(|| (PathBuf::from("/"), PathBuf::from("/")));
+        let done = asked.components().count();
+        for name in dir.components().skip(done) {
             asked.push(name);
-            if let Some(r) = cached(&asked) {
-                current = r;
-                continue;
-            }
             current = self.follow(current.join(name), dir)?;
             self.resolved
                 .write()

@@ -121,6 +121,11 @@ impl TreeError {
         matches!(self, TreeError::NotFound(_))
     }
 
+    /// The path (with the tree's root) is longer than the system opens.
+    pub fn is_name_too_long(&self) -> bool {
+        matches!(self, TreeError::Io { source, .. } if source.raw_os_error() == Some(libc::ENAMETOOLONG))
+    }
+
     pub(crate) fn io(path: &Path, e: std::io::Error) -> TreeError {
         if e.kind() == std::io::ErrorKind::NotFound {
             TreeError::NotFound(path.to_path_buf())

@@ -175,8 +175,13 @@ impl PackageTree {
             let Some(path) = absolute(&f.path) else {
                 continue;
             };
+            // A directory present has its parents: stop there (a path of
+            // 2,000 components cost 2,000 copies of its prefixes per file).
             for dir in path.ancestors().skip(1) {
-                nodes.entry(dir.to_path_buf()).or_insert_with(implied_dir);
+                if nodes.contains_key(dir) {
+                    break;
+                }
+                nodes.insert(dir.to_path_buf(), implied_dir());
             }
             nodes.insert(path, node(f));
         }
