@@ -129,13 +129,18 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Priced> {
             i.gz = Some(gzip9_len(&data));
             Ok(())
         })?;
-    // A marker goes beside the sources of every directory that has some.
-    let source_dirs = items
-        .iter()
-        .filter(|i| i.class == Class::Source)
-        .filter_map(|i| i.path.parent())
-        .collect::<std::collections::HashSet<_>>()
-        .len() as u64;
+    // A marker goes beside the sources of every directory that has some;
+    // a Python 2 tree is priced as it is, with no marker added.
+    let source_dirs = if python2 {
+        0
+    } else {
+        items
+            .iter()
+            .filter(|i| i.class == Class::Source)
+            .filter_map(|i| i.path.parent())
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64
+    };
     let layouts = crate::layout::LAYOUTS
         .iter()
         .filter_map(|(name, _)| Some(layout(name, &Target::named(name)?, &items, source_dirs)))
