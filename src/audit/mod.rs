@@ -35,6 +35,9 @@ pub struct Options {
     pub also_discovered: bool,
     /// `PYTHONPYCACHEPREFIX` trees (absolute, inside the tree).
     pub pycache_prefixes: Vec<PathBuf>,
+    /// `--pysource-prefix`: the parallel source tree of legacy-location
+    /// pycs (absolute, inside the tree); overrides the policy's.
+    pub pysource_prefix: Option<PathBuf>,
     /// CPython's `--check-hash-based-pycs`.
     pub hash_mode: HashCheckMode,
     /// Prove pycs whose code would run are compilations of their sources.
@@ -51,6 +54,7 @@ impl Default for Options {
             paths: Vec::new(),
             also_discovered: false,
             pycache_prefixes: Vec::new(),
+            pysource_prefix: None,
             hash_mode: HashCheckMode::Default,
             deep: false,
             interpreters: Vec::new(),
@@ -249,6 +253,14 @@ impl<'a> Context<'a> {
             audited_packages,
             interpreters: None,
         }
+    }
+
+    /// The pysource prefix in effect: `--pysource-prefix`, else the policy's.
+    pub fn pysource_prefix(&self) -> Option<&Path> {
+        self.options
+            .pysource_prefix
+            .as_deref()
+            .or(self.policy.pysource_prefix.as_deref())
     }
 
     /// The package and entry of an owner.
