@@ -213,7 +213,14 @@ impl<'a> Context<'a> {
         options: &'a Options,
     ) -> Self {
         let owners = Owners::new(manifest);
-        let discovered = walk::discover(tree, manifest, &[]);
+        let pysource_prefix = options
+            .pysource_prefix
+            .as_deref()
+            .or(policy.pysource_prefix.as_deref());
+        let mut discovered = walk::discover(tree, manifest, &[]);
+        // The pysource prefix mirrors Python trees, and is none: its sources
+        // are read by the marker check as its trees' sources, never imported.
+        discovered.retain(|t| !pysource_prefix.is_some_and(|x| t.starts_with(x)));
         let given: Vec<PathBuf> = options
             .paths
             .iter()
@@ -237,6 +244,14 @@ impl<'a> Context<'a> {
         let mut owning_trees = python_trees.clone();
         if discovery {
             owning_trees.extend(walk::unresolved_trees(tree, manifest));
+        }
+        // A package of the prefix tree's sources is verified with its trees.
+        if let Some(x) = pysource_prefix {
+            let mirrors: Vec<PathBuf> = python_trees
+                .iter()
+                .map(|t| crate::bytecode::naming::mirrored(x, t))
+                .collect();
+            owning_trees.extend(mirrors);
         }
         let mut audited_packages = audited_packages(manifest, &owning_trees, discovery);
         audited_packages.retain(|&p| !owners.is_distro_record(p));

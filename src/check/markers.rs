@@ -427,6 +427,13 @@ fn pairs(ctx: &Context, dir: &Path, pycs: &[&OsStr], sd: &SourceDir, out: &mut V
         let stem = &n.as_bytes()[..n.len() - BYTECODE_SUFFIX.len()];
         let pyc = dir.join(n);
         match by_stem.get(stem) {
+            None if counterpart.is_some() => {
+                let want = sdir.join(OsStr::from_bytes(
+                    &[stem, SOURCE_SUFFIX.as_bytes()].concat(),
+                ));
+                let why = format!("nothing at {} (the pysource prefix)", want.display());
+                out.push(source_missing(ctx, &pyc, &why))
+            }
             None => out.push(source_missing(
                 ctx,
                 &pyc,

@@ -208,8 +208,10 @@ impl Walker<'_> {
         let mut defaults = Expect::default();
         self.patch(top).apply(&mut defaults);
         let rules = self.rules(top);
-        let overrides = self.expect_entries(top, pysource_prefix.is_some());
-        if pysource_prefix.is_none() {
+        // A bad prefix is its own problem, not also a missing one.
+        let has_prefix = top.contains_key("pysource-prefix");
+        let overrides = self.expect_entries(top, has_prefix);
+        if !has_prefix {
             self.prefix_needed(top);
         }
         let accept = self.accept_entries(top);
