@@ -598,3 +598,23 @@ fn layout_apply_makes_option2_prefix_and_its_packages_keep_the_subset_rule() {
         .iter()
         .any(|f| f["rule"] == "digest-mismatch" && f["path"] == mirrored("json/tool.py")));
 }
+
+/// The source tree goes where the build root says, never through a link:
+/// a symlinked `usr/share` (to a directory outside the build root) is
+/// refused before anything is written, and nothing appears outside.
+#[test]
+fn a_symlink_where_the_source_tree_goes_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    stage_subset(&root);
+    compile(&inside(&root, STDLIB), &[0, 1, 2]);
+    let outside = d.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("usr/share")).unwrap();
+    let before = snapshot(&root);
+    let (code, out) = apply("option2-prefix", &root, None);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("  /usr/share: not a directory"), "{out}");
+    assert_eq!(snapshot(&root), before);
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
