@@ -130,7 +130,7 @@ _pyvet() {
             return 0
             ;;
         pyvet__subcmd__audit)
-            opts="-v -h --root --image --image-ref --platform --db --manifest --policy --format --fail-on --show --verbose --pycache-prefix --check-hash-based-pycs --deep --interpreter --baseline --explain --no-progress --also-discovered --help"
+            opts="-v -h --root --image --image-ref --platform --db --manifest --policy --format --fail-on --show --verbose --pycache-prefix --pysource-prefix --check-hash-based-pycs --deep --interpreter --baseline --explain --no-progress --also-discovered --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +177,10 @@ _pyvet() {
                     return 0
                     ;;
                 --pycache-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pysource-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -407,7 +411,7 @@ _pyvet() {
             fi
             case "${prev}" in
                 --layout)
-                    COMPREPLY=($(compgen -W "status-quo py-opt0 option1 option1-full option2 minimal" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "status-quo py-opt0 option1 option1-full option2 option2-prefix minimal" -- "${cur}"))
                     return 0
                     ;;
                 --policy)
@@ -506,7 +510,7 @@ _pyvet() {
             return 0
             ;;
         pyvet__subcmd__markers)
-            opts="-v -h --root --db --policy --format --fail-on --show --verbose --also-discovered --help"
+            opts="-v -h --root --db --policy --format --fail-on --show --verbose --pysource-prefix --also-discovered --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -534,6 +538,10 @@ _pyvet() {
                     ;;
                 --show)
                     COMPREPLY=($(compgen -W "error warning info" -- "${cur}"))
+                    return 0
+                    ;;
+                --pysource-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -46,7 +46,7 @@ apk\t''
 pip\t'pip `*.dist-info/RECORD` files in the Python library directories'
 none\t'No installed database; only the INPUTs'"
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l manifest -d 'A further manifest (database, .rpm, .deb, RECORD, ...) whose files count as owned' -r -F
-complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l policy -d 'A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option1-full, fedora-option2, fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file. Default: detected from the root\'s os-release and databases' -r
+complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l policy -d 'A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option1-full, fedora-option2, fedora-option2-prefix, fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file. Default: detected from the root\'s os-release and databases' -r
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l format -d 'Output format' -r -f -a "text\t'A summary, then findings by severity'
 json\t'`pyvet-audit/1` JSON'
 sarif\t'SARIF 2.1.0, for code-scanning dashboards'
@@ -59,6 +59,7 @@ complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l show -d 'Text repo
 warning\t''
 info\t''"
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l pycache-prefix -d 'A PYTHONPYCACHEPREFIX tree (inside the root) whose pycs are judged too' -r -F
+complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l pysource-prefix -d 'The parallel source tree (PYTHONPYSOURCEPREFIX, inside the root) holding the sources of legacy-location pycs at their mirrored paths; overrides the policy\'s pysource-prefix' -r -F
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l check-hash-based-pycs -d 'CPython\'s --check-hash-based-pycs mode' -r -f -a "default\t'Checked-hash pycs are checked, unchecked-hash ones are not (CPython\'s default)'
 always\t'Every hash-based pyc is checked against its source'
 never\t'No hash-based pyc is checked'"
@@ -136,6 +137,7 @@ never\t'Never exit 1 for findings'"
 complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -l show -d 'Text report: list the findings at or above this severity in full, count the others per rule in the summary' -r -f -a "error\t''
 warning\t''
 info\t''"
+complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -l pysource-prefix -d 'The parallel source tree (PYTHONPYSOURCEPREFIX, inside the root) holding the sources of legacy-location pycs at their mirrored paths; overrides the policy\'s pysource-prefix' -r -F
 complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -s v -l verbose -d 'Text report: list every finding, infos too (--show info)'
 complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -l also-discovered -d 'With PATHs: check the discovered trees too, not only the PATHs'
 complete -c pyvet -n "__fish_pyvet_using_subcommand markers" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -147,6 +149,7 @@ py-opt0\t'Sources and opt-0 `__pycache__` pycs'
 option1\t'Sources and a `__pycache__/__dont_write_bytecode__` marker beside each: no pyc'
 option1-full\t'Option 1 with its pycs: sources, markers and the pycs at opt 0, 1 and 2'
 option2\t'Legacy-location opt-0 pycs, sources compressed in `__pysources__`'
+option2-prefix\t'Legacy-location opt-0 pycs, sources at their mirrored paths under the policy\'s pysource prefix (`/usr/share/python3-sources`)'
 minimal\t'Legacy-location opt-0 pycs only'"
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from apply" -l policy -d 'A policy naming the layout: a built-in name or a TOML file' -r
 complete -c pyvet -n "__fish_pyvet_using_subcommand layout; and __fish_seen_subcommand_from apply" -l split -d 'Write rpm `%files -f` and debhelper `.install` lists of the subpackages into DIR' -r -F

@@ -144,6 +144,9 @@ pub enum LayoutName {
     Option1Full,
     /// Legacy-location opt-0 pycs, sources compressed in `__pysources__`.
     Option2,
+    /// Legacy-location opt-0 pycs, sources at their mirrored paths under the policy's
+    /// pysource prefix (`/usr/share/python3-sources`).
+    Option2Prefix,
     /// Legacy-location opt-0 pycs only.
     Minimal,
 }
@@ -200,6 +203,11 @@ pub struct MarkersArgs {
     pub fail_on: FailOn,
     #[command(flatten)]
     pub show: ShowArgs,
+    /// The parallel source tree (PYTHONPYSOURCEPREFIX, inside the root) holding the
+    /// sources of legacy-location pycs at their mirrored paths; overrides the policy's
+    /// pysource-prefix.
+    #[arg(long, value_name = "DIR")]
+    pub pysource_prefix: Option<PathBuf>,
     /// With PATHs: check the discovered trees too, not only the PATHs.
     #[arg(long, requires = "paths")]
     pub also_discovered: bool,
@@ -377,7 +385,8 @@ pub struct AuditArgs {
     #[arg(long = "manifest", value_name = "INPUT")]
     pub manifests: Vec<PathBuf>,
     /// A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option1-full,
-    /// fedora-option2, fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file.
+    /// fedora-option2, fedora-option2-prefix, fedora-minimal, debian, alpine, pycache-prefix, generic)
+    /// or a TOML file.
     /// Default: detected from the root's os-release and databases.
     #[arg(long, value_name = "NAME|FILE")]
     pub policy: Option<String>,
@@ -392,6 +401,11 @@ pub struct AuditArgs {
     /// A PYTHONPYCACHEPREFIX tree (inside the root) whose pycs are judged too.
     #[arg(long, value_name = "DIR")]
     pub pycache_prefix: Vec<PathBuf>,
+    /// The parallel source tree (PYTHONPYSOURCEPREFIX, inside the root) holding the
+    /// sources of legacy-location pycs at their mirrored paths; overrides the policy's
+    /// pysource-prefix.
+    #[arg(long, value_name = "DIR")]
+    pub pysource_prefix: Option<PathBuf>,
     /// CPython's --check-hash-based-pycs mode.
     #[arg(long, value_enum, default_value_t = HashCheckMode::Default)]
     pub check_hash_based_pycs: HashCheckMode,

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::audit::walk::Unwalked;
 use crate::bytecode::naming::{self, PycLocation};
 use crate::layout::Target;
-use crate::policy::{Compression, Layout};
+use crate::policy::Compression;
 use crate::tree::{Kind, Meta, Tree, TreeError};
 
 /// Block size used to count disk usage (ext4's and xfs's default).
@@ -237,8 +237,9 @@ fn layout(name: &'static str, t: &Target, items: &[Item], source_dirs: u64) -> L
         let kept = match i.class {
             Class::Other => Some(i.size),
             Class::Source if !t.sourceless() || !i.has_pyc => Some(i.size),
-            // Option 2 keeps the source of a moved pyc in `__pysources__`.
-            Class::Source => (t.layout == Layout::Option2).then(|| match t.compression {
+            // Option 2 keeps the source of a moved pyc in `__pysources__`
+            // (or, plain as its policy has it, under the pysource prefix).
+            Class::Source => t.keeps_sources().then(|| match t.compression {
                 Compression::None => i.size,
                 _ => i.gz.unwrap_or(i.size),
             }),
@@ -324,6 +325,11 @@ mod tests {
         assert_eq!(
             (get("option2").bytes, get("option2").files),
             (gz + 6 + 5000 + 100, 4)
+        );
+        // The prefix variant keeps the source plain, in the parallel tree.
+        assert_eq!(
+            (get("option2-prefix").bytes, get("option2-prefix").files),
+            (12000 + 6 + 5000 + 100, 4)
         );
         assert_eq!(
             (get("minimal").bytes, get("minimal").files),

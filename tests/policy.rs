@@ -44,7 +44,7 @@ fn policy_check_reports_every_problem_with_its_line() {
     assert_eq!(
         stderr,
         format!(
-            "pyvet: error: {f}: line 2: bad value \"option3\" for `layout`: one of status-quo, py-opt0, option1, option2, minimal, debian, alpine, pycache-prefix, custom\n\
+            "pyvet: error: {f}: line 2: bad value \"option3\" for `layout`: one of status-quo, py-opt0, option1, option2, option2-prefix, minimal, debian, alpine, pycache-prefix, custom\n\
              pyvet: error: {f}: line 3: bad value \"colour\" for `markers`: one of dont-write-bytecode\n\
              pyvet: error: {f}: line 6: bad glob \"/usr/lib/python3.11/**/{{a,b\": unclosed alternate group; missing '}}' (maybe escape '{{' with '[{{]'?)\n\
              pyvet: error: {f}: line 7: unknown key `sourcez` in [[expect]]\n\

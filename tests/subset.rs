@@ -69,6 +69,27 @@ fn to_sourceless(stage: &Path, keep_sources: bool) {
     }
 }
 
+/// Option 2's prefix variant: the opt-0 pyc moves to the source's place,
+/// the source (`cp -p`) to the same path under `/usr/share/python3-sources`.
+fn to_prefix(stage: &Path) {
+    to_py_opt0(stage);
+    for pyc in pycs(stage) {
+        let cache = pyc.parent().unwrap();
+        let dir = cache.parent().unwrap();
+        let name = pyc.file_name().unwrap().to_string_lossy().to_string();
+        let module = name.split('.').next().unwrap().to_string();
+        std::fs::rename(&pyc, dir.join(format!("{module}.pyc"))).unwrap();
+        let source = dir.join(format!("{module}.py"));
+        let to = stage
+            .join("usr/share/python3-sources")
+            .join(source.strip_prefix(stage).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        common::run_stdout(Command::new("cp").arg("-p").arg(&source).arg(&to));
+        std::fs::remove_file(source).unwrap();
+        let _ = std::fs::remove_dir(cache);
+    }
+}
+
 struct Layouts {
     _dir: tempfile::TempDir,
     rpms: std::collections::HashMap<&'static str, PathBuf>,
@@ -92,12 +113,13 @@ fn layouts() -> Layouts {
     status_quo(&master);
     let mut rpms = std::collections::HashMap::new();
     type Make = fn(&Path);
-    let all: [(&str, Make); 6] = [
+    let all: [(&str, Make); 7] = [
         ("status-quo", |_| {}),
         ("option1-full", add_markers),
         ("py-opt0", to_py_opt0),
         ("option1", to_option1),
         ("option2", |s| to_sourceless(s, true)),
+        ("option2-prefix", to_prefix),
         ("minimal", |s| to_sourceless(s, false)),
     ];
     for (name, make) in all {
@@ -150,6 +172,7 @@ fn the_promised_pairs_pass_and_breaks_are_named() {
     let l = layouts();
     for (min, full) in [
         ("minimal", "option2"),
+        ("minimal", "option2-prefix"),
         ("py-opt0", "status-quo"),
         ("option1", "option1-full"),
         ("py-opt0", "option1-full"),

@@ -35,6 +35,9 @@ pub struct Options {
     pub also_discovered: bool,
     /// `PYTHONPYCACHEPREFIX` trees (absolute, inside the tree).
     pub pycache_prefixes: Vec<PathBuf>,
+    /// `--pysource-prefix`: the parallel source tree of legacy-location
+    /// pycs (absolute, inside the tree); overrides the policy's.
+    pub pysource_prefix: Option<PathBuf>,
     /// CPython's `--check-hash-based-pycs`.
     pub hash_mode: HashCheckMode,
     /// Prove pycs whose code would run are compilations of their sources.
@@ -51,6 +54,7 @@ impl Default for Options {
             paths: Vec::new(),
             also_discovered: false,
             pycache_prefixes: Vec::new(),
+            pysource_prefix: None,
             hash_mode: HashCheckMode::Default,
             deep: false,
             interpreters: Vec::new(),
@@ -209,7 +213,14 @@ impl<'a> Context<'a> {
         options: &'a Options,
     ) -> Self {
         let owners = Owners::new(manifest);
-        let discovered = walk::discover(tree, manifest, &[]);
+        let pysource_prefix = options
+            .pysource_prefix
+            .as_deref()
+            .or(policy.pysource_prefix.as_deref());
+        let mut discovered = walk::discover(tree, manifest, &[]);
+        // The pysource prefix mirrors Python trees, and is none: its sources
+        // are read by the marker check as its trees' sources, never imported.
+        discovered.retain(|t| !pysource_prefix.is_some_and(|x| t.starts_with(x)));
         let given: Vec<PathBuf> = options
             .paths
             .iter()
@@ -234,6 +245,14 @@ impl<'a> Context<'a> {
         if discovery {
             owning_trees.extend(walk::unresolved_trees(tree, manifest));
         }
+        // A package of the prefix tree's sources is verified with its trees.
+        if let Some(x) = pysource_prefix {
+            let mirrors: Vec<PathBuf> = python_trees
+                .iter()
+                .map(|t| crate::bytecode::naming::mirrored(x, t))
+                .collect();
+            owning_trees.extend(mirrors);
+        }
         let mut audited_packages = audited_packages(manifest, &owning_trees, discovery);
         audited_packages.retain(|&p| !owners.is_distro_record(p));
         Context {
@@ -249,6 +268,14 @@ impl<'a> Context<'a> {
             audited_packages,
             interpreters: None,
         }
+    }
+
+    /// The pysource prefix in effect: `--pysource-prefix`, else the policy's.
+    pub fn pysource_prefix(&self) -> Option<&Path> {
+        self.options
+            .pysource_prefix
+            .as_deref()
+            .or(self.policy.pysource_prefix.as_deref())
     }
 
     /// The package and entry of an owner.

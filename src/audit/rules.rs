@@ -161,13 +161,13 @@ rules! {
         "With `__pycache__/__dont_write_bytecode__` present CPython writes no bytecode there, so a pyc there that no package installed was written by something other than the interpreter.";
     MARKER_SOURCE_MISSING = "marker-source-missing", Marker, Error,
         "a legacy-location pyc whose source is not in `__pysources__`",
-        "In the option 2 layout every `X.pyc` has its source in `__pysources__/X.py` (or compressed, as the policy allows), or in the directory a `__pysource__` file names. This one has none: tracebacks show no source and nothing proves what the bytecode was compiled from.";
+        "In the option 2 layout every `X.pyc` has its source in `__pysources__/X.py` (or compressed, as the policy allows), or in the directory a `__pysource__` file names, or (the prefix variant) at `PREFIX/dir/X.py` under the pysource prefix. This one has none: tracebacks show no source and nothing proves what the bytecode was compiled from.";
     MARKER_SOURCE_ORPHAN = "marker-source-orphan", Marker, Warning,
         "a source in `__pysources__` without its `X.pyc`, or not a source",
-        "Every file of `__pysources__` is the source of an `X.pyc` beside the directory. A source without its pyc is never imported; anything else (another name, a second compressed form of one source) does not belong there.";
+        "Every file of `__pysources__` is the source of an `X.pyc` beside the directory. A source without its pyc is never imported; anything else (another name, a second compressed form of one source) does not belong there. The same holds of a pysource prefix tree, where a directory mirroring none of the tree is one such finding.";
     MARKER_SOURCE_MISMATCH = "marker-source-mismatch", Marker, Error,
         "a legacy-location pyc that was not compiled from its `__pysources__` source",
-        "A timestamp pyc records its source's size, a hash-based pyc the SipHash of its source: here the (decompressed) source in `__pysources__` has another size or hash, so the pyc that runs was made from other content than the source shipped beside it.";
+        "A timestamp pyc records its source's size, a hash-based pyc the SipHash of its source: here the (decompressed) source in `__pysources__` has another size or hash, so the pyc that runs was made from other content than the source shipped beside it. A plain source under the pysource prefix is judged as CPython judges a source beside its pyc: the timestamp pyc's recorded mtime too.";
     MARKER_SOURCE_SHADOWED = "marker-source-shadowed", Marker, Warning,
         "a plain `X.py` beside `X.pyc` where sources belong in `__pysources__`",
         "CPython imports a plain `X.py` before a legacy-location `X.pyc`, so this source, not the shipped bytecode, runs; and with no pyc in `__pycache__` it is compiled at every import (and written where CPython may).";

@@ -81,6 +81,29 @@ fn strip_prefix_dir(dir: &Path, prefix: &Path) -> Option<PathBuf> {
     Some(Path::new("/").join(rest))
 }
 
+/// `path` (absolute) mirrored under `prefix`, as `PYTHONPYCACHEPREFIX`
+/// mirrors a source's directory (`/usr/lib/python3.11/json` →
+/// `PREFIX/usr/lib/python3.11/json`); the pysource prefix mirrors the same way.
+pub fn mirrored(prefix: &Path, path: &Path) -> PathBuf {
+    prefix.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+/// The reverse of [`mirrored`]: the absolute path `path` mirrors, when it
+/// is inside `prefix`.
+pub fn unmirrored(prefix: &Path, path: &Path) -> Option<PathBuf> {
+    strip_prefix_dir(path, prefix)
+}
+
+/// Where a pysource prefix keeps the source of a legacy-location pyc:
+/// `/usr/lib/python3.11/json/decoder.pyc` → `PREFIX/usr/lib/python3.11/json/decoder.py`.
+pub fn prefix_source(pyc: &Path, prefix: &Path) -> Option<PathBuf> {
+    let name = pyc.file_name()?.to_str()?;
+    match locate_legacy(pyc.parent()?, name) {
+        PycLocation::Legacy { source } => Some(mirrored(prefix, &source)),
+        _ => None,
+    }
+}
+
 fn unrecognised(why: &str) -> PycLocation {
     PycLocation::Unrecognised {
         why: why.to_string(),
@@ -155,7 +178,7 @@ pub fn cache_path(
     };
     let name = format!("{stem}.{}{opt_part}{BYTECODE_SUFFIX}", version.cache_tag());
     Some(match prefix {
-        Some(p) => p.join(dir.strip_prefix("/").unwrap_or(dir)).join(name),
+        Some(p) => mirrored(p, dir).join(name),
         None => dir.join(PYCACHE).join(name),
     })
 }
@@ -278,6 +301,29 @@ mod tests {
         assert_eq!(
             cache_path(Path::new("/usr/lib/python3.11/m.py"), v, 0, Some(prefix)).unwrap(),
             p
+        );
+    }
+
+    #[test]
+    fn pysource_prefix_mirrors_as_the_pycache_prefix_does() {
+        let prefix = Path::new("/usr/share/python3-sources");
+        let pyc = Path::new("/usr/lib64/python3.12/json/decoder.pyc");
+        let src = prefix_source(pyc, prefix).unwrap();
+        assert_eq!(
+            src,
+            Path::new("/usr/share/python3-sources/usr/lib64/python3.12/json/decoder.py")
+        );
+        let dir = src.parent().unwrap();
+        assert_eq!(
+            unmirrored(prefix, dir).unwrap(),
+            Path::new("/usr/lib64/python3.12/json")
+        );
+        assert_eq!(mirrored(prefix, &unmirrored(prefix, dir).unwrap()), dir);
+        assert_eq!(unmirrored(prefix, Path::new("/usr/lib/x")), None);
+        // Only legacy-location names have a mirrored source.
+        assert_eq!(
+            prefix_source(Path::new("/a/m.cpython-311.pyc"), prefix),
+            None
         );
     }
 

@@ -43,6 +43,8 @@ fn judge_all(ctx: &Context, sink: &Sink, build_tree: bool) {
             m.kind == Kind::File && ((build_tree && ctx.is_bare(p)) || ctx.owners.is_owned(p))
         })
         .filter(|(p, _)| !p.components().any(|c| c.as_os_str() == PYSOURCES))
+        // The pysource prefix tree holds sources for tracebacks, not imports.
+        .filter(|(p, _)| !ctx.pysource_prefix().is_some_and(|x| p.starts_with(x)))
         .filter_map(|(p, m)| judge(ctx, p, m))
         .collect();
     sink.extend(findings);
@@ -84,6 +86,25 @@ fn source_problem(ctx: &Context, path: &Path, e: &Expect) -> Option<String> {
             });
             (!(beside && ctx.inventory.contains(&pyc))).then(|| {
                 "the layout keeps sources in __pysources__ (or where __pysource__ says), not beside the bytecode".into()
+            })
+        }
+        Sources::Prefix => {
+            // Beside its pyc, with the prefix tree there, it is `marker-source-shadowed`.
+            let pyc = path.with_extension("pyc");
+            let mirrored = ctx
+                .pysource_prefix()
+                .zip(path.parent())
+                .is_some_and(|(x, d)| {
+                    ctx.tree
+                        .stat(&naming::mirrored(x, d))
+                        .is_ok_and(|m| m.kind == Kind::Dir)
+                });
+            (!(mirrored && ctx.inventory.contains(&pyc))).then(|| {
+                let at = ctx.pysource_prefix().map_or_else(
+                    || "no pysource prefix is set".to_string(),
+                    |x| format!("at its mirrored path under {}", x.display()),
+                );
+                format!("the layout keeps sources in the pysource prefix tree ({at}), not beside the bytecode")
             })
         }
     }

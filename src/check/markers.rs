@@ -1,5 +1,5 @@
 //! Layout markers: `__pycache__/__dont_write_bytecode__`, `__pysources__/`
-//! and `__pysource__`.
+//! and `__pysource__`; and the pysource prefix, option 2's parallel tree.
 //!
 //! The smaller layouts of the distributors' proposal stay verifiable only through these
 //! markers. The option 1 marker promises CPython writes nothing in its
@@ -9,6 +9,13 @@
 //! imports without any check: only the pyc's header ties it to the source,
 //! so each pair is checked here (the timestamp pyc's recorded size, the
 //! hash-based pyc's SipHash), with sources decompressed streamed and capped.
+//! The prefix variant keeps `dir/X.pyc`'s source at `PREFIX/dir/X.py`
+//! (mirrored as `PYTHONPYCACHEPREFIX` mirrors, [`naming::mirrored`]); a
+//! plain source there is checked as CPython checks a source beside its
+//! pyc (mtime and size, or hash: [`accept::decide`]), since copies that keep
+//! the mtime are what such a tree is made of. The prefix tree is read only
+//! where it mirrors an audited directory: a directory there whose
+//! counterpart is missing is one orphan finding, not walked.
 //! Markers are checked wherever they exist; where the policy requires one
 //! ([`crate::policy::Expect`]) its absence is a finding too. Without a
 //! manifest, or in a bare build tree ([`Context::is_bare`]), nothing is
@@ -25,8 +32,11 @@ use rayon::prelude::*;
 
 use crate::audit::rules::{self, Rule};
 use crate::audit::{Context, Finding, Sink};
+use crate::bytecode::accept::{self, SourceStat};
 use crate::bytecode::hash;
-use crate::bytecode::naming::{BYTECODE_SUFFIX, PYCACHE, SOURCE_SUFFIX};
+use crate::bytecode::naming::{self, BYTECODE_SUFFIX, PYCACHE, SOURCE_SUFFIX};
+use crate::bytecode::Verdict;
+use crate::cli::HashCheckMode;
 use crate::format::pyc::{PycHeader, PycKind};
 use crate::format::pysource::{self, PySource};
 use crate::policy::{Compression, Marker, Sources};
@@ -236,6 +246,8 @@ enum SourceDir {
     Beside(PathBuf),
     /// The directory a `__pysource__` names.
     Named(PathBuf),
+    /// The directory mirroring this one under the pysource prefix.
+    Mirrored(PathBuf),
 }
 
 /// Checks one directory's legacy-location pycs against their sources.
@@ -246,6 +258,10 @@ fn pysources(ctx: &Context, dir: &Path, children: &HashMap<&OsStr, &Meta>, out: 
         .iter()
         .any(|p| dir.starts_with(p))
     {
+        return;
+    }
+    let prefix = ctx.pysource_prefix();
+    if prefix.is_some_and(|x| dir.starts_with(x)) {
         return;
     }
     let pycs = legacy_pycs(dir, children);
@@ -260,6 +276,11 @@ fn pysources(ctx: &Context, dir: &Path, children: &HashMap<&OsStr, &Meta>, out: 
         Some(SourceDir::Beside(dir.join(PYSOURCES)))
     } else if let Some(m) = meta_file {
         read_pysource(ctx, &dir.join(PYSOURCE), m, out).map(SourceDir::Named)
+    } else if let Some(m) = prefix
+        .map(|x| naming::mirrored(x, dir))
+        .filter(|m| is_dir(ctx, m))
+    {
+        Some(SourceDir::Mirrored(m))
     } else {
         match wanted {
             Some(Sources::Pysources) => {
@@ -275,6 +296,16 @@ fn pysources(ctx: &Context, dir: &Path, children: &HashMap<&OsStr, &Meta>, out: 
                     ctx.policy.name
                 ),
             )),
+            Some(Sources::Prefix) => {
+                for n in &pycs {
+                    let pyc = dir.join(n);
+                    let why = match prefix.and_then(|x| naming::prefix_source(&pyc, x)) {
+                        Some(src) => format!("nothing at {}", src.display()),
+                        None => "the policy keeps sources under a pysource prefix, and none is set".into(),
+                    };
+                    out.push(source_missing(ctx, &pyc, &why));
+                }
+            }
             _ => {}
         }
         return;
@@ -282,6 +313,11 @@ fn pysources(ctx: &Context, dir: &Path, children: &HashMap<&OsStr, &Meta>, out: 
     let Some(source_dir) = source_dir else { return };
     shadowed(ctx, dir, children, &pycs, out);
     pairs(ctx, dir, &pycs, &source_dir, out);
+}
+
+/// Whether `p` is a directory in the root (through links inside it).
+fn is_dir(ctx: &Context, p: &Path) -> bool {
+    ctx.tree.stat(p).is_ok_and(|m| m.kind == Kind::Dir)
 }
 
 /// Reads and parses a `__pysource__`; the directory it names, if it exists.
@@ -373,12 +409,17 @@ fn source_name(name: &[u8]) -> Option<(&[u8], Compression)> {
 
 /// Pairs each pyc with its source and each source with its pyc.
 fn pairs(ctx: &Context, dir: &Path, pycs: &[&OsStr], sd: &SourceDir, out: &mut Vec<Finding>) {
-    let (sdir, label) = match sd {
-        SourceDir::Beside(p) => (p, format!("{PYSOURCES}/")),
-        SourceDir::Named(p) => (p, format!("{} (named by {PYSOURCE})", p.display())),
+    let (sdir, label, counterpart) = match sd {
+        SourceDir::Beside(p) => (p, format!("{PYSOURCES}/"), None),
+        SourceDir::Named(p) => (p, format!("{} (named by {PYSOURCE})", p.display()), None),
+        SourceDir::Mirrored(p) => (
+            p,
+            format!("{} (the pysource prefix)", p.display()),
+            Some(dir),
+        ),
     };
     let by_stem = match ctx.tree.read_dir(sdir) {
-        Ok(listing) => index_sources(ctx, sdir, &listing, out),
+        Ok(listing) => index_sources(ctx, sdir, &listing, counterpart, out),
         Err(e) => return out.push(Finding::new(rules::UNREADABLE, sdir, e.to_string())),
     };
     let mut paired = BTreeSet::new();
@@ -386,6 +427,13 @@ fn pairs(ctx: &Context, dir: &Path, pycs: &[&OsStr], sd: &SourceDir, out: &mut V
         let stem = &n.as_bytes()[..n.len() - BYTECODE_SUFFIX.len()];
         let pyc = dir.join(n);
         match by_stem.get(stem) {
+            None if counterpart.is_some() => {
+                let want = sdir.join(OsStr::from_bytes(
+                    &[stem, SOURCE_SUFFIX.as_bytes()].concat(),
+                ));
+                let why = format!("nothing at {} (the pysource prefix)", want.display());
+                out.push(source_missing(ctx, &pyc, &why))
+            }
             None => out.push(source_missing(
                 ctx,
                 &pyc,
@@ -393,7 +441,14 @@ fn pairs(ctx: &Context, dir: &Path, pycs: &[&OsStr], sd: &SourceDir, out: &mut V
             )),
             Some(src) => {
                 paired.insert(stem);
-                out.extend(compare(ctx, &pyc, &sdir.join(&src.name), src.compression));
+                let whole = counterpart.is_some().then_some(&src.meta);
+                out.extend(compare(
+                    ctx,
+                    &pyc,
+                    &sdir.join(&src.name),
+                    src.compression,
+                    whole,
+                ));
             }
         }
     }
@@ -411,16 +466,30 @@ fn pairs(ctx: &Context, dir: &Path, pycs: &[&OsStr], sd: &SourceDir, out: &mut V
 }
 
 /// The sources of a sources directory by module name; anything else there
-/// is reported.
+/// is reported. In a prefix tree (`counterpart`: the directory it mirrors)
+/// a subdirectory mirroring a directory of the tree is its own pass's.
 fn index_sources(
     ctx: &Context,
     sdir: &Path,
     listing: &[crate::tree::Entry],
+    counterpart: Option<&Path>,
     out: &mut Vec<Finding>,
 ) -> BTreeMap<Vec<u8>, Src> {
     let mut by_stem: BTreeMap<Vec<u8>, Src> = BTreeMap::new();
     for e in listing {
         let p = sdir.join(&e.name);
+        if let Some(dir) = counterpart.filter(|_| e.meta.kind == Kind::Dir) {
+            let mirrors = dir.join(&e.name);
+            if !ctx
+                .inventory
+                .get(&mirrors)
+                .is_some_and(|m| m.kind == Kind::Dir)
+            {
+                let why = format!("no directory {} for these sources", mirrors.display());
+                out.push(orphan(ctx, &p, &e.meta, why));
+            }
+            continue;
+        }
         let parsed = source_name(e.name.as_bytes()).filter(|_| is_file(&e.meta));
         let Some((stem, compression)) = parsed else {
             let why = "not a source file (X.py, X.py.gz, X.py.xz, X.py.bz2)".to_string();
@@ -464,8 +533,16 @@ fn source_missing(ctx: &Context, pyc: &Path, why: &str) -> Finding {
     f
 }
 
-/// The pyc's header against its source: size (timestamp pycs) or hash.
-fn compare(ctx: &Context, pyc: &Path, source: &Path, c: Compression) -> Option<Finding> {
+/// The pyc's header against its source: size (timestamp pycs) or hash;
+/// with `whole` (a prefix tree's source, its metadata), a plain source as
+/// CPython would judge it beside the pyc: mtime and size, or hash.
+fn compare(
+    ctx: &Context,
+    pyc: &Path,
+    source: &Path,
+    c: Compression,
+    whole: Option<&Meta>,
+) -> Option<Finding> {
     let make = |rule: &'static Rule, why: String| {
         Some(
             Finding::new(rule, source, why)
@@ -499,6 +576,24 @@ fn compare(ctx: &Context, pyc: &Path, source: &Path, c: Compression) -> Option<F
         }
         Err(SourceError::Bad(why)) => return make(rules::MARKER_SOURCE_INVALID, why),
     };
+    if let Some(meta) = whole.filter(|_| c == Compression::None) {
+        let stat = SourceStat {
+            mtime_sec: meta.mtime,
+            mtime_nsec: meta.mtime_nsec,
+            size: content.size,
+        };
+        let bytes = Some(content.bytes.as_slice());
+        let d = accept::decide(known, header.magic, stat, bytes, HashCheckMode::Always);
+        if d.verdict == Verdict::Valid {
+            return None;
+        }
+        let why = format!(
+            "{}: {}, so CPython would not take this for its source",
+            pyc.display(),
+            d.reason
+        );
+        return make(rules::MARKER_SOURCE_MISMATCH, why);
+    }
     let why = match known.kind {
         PycKind::Timestamp {
             source_size: Some(want),

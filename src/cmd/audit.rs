@@ -55,10 +55,12 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     let policy = choose_policy(args.policy.as_deref(), tree, &manifest)?;
     let paths = inside_root(&args.paths)?;
     existing_dirs(tree, &paths)?;
+    let pysource_prefix = pysource_prefix(tree, args.pysource_prefix.as_ref())?;
     let options = Options {
         paths,
         also_discovered: args.also_discovered,
         pycache_prefixes: inside_root(&args.pycache_prefix)?,
+        pysource_prefix,
         hash_mode: args.check_hash_based_pycs,
         deep: args.deep,
         interpreters: args.interpreter.clone(),
@@ -239,6 +241,18 @@ pub(crate) fn existing_dirs(tree: &dyn Tree, paths: &[PathBuf]) -> crate::Result
         }
     }
     Ok(())
+}
+
+/// `--pysource-prefix DIR`: absolute and an existing directory under the
+/// root, as a PATH must be (a mistyped prefix would make every pyc sourceless).
+pub(crate) fn pysource_prefix(
+    tree: &dyn Tree,
+    dir: Option<&PathBuf>,
+) -> crate::Result<Option<PathBuf>> {
+    let Some(dir) = dir else { return Ok(None) };
+    let dirs = inside_root(std::slice::from_ref(dir))?;
+    existing_dirs(tree, &dirs)?;
+    Ok(dirs.into_iter().next())
 }
 
 /// Auditing nothing is no pass: with no Python tree and no package

@@ -55,7 +55,7 @@ fn apply(args: &LayoutApplyArgs, out: &mut dyn std::io::Write) -> crate::Result<
         .collect::<crate::Result<Vec<_>>>()?;
     let plan =
         layout::plan(&root, &hosts, &target).map_err(|e| crate::Error::Usage(e.to_string()))?;
-    let lists = SplitLists::of(&plan.after);
+    let lists = SplitLists::of(&plan.after, target.prefix.as_deref());
     plan.run()?;
     if let Some(dir) = &args.split {
         layout::write_split(dir, &lists)?;
@@ -77,6 +77,7 @@ fn apply(args: &LayoutApplyArgs, out: &mut dyn std::io::Write) -> crate::Result<
         format: MarkersFormat::Text,
         fail_on: FailOn::Error,
         show: ShowArgs::default(),
+        pysource_prefix: None,
         also_discovered: false,
         paths: paths
             .iter()

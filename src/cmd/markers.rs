@@ -6,8 +6,8 @@
 use crate::audit::{self, Context, Options, Sink};
 use crate::cli::{MarkersArgs, MarkersFormat};
 use crate::cmd::audit::{
-    choose_policy, existing_dirs, exit_code, inside_root, load_manifest, something_to_audit,
-    text_options,
+    choose_policy, existing_dirs, exit_code, inside_root, load_manifest, pysource_prefix,
+    something_to_audit, text_options,
 };
 use crate::cmd::{manifest::select, ExitCode};
 use crate::render;
@@ -26,10 +26,12 @@ pub fn run(args: &MarkersArgs, out: &mut dyn std::io::Write) -> crate::Result<Ex
     let policy = choose_policy(args.policy.as_deref(), &tree, &manifest)?;
     let paths = inside_root(&args.paths)?;
     existing_dirs(&tree, &paths)?;
+    let pysource_prefix = pysource_prefix(&tree, args.pysource_prefix.as_ref())?;
     // Given PATHs replace the discovered trees, as in the audit.
     let options = Options {
         paths,
         also_discovered: args.also_discovered,
+        pysource_prefix,
         ..Options::default()
     };
     let ctx = Context::new(&tree, &manifest, &policy, &options);

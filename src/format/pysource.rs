@@ -69,7 +69,7 @@ impl PySource {
             if directory.is_some() {
                 return Err(PySourceError::Duplicate { line });
             }
-            directory = Some(checked_path(v).ok_or_else(|| PySourceError::BadPath {
+            directory = Some(clean_absolute(v).ok_or_else(|| PySourceError::BadPath {
                 line,
                 path: v.into(),
             })?);
@@ -80,7 +80,10 @@ impl PySource {
     }
 }
 
-fn checked_path(v: &str) -> Option<PathBuf> {
+/// `v` as a path when it is absolute, without `.` or `..` components,
+/// NUL or doubled separators (the form of every path pyvet is told about
+/// inside a root: here, and a policy's `pysource-prefix`).
+pub fn clean_absolute(v: &str) -> Option<PathBuf> {
     let p = Path::new(v);
     let clean = p.is_absolute()
         && !v.contains('\0')

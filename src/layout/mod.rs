@@ -25,12 +25,13 @@ use crate::policy::{Compression, Layout, Policy};
 /// what a layout keeps is its policy's [`Target`], for both commands.
 /// `option1` is what option 1's base package ships (sources and markers),
 /// `option1-full` that plus the pycs subpackage (the status quo's pycs).
-pub const LAYOUTS: [(&str, &str); 6] = [
+pub const LAYOUTS: [(&str, &str); 7] = [
     ("status-quo", "fedora"),
     ("py-opt0", "fedora-py-opt0"),
     ("option1", "fedora-option1"),
     ("option1-full", "fedora-option1-full"),
     ("option2", "fedora-option2"),
+    ("option2-prefix", "fedora-option2-prefix"),
     ("minimal", "fedora-minimal"),
 ];
 
@@ -53,13 +54,18 @@ pub struct Target {
     pub accepted: Vec<Compression>,
     /// Whether `__pycache__/__dont_write_bytecode__` markers are written.
     pub markers: bool,
+    /// Option 2's prefix variant: the root of the parallel source tree
+    /// (inside the build root) sources move to, at their mirrored paths.
+    pub prefix: Option<PathBuf>,
 }
 
 /// Errors of `pyvet layout apply` that stop it before anything is written.
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
-    #[error("layout {0:?} cannot be applied (pyvet layout apply makes status-quo, py-opt0, option1, option2 and minimal)")]
+    #[error("layout {0:?} cannot be applied (pyvet layout apply makes status-quo, py-opt0, option1, option2, option2-prefix and minimal)")]
     Unsupported(Layout),
+    #[error("layout option2-prefix needs the policy's pysource-prefix")]
+    NoPrefix,
     #[error("{}: resolves outside the build root {}", path.display(), root.display())]
     OutsideRoot { path: PathBuf, root: PathBuf },
     #[error("the tree is not in the layout pyvet layout apply expects; nothing was changed:\n{}", list(.0))]
@@ -82,7 +88,7 @@ impl Target {
             Layout::StatusQuo => None,
             Layout::PyOpt0 => Some(e.pycache.clone().unwrap_or_else(|| vec![0])),
             Layout::Option1 => Some(e.pycache.clone().unwrap_or_default()),
-            Layout::Option2 | Layout::Minimal => Some(Vec::new()),
+            Layout::Option2 | Layout::Option2Prefix | Layout::Minimal => Some(Vec::new()),
             other => return Err(LayoutError::Unsupported(other)),
         };
         let compression = [Compression::Gz, Compression::Xz, Compression::Bz2]
@@ -92,12 +98,26 @@ impl Target {
         let markers = policy.layout == Layout::Option1
             || e.markers
                 .contains(&crate::policy::Marker::DontWriteBytecode);
+        let prefix = match policy.layout {
+            Layout::Option2Prefix => Some(
+                policy
+                    .pysource_prefix
+                    .clone()
+                    .ok_or(LayoutError::NoPrefix)?,
+            ),
+            _ => None,
+        };
+        let sourceless = matches!(
+            policy.layout,
+            Layout::Option2 | Layout::Option2Prefix | Layout::Minimal
+        );
         Ok(Target {
             layout: policy.layout,
             keep_levels,
             compression,
             accepted: e.compression.clone(),
-            markers: markers && !matches!(policy.layout, Layout::Option2 | Layout::Minimal),
+            markers: markers && !sourceless,
+            prefix,
         })
     }
 
@@ -109,7 +129,16 @@ impl Target {
 
     /// Whether the layout drops plain sources for legacy-location pycs.
     pub fn sourceless(&self) -> bool {
-        matches!(self.layout, Layout::Option2 | Layout::Minimal)
+        matches!(
+            self.layout,
+            Layout::Option2 | Layout::Option2Prefix | Layout::Minimal
+        )
+    }
+
+    /// Whether the layout keeps the sources of the moved pycs (option 2,
+    /// in `__pysources__` or under the prefix).
+    pub fn keeps_sources(&self) -> bool {
+        matches!(self.layout, Layout::Option2 | Layout::Option2Prefix)
     }
 
     /// Whether a `__pycache__` pyc of `level` stays where it is (`None`: an
@@ -203,6 +232,17 @@ mod tests {
         assert_eq!(levels("option1"), [false; 4]);
         assert_eq!(levels("option1-full"), [true, true, true, false]);
         assert_eq!(levels("option2"), [false; 4]);
+        assert_eq!(levels("option2-prefix"), [false; 4]);
+        let t = Target::named("option2-prefix").unwrap();
+        assert_eq!(
+            t.prefix.as_deref(),
+            Some(Path::new("/usr/share/python3-sources"))
+        );
+        assert_eq!(
+            (t.sourceless(), t.keeps_sources(), t.markers),
+            (true, true, false)
+        );
+        assert_eq!(t.compression, Compression::None);
         assert_eq!(levels("minimal"), [false; 4]);
         for l in ["option1", "option1-full"] {
             assert!(Target::named(l).unwrap().markers, "{l}");

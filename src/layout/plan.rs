@@ -1,4 +1,9 @@
 //! Judging every module of a tree and planning the moves, before any write.
+//!
+//! Option 2's prefix variant also reads and writes the parallel source tree
+//! (the tree mirrored under the pysource prefix, inside the build root): its
+//! sources count as the modules' converted sources, and the directories it
+//! needs are made one by one, never through a symlink.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -8,8 +13,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::Target;
+use crate::bytecode::naming;
 use crate::limits::MAX_TREE_DEPTH;
-use crate::policy::Compression;
+use crate::policy::{Compression, Layout};
 
 /// One module of the tree that is neither status quo nor in the target layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +62,8 @@ struct Module {
     cache: BTreeMap<u8, PathBuf>,
     legacy: Option<PathBuf>,
     pysrc: Option<(PathBuf, Compression)>,
+    /// Its source under the pysource prefix.
+    prefixed: Option<(PathBuf, Compression)>,
 }
 
 /// One package directory (not a `__pycache__` or `__pysources__`).
@@ -116,6 +124,11 @@ pub fn plan(root: &Path, trees: &[PathBuf], target: &Target) -> Result<Plan, sup
             }
         }
     }
+    if let Some(prefix) = &target.prefix {
+        for tree in trees {
+            walk_prefixed(root, prefix, tree, &mut p, &mut dirs, &mut refusals);
+        }
+    }
     if tags.len() > 1 {
         refusals.push(Refusal {
             path: inside(
@@ -140,6 +153,133 @@ pub fn plan(root: &Path, trees: &[PathBuf], target: &Target) -> Result<Plan, sup
 /// Path inside the build root.
 fn inside(root: &Path, host: &Path) -> PathBuf {
     Path::new("/").join(host.strip_prefix(root).unwrap_or(host))
+}
+
+/// Host path of a path inside the build root.
+fn host(root: &Path, inside: &Path) -> PathBuf {
+    root.join(inside.strip_prefix("/").unwrap_or(inside))
+}
+
+/// Reads the part of the prefix tree that mirrors `tree`, if there is one:
+/// its sources are the converted sources of their modules.
+fn walk_prefixed(
+    root: &Path,
+    prefix: &Path,
+    tree: &Path,
+    p: &mut Plan,
+    dirs: &mut BTreeMap<PathBuf, Dir>,
+    refusals: &mut Vec<Refusal>,
+) {
+    let mirror = host(root, &naming::mirrored(prefix, &inside(root, tree)));
+    if std::fs::symlink_metadata(&mirror).is_err() {
+        return;
+    }
+    // `root` is canonical: a mirror that canonicalizes elsewhere has a symlink on its way.
+    if mirror.canonicalize().ok().as_ref() != Some(&mirror) {
+        refusals.push(Refusal {
+            path: inside(root, &mirror),
+            why: "the source tree's directory is reached through a symlink or is not a directory"
+                .into(),
+        });
+        return;
+    }
+    for e in walkdir::WalkDir::new(&mirror)
+        .follow_links(false)
+        .sort_by_file_name()
+        .max_depth(MAX_TREE_DEPTH)
+    {
+        let e = match e {
+            Ok(e) => e,
+            Err(err) => {
+                let (path, cause) = crate::fsutil::walk_error(err, &mirror);
+                refusals.push(Refusal {
+                    path: inside(root, &path),
+                    why: format!("cannot read: {cause}"),
+                });
+                continue;
+            }
+        };
+        if e.file_type().is_dir() && e.depth() == MAX_TREE_DEPTH {
+            refusals.push(Refusal {
+                path: inside(root, e.path()),
+                why: crate::audit::walk::Unwalkable::TooDeep.cause(),
+            });
+        }
+        let at = inside(root, e.path());
+        p.after.insert(at.clone(), e.file_type().is_dir());
+        let (Some(name), Some(parent)) = (e.file_name().to_str(), at.parent()) else {
+            continue;
+        };
+        let Some(((module, how), counterpart)) = pysources_name(name)
+            .filter(|_| !e.file_type().is_dir())
+            .zip(naming::unmirrored(prefix, parent))
+        else {
+            continue;
+        };
+        let m = dirs
+            .entry(host(root, &counterpart))
+            .or_default()
+            .modules
+            .entry(module.to_string())
+            .or_default();
+        if e.file_type().is_file() {
+            m.prefixed = Some((e.path().to_path_buf(), how));
+        } else {
+            refusals.push(Refusal {
+                path: at,
+                why: "not a regular file (pyvet layout apply moves only regular files)".into(),
+            });
+        }
+    }
+}
+
+/// Plans every missing directory down to `at` (inside the build root),
+/// top-down; those under `prefix` are the tree's (listed in `after`).
+/// False, with a refusal, when one on the way is not a real directory.
+fn ensure_dir(
+    root: &Path,
+    prefix: &Path,
+    at: &Path,
+    p: &mut Plan,
+    refusals: &mut Vec<Refusal>,
+) -> bool {
+    let mut ancestors: Vec<&Path> = at.ancestors().filter(|a| a.parent().is_some()).collect();
+    ancestors.reverse();
+    for a in ancestors {
+        let listed = a.starts_with(prefix);
+        match p.after.get(a) {
+            Some(true) => continue,
+            Some(false) => {
+                refusals.push(Refusal {
+                    path: a.to_path_buf(),
+                    why: "not a directory".into(),
+                });
+                return false;
+            }
+            None => {}
+        }
+        let h = host(root, a);
+        match std::fs::symlink_metadata(&h) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                refusals.push(Refusal {
+                    path: a.to_path_buf(),
+                    why: "not a directory (a symlink or a file where the source tree goes)".into(),
+                });
+                return false;
+            }
+            Err(_) => {
+                let mk = Action::MkDir(h);
+                if !p.actions.contains(&mk) {
+                    p.actions.push(mk);
+                }
+            }
+        }
+        if listed {
+            p.after.insert(a.to_path_buf(), true);
+        }
+    }
+    true
 }
 
 /// Files `pyvet layout apply` moves or rewrites must be regular files.
@@ -265,7 +405,8 @@ fn plan_dir(
                 why: why.to_string(),
             })
         };
-        let status_quo = m.source.is_some() && m.legacy.is_none() && m.pysrc.is_none();
+        let status_quo =
+            m.source.is_some() && m.legacy.is_none() && m.pysrc.is_none() && m.prefixed.is_none();
         if !t.sourceless() {
             if !status_quo {
                 refuse(
@@ -287,9 +428,10 @@ fn plan_dir(
         let converted = m.source.is_none()
             && m.cache.is_empty()
             && m.legacy.is_some()
-            && match (&m.pysrc, t.layout) {
-                (None, crate::policy::Layout::Minimal) => true,
-                (Some((_, c)), crate::policy::Layout::Option2) => t.accepted.contains(c),
+            && match (&m.pysrc, &m.prefixed, t.layout) {
+                (None, None, Layout::Minimal) => true,
+                (Some((_, c)), None, Layout::Option2)
+                | (None, Some((_, c)), Layout::Option2Prefix) => t.accepted.contains(c),
                 _ => false,
             };
         if converted {
@@ -314,7 +456,20 @@ fn plan_dir(
                 remove(root, pyc, p);
             }
         }
-        if t.layout == crate::policy::Layout::Option2 {
+        if let (Layout::Option2Prefix, Some(prefix)) = (t.layout, &t.prefix) {
+            let mirror = naming::mirrored(prefix, &inside(root, dir));
+            if !ensure_dir(root, prefix, &mirror, p, refusals) {
+                continue;
+            }
+            let to = host(root, &mirror).join(format!("{name}.py{}", t.compression.suffix()));
+            p.actions.push(Action::Compress {
+                source: source.clone(),
+                to: to.clone(),
+                how: t.compression,
+            });
+            p.after.insert(inside(root, &to), false);
+        }
+        if t.layout == Layout::Option2 {
             let ps = dir.join("__pysources__");
             if !pysources_made && !p.after.contains_key(&inside(root, &ps)) {
                 p.actions.push(Action::MkDir(ps.clone()));

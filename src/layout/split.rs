@@ -2,7 +2,8 @@
 //! the converted tree, so that the subset rule holds by construction:
 //! `base` is the minimal package (sources or legacy pycs, markers, and every
 //! other file), `pycache` the `__pycache__` pycs, `pysources` the
-//! `__pysources__` sources. A fuller package is `base` plus any of the others.
+//! `__pysources__` sources (and the pysource prefix tree of option 2's
+//! prefix variant). A fuller package is `base` plus any of the others.
 //!
 //! Each list is written twice: `NAME.files` for rpm's `%files -f` (absolute
 //! paths, `%dir` for directories the package owns) and `NAME.install` for
@@ -19,12 +20,18 @@ pub struct SplitLists(pub BTreeMap<&'static str, Vec<(PathBuf, bool)>>);
 pub const ROLES: [&str; 3] = ["base", "pycache", "pysources"];
 
 impl SplitLists {
-    /// Sorts the tree-after-apply into the roles.
-    pub fn of(after: &BTreeMap<PathBuf, bool>) -> SplitLists {
+    /// Sorts the tree-after-apply into the roles; everything under the
+    /// pysource `prefix` is a source.
+    pub fn of(after: &BTreeMap<PathBuf, bool>, prefix: Option<&Path>) -> SplitLists {
         let mut lists: BTreeMap<&'static str, Vec<(PathBuf, bool)>> =
             ROLES.iter().map(|r| (*r, Vec::new())).collect();
         for (path, &is_dir) in after {
-            for role in roles(path, is_dir, after) {
+            let sources = prefix.is_some_and(|x| path.starts_with(x));
+            let roles = match sources {
+                true => vec!["pysources"],
+                false => roles(path, is_dir, after),
+            };
+            for role in roles {
                 if let Some(l) = lists.get_mut(role) {
                     l.push((path.clone(), is_dir));
                 }

@@ -149,6 +149,7 @@ const TOP_KEYS: &[&str] = &[
     "description",
     "layout",
     "bytecode",
+    "pysource-prefix",
     "rules",
     "expect",
     "accept",
@@ -203,22 +204,58 @@ impl Walker<'_> {
         let description = self.string(top, "description", false).unwrap_or_default();
         let layout = self.enumerated(top, "layout", LAYOUTS);
         let bytecode = self.enumerated(top, "bytecode", ORIGINS);
+        let pysource_prefix = self.prefix(top);
         let mut defaults = Expect::default();
         self.patch(top).apply(&mut defaults);
         let rules = self.rules(top);
-        let overrides = self.expect_entries(top);
+        // A bad prefix is its own problem, not also a missing one.
+        let has_prefix = top.contains_key("pysource-prefix");
+        let overrides = self.expect_entries(top, has_prefix);
+        if !has_prefix {
+            self.prefix_needed(top);
+        }
         let accept = self.accept_entries(top);
         Some(Policy {
             name: name?,
             description,
             layout: layout.unwrap_or(Layout::Custom),
             bytecode: bytecode.unwrap_or(BytecodeOrigin::Packaged),
+            pysource_prefix,
             defaults,
             overrides,
             accept,
             rules,
             builtin: false,
         })
+    }
+
+    /// `pysource-prefix`: an absolute path without `.` or `..` components.
+    fn prefix(&mut self, top: &Table) -> Option<PathBuf> {
+        let s = self.string(top, "pysource-prefix", false)?;
+        let clean = crate::format::pysource::clean_absolute(&s);
+        if clean.is_none() {
+            let span = top.get("pysource-prefix").and_then(Item::span);
+            self.problem(
+                span,
+                format!(
+                    "`pysource-prefix` {s:?} is not an absolute path without . or .. components"
+                ),
+            );
+        }
+        clean
+    }
+
+    /// `sources = "prefix"` in `t` without a `pysource-prefix` is a problem.
+    fn prefix_needed(&mut self, t: &dyn TableLike) {
+        let Some((k, item)) = t.get_key_value("sources") else {
+            return;
+        };
+        if item.as_str() == Some("prefix") {
+            self.problem(
+                k.span(),
+                "`sources = \"prefix\"` needs a top-level `pysource-prefix`: the root of the source tree".into(),
+            );
+        }
     }
 
     /// A string value; a missing required one is a problem.
@@ -371,10 +408,13 @@ impl Walker<'_> {
         }
     }
 
-    fn expect_entries(&mut self, top: &Table) -> Vec<ExpectEntry> {
+    fn expect_entries(&mut self, top: &Table, has_prefix: bool) -> Vec<ExpectEntry> {
         let mut out = Vec::new();
         for t in self.tables(top, "expect") {
             self.unknown_keys(t, &[ENTRY_KEYS, EXPECT_KEYS], "[[expect]]");
+            if !has_prefix {
+                self.prefix_needed(t);
+            }
             let at = self.at(t.span());
             let (paths, globs) = self.globs(t, t.span());
             let reason = self.string(t, "reason", false).unwrap_or_default();
@@ -486,6 +526,7 @@ const LAYOUTS: &[(&str, Layout)] = &[
     ("py-opt0", Layout::PyOpt0),
     ("option1", Layout::Option1),
     ("option2", Layout::Option2),
+    ("option2-prefix", Layout::Option2Prefix),
     ("minimal", Layout::Minimal),
     ("debian", Layout::Debian),
     ("alpine", Layout::Alpine),
@@ -500,6 +541,7 @@ const SOURCES: &[(&str, Sources)] = &[
     ("py", Sources::Py),
     ("pysources", Sources::Pysources),
     ("pysource", Sources::Pysource),
+    ("prefix", Sources::Prefix),
     ("none", Sources::None),
 ];
 const COMPRESSIONS: &[(&str, Compression)] = &[

@@ -75,6 +75,8 @@ pub enum Layout {
     PyOpt0,
     Option1,
     Option2,
+    /// Option 2 with the sources in a parallel tree under a pysource prefix.
+    Option2Prefix,
     Minimal,
     Debian,
     Alpine,
@@ -92,6 +94,10 @@ pub enum Sources {
     Pysources,
     /// A `__pysource__` metadata file naming the directory the sources are in.
     Pysource,
+    /// `PREFIX/dir/X.py[.gz|.xz|.bz2]` for a legacy-location `dir/X.pyc`: a
+    /// parallel tree mirroring absolute paths under the pysource prefix
+    /// ([`Policy::pysource_prefix`], or `--pysource-prefix`).
+    Prefix,
     /// No sources at all.
     None,
 }
@@ -301,6 +307,10 @@ pub struct Policy {
     pub layout: Layout,
     /// Where opt-0 bytecode comes from.
     pub bytecode: BytecodeOrigin,
+    /// The root of the parallel source tree (`PYTHONPYSOURCEPREFIX`) where
+    /// `sources = "prefix"` keeps sources; absolute, inside the root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pysource_prefix: Option<std::path::PathBuf>,
     /// What is expected everywhere no `[[expect]]` entry says otherwise.
     #[serde(flatten)]
     pub defaults: Expect,
@@ -376,6 +386,10 @@ const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../policies/fedora-option2.toml"),
     ),
     (
+        "fedora-option2-prefix",
+        include_str!("../../policies/fedora-option2-prefix.toml"),
+    ),
+    (
         "fedora-minimal",
         include_str!("../../policies/fedora-minimal.toml"),
     ),
@@ -395,6 +409,7 @@ pub const BUILTIN: &[&str] = &[
     "fedora-option1",
     "fedora-option1-full",
     "fedora-option2",
+    "fedora-option2-prefix",
     "fedora-minimal",
     "debian",
     "alpine",
