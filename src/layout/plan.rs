@@ -83,11 +83,7 @@ pub fn plan(root: &Path, trees: &[PathBuf], target: &Target) -> Result<Plan, sup
     let mut dirs: BTreeMap<PathBuf, Dir> = BTreeMap::new();
     let mut tags: BTreeMap<String, PathBuf> = BTreeMap::new();
     for tree in trees {
-        for e in walkdir::WalkDir::new(tree)
-            .follow_links(false)
-            .sort_by_file_name()
-            .max_depth(MAX_TREE_DEPTH)
-        {
+        for e in bounded_walk(tree) {
             let e = match e {
                 Ok(e) => e,
                 Err(err) => {
@@ -183,11 +179,7 @@ fn walk_prefixed(
         });
         return;
     }
-    for e in walkdir::WalkDir::new(&mirror)
-        .follow_links(false)
-        .sort_by_file_name()
-        .max_depth(MAX_TREE_DEPTH)
-    {
+    for e in bounded_walk(&mirror) {
         let e = match e {
             Ok(e) => e,
             Err(err) => {
@@ -627,6 +619,16 @@ fn compress(source: &Path, to: &Path, how: Compression) -> crate::Result<()> {
         .set_accessed(meta.accessed().map_err(io(source))?)
         .set_modified(meta.modified().map_err(io(source))?);
     out.set_times(times).map_err(io(to))
+}
+
+/// A walk of `dir` in name order that follows no symlink and stops
+/// [`MAX_TREE_DEPTH`] levels down (a directory there is a refusal).
+fn bounded_walk(dir: &Path) -> walkdir::IntoIter {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .max_depth(MAX_TREE_DEPTH)
+        .into_iter()
 }
 
 #[cfg(test)]
