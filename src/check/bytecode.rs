@@ -431,6 +431,11 @@ fn finding(
         .package(ctx.package_of(&j.path))
         .file(&j.meta, ctx.selinux(&j.path));
     f.evidence.bytecode = Some(Box::new(facts));
+    // What the judgement could not look at (a pyc over the read cap is
+    // judged by its header alone) is part of the evidence.
+    if !r.warnings.is_empty() {
+        f.evidence.extra.insert("note", r.warnings.join("; "));
+    }
     f
 }
 
