@@ -34,19 +34,16 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     let sink = Arc::new(Sink::default());
     let progress = Progress::start(progress::wanted(args.no_progress), Arc::clone(&sink));
     progress.stage("reading package databases");
-    let fs_tree;
+    let mut fs_tree = None;
     let (tree, (manifest, load_errors)): (&dyn Tree, _) = match &image {
         Some(img) => (
             &img.tree,
             crate::image::load_manifest(&img.tree, select(args.db), db_options(), &args.manifests)?,
         ),
-        None => {
-            fs_tree = FsTree::new(&args.root);
-            (
-                &fs_tree,
-                load_manifest(&args.root, args.db, &args.manifests),
-            )
-        }
+        None => (
+            fs_tree.get_or_insert_with(|| FsTree::new(&args.root)),
+            load_manifest(&args.root, args.db, &args.manifests),
+        ),
     };
     let databases = match &image {
         Some(_) => !manifest.packages.is_empty() || !load_errors.is_empty(),
@@ -94,7 +91,15 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     for e in &report.errors {
         eprintln!("pyvet: error: {e}");
     }
-    Ok(exit_code(&report, args.fail_on))
+    let code = exit_code(&report, args.fail_on);
+    // The process ends after this: freeing the report, the walk's
+    // inventory, the owners index and the manifest (hundreds of thousands
+    // of allocations on a host) would only delay the exit.
+    std::mem::forget(report);
+    std::mem::forget(ctx);
+    std::mem::forget(manifest);
+    std::mem::forget(fs_tree);
+    Ok(code)
 }
 
 fn render_report(report: &Report, _ctx: &Context, args: &AuditArgs) -> String {
