@@ -119,3 +119,33 @@ fn truncations_are_malformed_findings() {
         .collect();
     assert_eq!(malformed, want);
 }
+
+/// `pyvet manifest` lists the modules; as an audit `--manifest` (where its
+/// entries would all be "missing") it is a usage error.
+#[test]
+fn manifest_lists_it_and_audit_refuses_it_as_a_manifest() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/packed/app.pyor"
+    );
+    let out = assert_cmd::Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["manifest", "--db", "none", fixture])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("app.pyor-pyembed3  10 files  packed-resources:"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(["audit", "--manifest", fixture, "--root"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("owns no files of the root"));
+}
