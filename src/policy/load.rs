@@ -152,6 +152,7 @@ const TOP_KEYS: &[&str] = &[
     "rules",
     "expect",
     "accept",
+    "pyc-only",
 ];
 /// Keys that set an expectation, at the top level or in `[[expect]]`.
 const EXPECT_KEYS: &[&str] = &[
@@ -206,6 +207,7 @@ impl Walker<'_> {
         let mut defaults = Expect::default();
         self.patch(top).apply(&mut defaults);
         let rules = self.rules(top);
+        let (pyc_only, pyc_only_globs) = self.pyc_only(top);
         let overrides = self.expect_entries(top);
         let accept = self.accept_entries(top);
         Some(Policy {
@@ -214,6 +216,8 @@ impl Walker<'_> {
             layout: layout.unwrap_or(Layout::Custom),
             bytecode: bytecode.unwrap_or(BytecodeOrigin::Packaged),
             defaults,
+            pyc_only,
+            pyc_only_globs,
             overrides,
             accept,
             rules,
@@ -388,6 +392,42 @@ impl Walker<'_> {
             });
         }
         out
+    }
+
+    /// `pyc-only = [globs]`: module paths without suffix, compiled.
+    fn pyc_only(&mut self, top: &Table) -> (Vec<String>, Globs) {
+        let Some((k, item)) = top.get_key_value("pyc-only") else {
+            return (Vec::new(), Globs::default());
+        };
+        let Some(array) = item.as_array() else {
+            self.problem(
+                k.span(),
+                "`pyc-only` must be an array of module path globs".into(),
+            );
+            return (Vec::new(), Globs::default());
+        };
+        let (mut pats, mut globs) = (Vec::new(), Vec::new());
+        for v in array.iter() {
+            let Some(s) = v.as_str() else {
+                self.problem(
+                    v.span(),
+                    "`pyc-only` must be an array of module path globs".into(),
+                );
+                continue;
+            };
+            if s.ends_with(".py") || s.ends_with(".pyc") {
+                self.problem(
+                    v.span(),
+                    format!("bad module path {s:?} in `pyc-only`: no .py or .pyc suffix"),
+                );
+                continue;
+            }
+            if let Some(g) = self.glob(s, v.span()) {
+                pats.push(s.to_string());
+                globs.push(g);
+            }
+        }
+        (pats, Globs(globs))
     }
 
     /// `paths = [globs]`, compiled; a bad glob is a problem.
