@@ -36,6 +36,8 @@ pub enum FormatError {
     Record(#[from] crate::db::record::RecordError),
     #[error(".pyc: {0}")]
     Pyc(#[from] crate::format::pyc::PycError),
+    #[error("packed resources: {0}")]
+    Packed(#[from] crate::format::packed::PackedError),
     #[error("marshal: {0}")]
     Marshal(#[from] crate::format::marshal::MarshalError),
     #[error("{0}")]

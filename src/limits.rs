@@ -95,3 +95,8 @@ pub const MAX_PACKAGE_TREE_CONTENT: u64 = 512 << 20;
 /// `TRAILER!!!` entry (rpm writes a few bytes of padding; cpio(1) pads to
 /// 512-byte blocks): more is a decompression bomb, refused without reading it.
 pub const MAX_PAYLOAD_TRAILING: u64 = 64 << 10;
+/// Largest PyOxidizer packed resources file read into memory (a whole
+/// stdlib with sources and three bytecode levels is 30–60 MiB).
+pub const PACKED_MAX_FILE: u64 = 512 << 20;
+/// Most resources in one packed resources file (a whole stdlib is ~2000).
+pub const PACKED_MAX_RESOURCES: usize = 1 << 20;

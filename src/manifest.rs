@@ -35,6 +35,7 @@ pub enum Backend {
     Deb,
     Apk,
     PipRecord,
+    PackedResources,
     Directory,
 }
 
@@ -51,6 +52,7 @@ impl Backend {
             Backend::Deb => "deb",
             Backend::Apk => "apk",
             Backend::PipRecord => "pip-record",
+            Backend::PackedResources => "packed-resources",
             Backend::Directory => "directory",
         }
     }

@@ -315,3 +315,17 @@ pub fn zip(data: &[u8]) {
         }
     }
 }
+
+/// A PyOxidizer packed resources file; each embedded bytecode is read as
+/// marshalled code, as the audit reads it.
+pub fn packed(data: &[u8]) {
+    let Ok(p) = pyvet::format::packed::Packed::parse(data) else {
+        return;
+    };
+    for r in &p.resources {
+        for code in r.bytecode.iter().flatten() {
+            consume(pyvet::format::marshal::read_code_facts(code, (3, 11)));
+        }
+        black_box((r.name, r.source, &r.package_data, &r.relative));
+    }
+}

@@ -198,6 +198,12 @@ rules! {
     ZIP_BOMB = "zip-bomb", Zipped, Error,
         "a zip on the import path whose members overlap or inflate beyond the limits",
         "Members sharing bytes with each other or with the central directory (the non-recursive zip bomb), a member declaring more than 64 MiB uncompressed, members adding up to more than 1 GiB, or more entries than a zip without zip64 can hold. pyvet stops reading the zip there: no packaging tool writes such a file.";
+    PACKED_MALFORMED = "packed-malformed", Zipped, Error,
+        "a PyOxidizer packed resources file in a Python tree that does not read as one",
+        "A file starting with `pyembed\\x03` (the packed resources `oxidized_importer` imports modules from) whose header, blob index, resource index or blob sections are truncated, inconsistent or over pyvet's limits (a count no index could hold, a blob running past its section). The reference parser trusts every length; nothing in the file could be judged.";
+    PACKED_UNCHECKED_BYTECODE = "packed-unchecked-bytecode", Zipped, Info,
+        "bytecode in a packed resources file, run without a check against its embedded source",
+        "`oxidized_importer` unmarshals a module's embedded bytecode whenever there is some and never compares it with the embedded source (the bytecode has no pyc header: no timestamp, no hash). pyvet checked that it loads as code of the tree's Python; `--deep` compiles the embedded source with a trusted interpreter and compares (`diverging-bytecode` when they differ).";
     NO_MANIFEST = "no-manifest", Audit, Info,
         "no package database, or a bare build tree: ownership checks skipped",
         "No installed package database was found under the root and no INPUT named one, so nothing is owned: ownership checks are skipped and every other check still runs. Also reported, at the tree, for a tree given as a PATH in which no manifest owns a single file (a build tree audited on a host whose databases know nothing of it): ownership findings (unowned-*, a marker nothing owns) are skipped in that tree only, and its bytecode and markers are still checked. A discovered tree, or a PATH that is, holds or lies in one, is never taken as bare: a python3.X tree nothing owns is what an attacker would create.";

@@ -367,6 +367,19 @@ impl Context<'_> {
 }
 
 impl PycReport {
+    /// A report for code that is no pyc file (a packed resources blob): a
+    /// verdict of `valid` so far, and what `--deep` compares.
+    pub fn embedded(path: &Path, reason: String, deep: DeepInput) -> Self {
+        let location = PycLocation::Unrecognised { why: String::new() };
+        let mut r = PycReport::new(path, &[], &location, None, true);
+        r.magic = None;
+        r.python = Some(deep.version.to_string());
+        r.verdict = Verdict::Valid;
+        r.reason = reason;
+        r.deep = Some(deep);
+        r
+    }
+
     fn new(
         pyc: &Path,
         bytes: &[u8],

@@ -6,6 +6,7 @@ pub mod bytecode;
 pub mod layout;
 pub mod markers;
 pub mod owned;
+pub mod packed;
 pub mod predict;
 pub mod unowned;
 pub mod zipped;
@@ -53,6 +54,7 @@ pub fn run_all(ctx: &Context, sink: &Sink) {
         || {
             unowned::check(ctx, sink);
             zipped::check(ctx, sink);
+            packed::check(ctx, sink);
             markers::check(ctx, sink);
             layout::check(ctx, sink);
         },

@@ -50,7 +50,8 @@ impl Profile {
             | Backend::RpmFile => Profile::Rpm,
             Backend::Dpkg | Backend::DpkgStatusD | Backend::Deb => Profile::Dpkg,
             Backend::Apk => Profile::Apk,
-            Backend::PipRecord => Profile::Pip,
+            // Never verified: the audit refuses it as a --manifest.
+            Backend::PipRecord | Backend::PackedResources => Profile::Pip,
             Backend::Directory => Profile::Directory,
         }
     }

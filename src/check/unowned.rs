@@ -57,6 +57,8 @@ enum Class {
     Pth,
     /// Something imports can find.
     Module,
+    /// A PyOxidizer packed resources file (by its magic).
+    Packed,
     /// Anything else.
     Other,
 }
@@ -116,7 +118,10 @@ fn findings_for(ctx: &Context, path: &Path, meta: &Meta) -> Vec<Finding> {
     let target = (meta.kind == Kind::Symlink)
         .then(|| ctx.tree.stat(path).ok().map(|m| m.kind))
         .flatten();
-    let class = classify(&rel, meta.kind, target);
+    let class = match classify(&rel, meta.kind, target) {
+        Class::Other if super::packed::is_packed_file(ctx.tree, path, meta) => Class::Packed,
+        c => c,
+    };
     // Without a package database, or in a bare build tree, nothing is
     // owned, so "unowned" says nothing: `no-manifest` says so once instead.
     // A FIFO or device is wrong in any Python tree.
@@ -135,6 +140,10 @@ fn findings_for(ctx: &Context, path: &Path, meta: &Meta) -> Vec<Finding> {
         Class::Module => (
             rules::UNOWNED_MODULE,
             "a module nothing owns where imports find it".into(),
+        ),
+        Class::Packed => (
+            rules::UNOWNED_MODULE,
+            "a PyOxidizer packed resources file nothing owns: oxidized_importer imports its modules".into(),
         ),
         Class::Other => (rules::UNOWNED_FILE, "nothing owns this file".into()),
     };

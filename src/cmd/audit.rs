@@ -31,6 +31,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
             args.root.display()
         )));
     }
+    no_packed_manifests(&args.manifests)?;
     let sink = Arc::new(Sink::default());
     let progress = Progress::start(progress::wanted(args.no_progress), Arc::clone(&sink));
     progress.stage("reading package databases");
@@ -179,6 +180,21 @@ fn db_options() -> LoadOptions {
 }
 
 /// Every installed database under the root, plus `--manifest` inputs.
+/// A packed resources file lists modules, not files of the root: as a
+/// `--manifest` every entry would be "missing". It is audited where it lies.
+fn no_packed_manifests(manifests: &[PathBuf]) -> crate::Result<()> {
+    for m in manifests {
+        if db::detect(m).is_ok_and(|k| k == db::InputKind::PackedResources) {
+            return Err(crate::Error::Usage(format!(
+                "--manifest {}: a PyOxidizer packed resources file owns no files of the root; \
+                 its modules are audited where it lies in a Python tree (pyvet manifest lists them)",
+                m.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn load_manifest(
     root: &Path,
     choice: DbChoice,

@@ -11,6 +11,7 @@ pub mod dir;
 pub mod dpkg;
 pub mod json;
 pub(crate) mod lines;
+pub mod packed;
 pub mod record;
 pub mod rpm;
 pub mod rpmdb;
@@ -41,6 +42,8 @@ pub enum InputKind {
     PipRecord,
     /// A `pyvet-manifest/1` JSON document.
     ManifestJson,
+    /// A PyOxidizer packed resources file (`pyembed\x03`).
+    PackedResources,
     Directory,
 }
 
@@ -108,6 +111,9 @@ pub fn detect_bytes(head: &[u8], len: u64) -> Option<InputKind> {
     }
     if head.starts_with(NDB_MAGIC) {
         return Some(InputKind::RpmdbNdb);
+    }
+    if crate::format::packed::is_packed(head) {
+        return Some(InputKind::PackedResources);
     }
     if head.starts_with(AR_MAGIC) {
         return Some(InputKind::Deb);
@@ -213,6 +219,7 @@ fn read_input(path: &Path, root: &Path) -> Result<(Manifest, Vec<Error>)> {
         InputKind::ApkInstalled => apk::read(path)?,
         InputKind::PipRecord => record::read(path, root)?,
         InputKind::ManifestJson => json::read(path)?,
+        InputKind::PackedResources => packed::read(path)?,
         InputKind::Directory => dir::read(path)?,
     };
     Ok((m, Vec::new()))

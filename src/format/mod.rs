@@ -6,6 +6,7 @@ pub mod ar;
 pub mod cpio;
 pub mod deb822;
 pub mod marshal;
+pub mod packed;
 pub mod passwd;
 pub mod pyc;
 pub mod pysource;

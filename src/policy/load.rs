@@ -153,6 +153,7 @@ const TOP_KEYS: &[&str] = &[
     "rules",
     "expect",
     "accept",
+    "pyc-only",
 ];
 /// Keys that set an expectation, at the top level or in `[[expect]]`.
 const EXPECT_KEYS: &[&str] = &[
@@ -208,6 +209,7 @@ impl Walker<'_> {
         let mut defaults = Expect::default();
         self.patch(top).apply(&mut defaults);
         let rules = self.rules(top);
+        let (pyc_only, pyc_only_globs) = self.pyc_only(top);
         // A bad prefix is its own problem, not also a missing one.
         let has_prefix = top.contains_key("pysource-prefix");
         let overrides = self.expect_entries(top, has_prefix);
@@ -222,6 +224,8 @@ impl Walker<'_> {
             bytecode: bytecode.unwrap_or(BytecodeOrigin::Packaged),
             pysource_prefix,
             defaults,
+            pyc_only,
+            pyc_only_globs,
             overrides,
             accept,
             rules,
@@ -428,6 +432,42 @@ impl Walker<'_> {
             });
         }
         out
+    }
+
+    /// `pyc-only = [globs]`: module paths without suffix, compiled.
+    fn pyc_only(&mut self, top: &Table) -> (Vec<String>, Globs) {
+        let Some((k, item)) = top.get_key_value("pyc-only") else {
+            return (Vec::new(), Globs::default());
+        };
+        let Some(array) = item.as_array() else {
+            self.problem(
+                k.span(),
+                "`pyc-only` must be an array of module path globs".into(),
+            );
+            return (Vec::new(), Globs::default());
+        };
+        let (mut pats, mut globs) = (Vec::new(), Vec::new());
+        for v in array.iter() {
+            let Some(s) = v.as_str() else {
+                self.problem(
+                    v.span(),
+                    "`pyc-only` must be an array of module path globs".into(),
+                );
+                continue;
+            };
+            if s.ends_with(".py") || s.ends_with(".pyc") {
+                self.problem(
+                    v.span(),
+                    format!("bad module path {s:?} in `pyc-only`: no .py or .pyc suffix"),
+                );
+                continue;
+            }
+            if let Some(g) = self.glob(s, v.span()) {
+                pats.push(s.to_string());
+                globs.push(g);
+            }
+        }
+        (pats, Globs(globs))
     }
 
     /// `paths = [globs]`, compiled; a bad glob is a problem.

@@ -245,6 +245,11 @@ impl Globs {
         self.0.iter().any(|g| g.is_match(path))
     }
 
+    /// Each glob, in the order of the patterns they were compiled from.
+    pub fn iter(&self) -> impl Iterator<Item = &GlobMatcher> {
+        self.0.iter()
+    }
+
     /// Compiles one glob the way policies mean them.
     pub fn compile(pattern: &str) -> Result<GlobMatcher, globset::Error> {
         globset::GlobBuilder::new(pattern)
@@ -314,6 +319,13 @@ pub struct Policy {
     /// What is expected everywhere no `[[expect]]` entry says otherwise.
     #[serde(flatten)]
     pub defaults: Expect,
+    /// Modules the distribution ships as bytecode only (generated ones),
+    /// as globs over their paths without suffix
+    /// (`/usr/lib*/python3*/pydoc_data/topics`): their legacy-location
+    /// `X.pyc` is expected where the layout otherwise has none.
+    pub pyc_only: Vec<String>,
+    #[serde(skip)]
+    pub pyc_only_globs: Globs,
     /// Expectations for some paths; the last matching entry wins.
     #[serde(rename = "expect", skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<ExpectEntry>,
@@ -357,7 +369,24 @@ impl Policy {
         for o in self.overrides.iter().filter(|o| o.globs.is_match(path)) {
             o.set.apply(&mut e);
         }
+        if self.is_pyc_only(path) {
+            e.legacy_pycs = true;
+        }
         e
+    }
+
+    /// Whether `path` is the bytecode of a module the policy lists as
+    /// shipped pyc-only (its legacy `X.pyc`, or a `__pycache__` one).
+    pub fn is_pyc_only(&self, path: &Path) -> bool {
+        if self.pyc_only.is_empty() {
+            return false;
+        }
+        let source = match crate::bytecode::naming::locate(path, None) {
+            crate::bytecode::naming::PycLocation::Cache { source, .. }
+            | crate::bytecode::naming::PycLocation::Legacy { source } => source,
+            _ => return false,
+        };
+        self.pyc_only_globs.is_match(&source.with_extension(""))
     }
 
     /// The policy as TOML, as `pyvet policy show` prints it.
@@ -546,10 +575,31 @@ mod tests {
     }
 
     #[test]
+    fn pyc_only_modules_expect_their_legacy_pyc() {
+        let text = format!(
+            "{}\npyc-only = [\"/usr/lib*/python3*/pydoc_data/topics\"]\n",
+            builtin_text("fedora").unwrap().replace("pyc-only = []", "")
+        );
+        let p = parse(&text, Path::new("p.toml")).unwrap();
+        let e = |s: &str| p.expect_for(Path::new(s)).legacy_pycs;
+        assert!(e("/usr/lib/python3.11/pydoc_data/topics.pyc"));
+        assert!(e(
+            "/usr/lib64/python3.12/pydoc_data/__pycache__/topics.cpython-312.pyc"
+        ));
+        assert!(!e("/usr/lib/python3.11/pydoc_data/other.pyc"));
+        assert!(!e("/usr/lib/python3.11/encodings/cp1252.pyc"));
+        assert_eq!(p.pyc_only, ["/usr/lib*/python3*/pydoc_data/topics"]);
+        let again = parse(&p.to_toml(), Path::new("shown.toml")).unwrap();
+        assert_eq!(again.pyc_only, p.pyc_only);
+    }
+
+    #[test]
     fn expectations_by_path() {
         let p = builtin("fedora").unwrap();
+        // The real python3-libs header lists no pyc-only module
+        // (tests/policy_corpus.rs): no exception for pydoc_data.
         let pydoc = p.expect_for(Path::new("/usr/lib/python3.11/pydoc_data/topics.pyc"));
-        assert!(pydoc.legacy_pycs);
+        assert!(!pydoc.legacy_pycs);
         let os = p.expect_for(Path::new("/usr/lib/python3.11/os.py"));
         assert!(!os.legacy_pycs);
         assert_eq!(os.pycache, Some(vec![0, 1, 2]));
