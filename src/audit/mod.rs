@@ -189,7 +189,7 @@ pub struct Context<'a> {
     pub options: &'a Options,
     /// The Python trees audited.
     pub python_trees: Vec<PathBuf>,
-    /// Those of them that are bare build trees ([`bare_trees`]): ownership
+    /// Those of them that are bare build trees (as `bare_trees` decides): ownership
     /// checks skip them.
     pub bare_trees: Vec<PathBuf>,
     /// Whether the discovered trees (and the default-path zips beside
@@ -310,7 +310,7 @@ impl<'a> Context<'a> {
     }
 
     /// Whether ownership says nothing about `path`: there is no manifest
-    /// at all, or the path lies in a bare build tree ([`bare_trees`]).
+    /// at all, or the path lies in a bare build tree (as `bare_trees` decides).
     /// Ownership findings (`unowned-*`, a marker nothing owns) are not
     /// made there; every other check still is.
     pub fn is_bare(&self, path: &Path) -> bool {
