@@ -213,11 +213,8 @@ impl<'a> Context<'a> {
         options: &'a Options,
     ) -> Self {
         let owners = Owners::new(manifest);
-        let pysource_prefix = options
-            .pysource_prefix
-            .as_deref()
-            .or(policy.pysource_prefix.as_deref());
-        let mut discovered = walk::discover(tree, manifest, &[]);
+        let pysource_prefix = pysource_prefix(options, policy);
+        let mut discovered = walk::discover(tree, manifest);
         // The pysource prefix mirrors Python trees, and is none: its sources
         // are read by the marker check as its trees' sources, never imported.
         discovered.retain(|t| !pysource_prefix.is_some_and(|x| t.starts_with(x)));
@@ -272,10 +269,7 @@ impl<'a> Context<'a> {
 
     /// The pysource prefix in effect: `--pysource-prefix`, else the policy's.
     pub fn pysource_prefix(&self) -> Option<&Path> {
-        self.options
-            .pysource_prefix
-            .as_deref()
-            .or(self.policy.pysource_prefix.as_deref())
+        pysource_prefix(self.options, self.policy)
     }
 
     /// The package and entry of an owner.
@@ -316,6 +310,14 @@ impl<'a> Context<'a> {
     pub fn is_bare(&self, path: &Path) -> bool {
         self.manifest.packages.is_empty() || self.bare_trees.iter().any(|t| path.starts_with(t))
     }
+}
+
+/// `--pysource-prefix`, else the policy's.
+fn pysource_prefix<'a>(options: &'a Options, policy: &'a Policy) -> Option<&'a Path> {
+    options
+        .pysource_prefix
+        .as_deref()
+        .or(policy.pysource_prefix.as_deref())
 }
 
 /// The trees given as PATHs in which no manifest owns a single path: bare
@@ -487,19 +489,8 @@ pub fn run_checks(
 /// One finding per directory the walk did not look into: the audit is
 /// blind below it, which is what an attacker building a deep nest wants.
 fn unwalked(ctx: &Context, sink: &Sink) {
-    use walk::Unwalkable;
     for u in &ctx.inventory.unwalked {
-        let message = match u.why {
-            Unwalkable::TooDeep => format!(
-                "directory {} levels deep, the most pyvet walks: its contents were not audited",
-                crate::limits::MAX_TREE_DEPTH
-            ),
-            Unwalkable::PathTooLong => {
-                "path longer than PATH_MAX, so it cannot be opened: its contents were not audited"
-                    .to_string()
-            }
-        };
-        let mut f = Finding::new(rules::TREE_TOO_DEEP, &u.path, message)
+        let mut f = Finding::new(rules::TREE_TOO_DEEP, &u.path, u.why.cause())
             .package(ctx.package_of(&u.path))
             .extra("depth-limit", crate::limits::MAX_TREE_DEPTH.to_string())
             .extra("not-audited", "everything below this directory");

@@ -71,23 +71,25 @@ pub fn python_tree_of(path: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Finds the trees to audit: those the manifest installs into, the local
-/// ones that exist, then `extra` (command-line paths). Trees that resolve to
-/// the same directory (`lib64` → `lib`) are walked once, under the first
-/// spelling found (the manifest's).
-pub fn discover(tree: &dyn Tree, manifest: &Manifest, extra: &[PathBuf]) -> Vec<PathBuf> {
+/// The Python trees the manifest installs into, as it spells them.
+fn manifest_trees(manifest: &Manifest) -> BTreeSet<PathBuf> {
+    manifest
+        .packages
+        .iter()
+        .flat_map(|p| &p.files)
+        .filter_map(|f| python_tree_of(&f.path))
+        .collect()
+}
+
+/// Finds the trees to audit: those the manifest installs into, then the
+/// local ones that exist. Trees that resolve to the same directory
+/// (`lib64` → `lib`) are walked once, under the first spelling found (the
+/// manifest's).
+pub fn discover(tree: &dyn Tree, manifest: &Manifest) -> Vec<PathBuf> {
     // The manifest's spellings first, so that a tree reached through a
     // symlinked parent (`/lib` -> `/usr/lib`) is walked under the paths the
     // package manager records, and owners are found.
-    let mut candidates: BTreeSet<PathBuf> = BTreeSet::new();
-    for p in &manifest.packages {
-        for f in &p.files {
-            if let Some(t) = python_tree_of(&f.path) {
-                candidates.insert(t);
-            }
-        }
-    }
-    let mut ordered: Vec<PathBuf> = candidates.into_iter().collect();
+    let mut ordered: Vec<PathBuf> = manifest_trees(manifest).into_iter().collect();
     for parent in LOCAL_PARENTS {
         // A parent that is itself a symlink is scanned under its target.
         if tree.resolve(Path::new(parent)).ok().as_deref() != Some(Path::new(parent)) {
@@ -101,7 +103,7 @@ pub fn discover(tree: &dyn Tree, manifest: &Manifest, extra: &[PathBuf]) -> Vec<
             }
         }
     }
-    distinct(tree, ordered.into_iter().chain(extra.iter().cloned()))
+    distinct(tree, ordered)
 }
 
 /// The candidates that are directories, each directory once under its
@@ -133,15 +135,7 @@ pub fn distinct(tree: &dyn Tree, candidates: impl IntoIterator<Item = PathBuf>) 
 /// (`missing`, as the lookup fails inside the root) rather than the
 /// trees silently dropping out of the audit.
 pub fn unresolved_trees(tree: &dyn Tree, manifest: &Manifest) -> Vec<PathBuf> {
-    let mut candidates: BTreeSet<PathBuf> = BTreeSet::new();
-    for p in &manifest.packages {
-        for f in &p.files {
-            if let Some(t) = python_tree_of(&f.path) {
-                candidates.insert(t);
-            }
-        }
-    }
-    candidates
+    manifest_trees(manifest)
         .into_iter()
         .filter(|t| {
             let dir = tree
@@ -364,7 +358,7 @@ mod tests {
         std::fs::create_dir_all(r.join("usr/local/lib/python3.11")).unwrap();
         std::os::unix::fs::symlink("usr/lib", r.join("lib")).unwrap();
         let t = crate::tree::FsTree::new(r);
-        let found = discover(&t, &Manifest::default(), &[]);
+        let found = discover(&t, &Manifest::default());
         assert_eq!(
             found,
             [

@@ -108,8 +108,9 @@ pub fn judge(pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
 /// tree. `pyc` (and `opts.source`) are absolute paths inside the tree; as
 /// the import system does, symlinks are followed (inside the tree).
 pub fn judge_in(tree: &dyn Tree, pyc: &Path, opts: &JudgeOptions) -> Result<PycReport> {
-    let (bytes, oversized) = read_pyc(tree, pyc, opts.header_only && !opts.deep)?;
-    let header_only = (opts.header_only && !opts.deep) || oversized.is_some();
+    let asked_header_only = opts.header_only && !opts.deep;
+    let (bytes, oversized) = read_pyc(tree, pyc, asked_header_only)?;
+    let header_only = asked_header_only || oversized.is_some();
     let location = naming::locate(pyc, opts.pycache_prefix);
     let source = match opts.source {
         Some(s) => Some(s.to_path_buf()),

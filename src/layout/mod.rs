@@ -59,6 +59,14 @@ pub struct Target {
     pub prefix: Option<PathBuf>,
 }
 
+/// Whether a layout drops plain sources for legacy-location pycs.
+fn is_sourceless(layout: Layout) -> bool {
+    matches!(
+        layout,
+        Layout::Option2 | Layout::Option2Prefix | Layout::Minimal
+    )
+}
+
 /// Errors of `pyvet layout apply` that stop it before anything is written.
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
@@ -107,10 +115,7 @@ impl Target {
             ),
             _ => None,
         };
-        let sourceless = matches!(
-            policy.layout,
-            Layout::Option2 | Layout::Option2Prefix | Layout::Minimal
-        );
+        let sourceless = is_sourceless(policy.layout);
         Ok(Target {
             layout: policy.layout,
             keep_levels,
@@ -129,10 +134,7 @@ impl Target {
 
     /// Whether the layout drops plain sources for legacy-location pycs.
     pub fn sourceless(&self) -> bool {
-        matches!(
-            self.layout,
-            Layout::Option2 | Layout::Option2Prefix | Layout::Minimal
-        )
+        is_sourceless(self.layout)
     }
 
     /// Whether the layout keeps the sources of the moved pycs (option 2,

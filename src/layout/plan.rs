@@ -84,25 +84,10 @@ pub fn plan(root: &Path, trees: &[PathBuf], target: &Target) -> Result<Plan, sup
     let mut tags: BTreeMap<String, PathBuf> = BTreeMap::new();
     for tree in trees {
         for e in bounded_walk(tree) {
-            let e = match e {
-                Ok(e) => e,
-                Err(err) => {
-                    let (path, cause) = crate::fsutil::walk_error(err, tree);
-                    refusals.push(Refusal {
-                        path: inside(root, &path),
-                        why: format!("cannot read: {cause}"),
-                    });
-                    continue;
-                }
+            let Some(e) = walked(root, tree, e, &mut refusals) else {
+                continue;
             };
             let is_dir = e.file_type().is_dir();
-            if is_dir && e.depth() == MAX_TREE_DEPTH {
-                // What is below was not judged: nothing may be moved.
-                refusals.push(Refusal {
-                    path: inside(root, e.path()),
-                    why: crate::audit::walk::Unwalkable::TooDeep.cause(),
-                });
-            }
             p.after.insert(inside(root, e.path()), is_dir);
             if !is_dir {
                 classify(
@@ -153,7 +138,7 @@ fn inside(root: &Path, host: &Path) -> PathBuf {
 
 /// Host path of a path inside the build root.
 fn host(root: &Path, inside: &Path) -> PathBuf {
-    root.join(inside.strip_prefix("/").unwrap_or(inside))
+    crate::manifest::under_root(root, inside)
 }
 
 /// Reads the part of the prefix tree that mirrors `tree`, if there is one:
@@ -180,23 +165,9 @@ fn walk_prefixed(
         return;
     }
     for e in bounded_walk(&mirror) {
-        let e = match e {
-            Ok(e) => e,
-            Err(err) => {
-                let (path, cause) = crate::fsutil::walk_error(err, &mirror);
-                refusals.push(Refusal {
-                    path: inside(root, &path),
-                    why: format!("cannot read: {cause}"),
-                });
-                continue;
-            }
+        let Some(e) = walked(root, &mirror, e, refusals) else {
+            continue;
         };
-        if e.file_type().is_dir() && e.depth() == MAX_TREE_DEPTH {
-            refusals.push(Refusal {
-                path: inside(root, e.path()),
-                why: crate::audit::walk::Unwalkable::TooDeep.cause(),
-            });
-        }
         let at = inside(root, e.path());
         p.after.insert(at.clone(), e.file_type().is_dir());
         let (Some(name), Some(parent)) = (e.file_name().to_str(), at.parent()) else {
@@ -619,6 +590,35 @@ fn compress(source: &Path, to: &Path, how: Compression) -> crate::Result<()> {
         .set_accessed(meta.accessed().map_err(io(source))?)
         .set_modified(meta.modified().map_err(io(source))?);
     out.set_times(times).map_err(io(to))
+}
+
+/// An entry of a [`bounded_walk`] of `start`: `None`, with a refusal, for
+/// one that could not be read. A directory at the depth bound is an entry
+/// and a refusal: what is below it was not judged, so nothing may move.
+fn walked(
+    root: &Path,
+    start: &Path,
+    e: walkdir::Result<walkdir::DirEntry>,
+    refusals: &mut Vec<Refusal>,
+) -> Option<walkdir::DirEntry> {
+    let e = match e {
+        Ok(e) => e,
+        Err(err) => {
+            let (path, cause) = crate::fsutil::walk_error(err, start);
+            refusals.push(Refusal {
+                path: inside(root, &path),
+                why: format!("cannot read: {cause}"),
+            });
+            return None;
+        }
+    };
+    if e.file_type().is_dir() && e.depth() == MAX_TREE_DEPTH {
+        refusals.push(Refusal {
+            path: inside(root, e.path()),
+            why: crate::audit::walk::Unwalkable::TooDeep.cause(),
+        });
+    }
+    Some(e)
 }
 
 /// A walk of `dir` in name order that follows no symlink and stops

@@ -144,11 +144,7 @@ impl FsTree {
 
     /// The host path of `path`, its parent resolved, its final name kept.
     fn host_nofollow(&self, path: &Path) -> TreeResult<PathBuf> {
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-            return Ok(self.root.clone());
-        };
-        let dir = self.resolve_dir(parent)?;
-        Ok(self.host(&dir).join(name))
+        Ok(self.host(&self.nofollow(path)?))
     }
 
     /// [`Tree::resolve`] of a directory, cached: each directory is resolved
