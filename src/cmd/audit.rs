@@ -36,20 +36,22 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     let progress = Progress::start(progress::wanted(args.no_progress), Arc::clone(&sink));
     progress.stage("reading package databases");
     let mut fs_tree = None;
-    let (tree, (manifest, load_errors)): (&dyn Tree, _) = match &image {
-        Some(img) => (
-            &img.tree,
-            crate::image::load_manifest(&img.tree, select(args.db), db_options(), &args.manifests)?,
-        ),
+    let (tree, (manifest, load_errors, databases)): (&dyn Tree, _) = match &image {
+        Some(img) => {
+            let (m, errors) = crate::image::load_manifest(
+                &img.tree,
+                select(args.db),
+                db_options(),
+                &args.manifests,
+            )?;
+            let found = !m.packages.is_empty() || !errors.is_empty() || !args.manifests.is_empty();
+            (&img.tree, (m, errors, found))
+        }
         None => (
             fs_tree.get_or_insert_with(|| FsTree::new(&args.root)),
             load_manifest(&args.root, args.db, &args.manifests),
         ),
     };
-    let databases = match &image {
-        Some(_) => !manifest.packages.is_empty() || !load_errors.is_empty(),
-        None => !db::installed(&args.root, select(args.db)).is_empty(),
-    } || !args.manifests.is_empty();
     let policy = choose_policy(args.policy.as_deref(), tree, &manifest)?;
     let paths = inside_root(&args.paths)?;
     existing_dirs(tree, &paths)?;
@@ -85,10 +87,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     progress.stage("checking");
     let report = audit::run_with(&ctx, &sink, load_errors);
     drop(progress);
-    match args.format {
-        AuditFormat::Json => render::audit_json::write(&report, out)?,
-        _ => render::write_out(out, &render_report(&report, &ctx, args))?,
-    }
+    write_report(&report, args, out)?;
     for e in &report.errors {
         eprintln!("pyvet: error: {e}");
     }
@@ -103,13 +102,19 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     Ok(code)
 }
 
-fn render_report(report: &Report, _ctx: &Context, args: &AuditArgs) -> String {
-    match args.format {
-        AuditFormat::Json => render::audit_json::render(report),
+/// Writes the report in `--format` (JSON streamed, the others rendered).
+fn write_report(
+    report: &Report,
+    args: &AuditArgs,
+    out: &mut dyn std::io::Write,
+) -> crate::Result<()> {
+    let text = match args.format {
+        AuditFormat::Json => return render::audit_json::write(report, out),
         AuditFormat::Text => render::audit_text::render(report, text_options(&args.show)),
         AuditFormat::Sarif => render::sarif::render(report),
         AuditFormat::Rpm => render::rpm::render(report),
-    }
+    };
+    render::write_out(out, &text)
 }
 
 /// The text report's options: `--show`, colour on a terminal.
@@ -195,13 +200,16 @@ fn no_packed_manifests(manifests: &[PathBuf]) -> crate::Result<()> {
     Ok(())
 }
 
+/// The root's databases and the extra inputs: the manifest, its errors as
+/// text, and whether any database or input was there at all.
 pub(crate) fn load_manifest(
     root: &Path,
     choice: DbChoice,
     extra: &[PathBuf],
-) -> (Manifest, Vec<String>) {
-    let (manifest, errors) = db::load(root, select(choice), extra, db_options());
-    (manifest, errors.iter().map(ToString::to_string).collect())
+) -> (Manifest, Vec<String>, bool) {
+    let l = db::load(root, select(choice), extra, db_options());
+    let errors = l.errors.iter().map(ToString::to_string).collect();
+    (l.manifest, errors, l.databases > 0 || !extra.is_empty())
 }
 
 /// `--policy`, else the distribution's built-in policy.

@@ -25,7 +25,9 @@ pub fn run(args: &ManifestArgs, out: &mut dyn std::io::Write) -> crate::Result<E
             args.root.display()
         )));
     }
-    let (manifest, errors) = db::load(&args.root, select(args.db), &args.inputs, opts);
+    let db::Loaded {
+        manifest, errors, ..
+    } = db::load(&args.root, select(args.db), &args.inputs, opts);
     for e in &errors {
         report_error(e);
     }

@@ -9,7 +9,7 @@ use crate::cmd::audit::{
     choose_policy, existing_dirs, exit_code, inside_root, load_manifest, pysource_prefix,
     something_to_audit, text_options,
 };
-use crate::cmd::{manifest::select, ExitCode};
+use crate::cmd::ExitCode;
 use crate::render;
 use crate::tree::FsTree;
 
@@ -21,8 +21,7 @@ pub fn run(args: &MarkersArgs, out: &mut dyn std::io::Write) -> crate::Result<Ex
         )));
     }
     let tree = FsTree::new(&args.root);
-    let (manifest, load_errors) = load_manifest(&args.root, args.db, &[]);
-    let databases = !crate::db::installed(&args.root, select(args.db)).is_empty();
+    let (manifest, load_errors, databases) = load_manifest(&args.root, args.db, &[]);
     let policy = choose_policy(args.policy.as_deref(), &tree, &manifest)?;
     let paths = inside_root(&args.paths)?;
     existing_dirs(&tree, &paths)?;

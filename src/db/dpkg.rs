@@ -645,7 +645,7 @@ pub fn read_admindir(dir: &Path) -> Result<Manifest> {
     let info = info.is_dir().then_some(info.as_path());
     // Not following a final link: a `status` that is a dangling or looping
     // symlink is there, and reading it (O_NOFOLLOW) says what it is.
-    let has_status = std::fs::symlink_metadata(&status).is_ok();
+    let has_status = super::present(&status);
     if !has_status && !status_d.is_dir() {
         return Err(Error::Unrecognised {
             path: dir.to_path_buf(),

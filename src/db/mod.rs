@@ -275,8 +275,16 @@ const APK_DBS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"
 /// One unreadable database (or one hostile `RECORD`) must not hide the
 /// others: each failure is returned beside whatever could be read.
 pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest, Vec<Error>) {
+    let (m, errors, _) = read_root(root, select, opts);
+    (m, errors)
+}
+
+/// [`load_root`], and how many databases it found (one that holds no
+/// package, or does not parse, counts all the same).
+fn read_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest, Vec<Error>, usize) {
     let mut m = Manifest::default();
     let (found, mut errors) = locate(root, select);
+    let databases = found.len();
     for (backend, path) in found {
         let read = match backend {
             DbSelect::Rpm => read_rpmdb_dir(&path),
@@ -292,14 +300,7 @@ pub fn load_root(root: &Path, select: DbSelect, opts: LoadOptions) -> (Manifest,
             Err(e) => errors.push(e),
         }
     }
-    (filter(m, opts), errors)
-}
-
-/// The installed databases under `root` that [`load_root`] reads, as host
-/// paths: one that holds no package, or does not parse, is found all the
-/// same.
-pub fn installed(root: &Path, select: DbSelect) -> Vec<PathBuf> {
-    locate(root, select).0.into_iter().map(|(_, p)| p).collect()
+    (filter(m, opts), errors, databases)
 }
 
 /// Where [`load_root`] looks for databases, for messages saying it found
@@ -360,28 +361,33 @@ fn locate(root: &Path, select: DbSelect) -> (Vec<(DbSelect, PathBuf)>, Vec<Error
     (out, errors)
 }
 
+/// What [`load`] read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub manifest: Manifest,
+    /// Every error beside it (one unreadable input never hides the others).
+    pub errors: Vec<Error>,
+    /// How many installed databases were found under the root, readable
+    /// or not, with packages or without.
+    pub databases: usize,
+}
+
 /// Every installed database under `root` (as `select` says) and every
-/// input: one manifest, and every error beside it (one unreadable input
-/// never hides the others).
-pub fn load(
-    root: &Path,
-    select: DbSelect,
-    inputs: &[PathBuf],
-    opts: LoadOptions,
-) -> (Manifest, Vec<Error>) {
-    let mut manifest = Manifest::default();
-    let mut errors = Vec::new();
+/// input: one manifest, and every error beside it.
+pub fn load(root: &Path, select: DbSelect, inputs: &[PathBuf], opts: LoadOptions) -> Loaded {
+    let mut out = Loaded::default();
     if select != DbSelect::None {
-        let (m, errs) = load_root(root, select, opts);
-        manifest.extend(m);
-        errors.extend(errs);
+        let (m, errs, databases) = read_root(root, select, opts);
+        out.manifest.extend(m);
+        out.errors.extend(errs);
+        out.databases = databases;
     }
     for input in inputs {
         let (m, errs) = load_input(input, root, opts);
-        manifest.extend(m);
-        errors.extend(errs);
+        out.manifest.extend(m);
+        out.errors.extend(errs);
     }
-    (manifest, errors)
+    out
 }
 
 /// A reader that reads all or nothing has no partial errors.
@@ -421,7 +427,7 @@ fn unique_resolved(root: &Path, candidates: &[&str]) -> (Vec<PathBuf>, Vec<Error
 /// Whether a host path names an entry of any type (not following a final
 /// symlink): a database replaced by a FIFO or a link is *there*, and its
 /// reader refuses it with an error, rather than being taken for none.
-fn present(host: &Path) -> bool {
+pub(crate) fn present(host: &Path) -> bool {
     std::fs::symlink_metadata(host).is_ok()
 }
 

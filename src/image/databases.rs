@@ -56,7 +56,11 @@ pub fn load_manifest(
     for record in tree.paths().filter(|p| is_record(p)) {
         copy.path(&record, true);
     }
-    let (mut manifest, errors) = db::load(root, select, extra, opts);
+    let db::Loaded {
+        mut manifest,
+        errors,
+        ..
+    } = db::load(root, select, extra, opts);
     for p in &mut manifest.packages {
         if let Ok(rest) = p.source.file.strip_prefix(root) {
             p.source.file = Path::new("/").join(rest);

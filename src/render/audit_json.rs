@@ -13,8 +13,9 @@ pub fn write(report: &Report, out: &mut dyn std::io::Write) -> crate::Result<()>
     super::written(r)
 }
 
+/// The report as one string, as [`write`] streams it.
 pub fn render(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).expect("report serialises");
-    s.push('\n');
-    s
+    let mut buf = Vec::new();
+    write(report, &mut buf).expect("writing to memory cannot fail");
+    String::from_utf8(buf).expect("serde_json writes UTF-8")
 }
