@@ -13,7 +13,7 @@ pub fn write(report: &Report, out: &mut dyn std::io::Write) -> crate::Result<()>
     super::written(r)
 }
 
-/// The report as one string, as [`write`] streams it.
+/// The report as one string, as [`write()`] streams it.
 pub fn render(report: &Report) -> String {
     let mut buf = Vec::new();
     write(report, &mut buf).expect("writing to memory cannot fail");
