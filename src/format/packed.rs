@@ -47,7 +47,7 @@ mod blob_field {
 }
 
 /// Resource index field types (`python_packed_resources::ResourceField`).
-mod field {
+pub mod field {
     pub const END_OF_INDEX: u8 = 0x00;
     pub const START_OF_ENTRY: u8 = 0x01;
     pub const NAME: u8 = 0x03;
@@ -198,10 +198,25 @@ pub struct Resource<'a> {
     pub relative: RelativePaths<'a>,
 }
 
+/// One blob section, as the blob index describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobSection {
+    /// The resource field whose blobs it holds.
+    pub field: u8,
+    /// Its length, interior padding included.
+    pub length: u64,
+    /// The bytes its entry takes in the blob index.
+    pub index_len: usize,
+    /// Whether a NUL follows every blob.
+    pub nul_padded: bool,
+}
+
 /// A parsed packed resources file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packed<'a> {
     pub resources: Vec<Resource<'a>>,
+    /// The blob sections, in file order.
+    pub sections: Vec<BlobSection>,
 }
 
 /// Whether `head` starts with the magic.
@@ -281,7 +296,7 @@ impl<'a> Packed<'a> {
             what: "blob",
         };
         let data_start = blob_start + h.resource_index;
-        let mut sections = sections(blob_index, h.sections, data_start, data.len())?;
+        let (mut sections, listed) = sections(blob_index, h.sections, data_start, data.len())?;
         let index = Cursor {
             data: &data[blob_start..data_start],
             pos: 0,
@@ -294,7 +309,10 @@ impl<'a> Packed<'a> {
             sections: &mut sections,
         }
         .resources(h.count)?;
-        Ok(Packed { resources })
+        Ok(Packed {
+            resources,
+            sections: listed,
+        })
     }
 }
 
@@ -345,27 +363,31 @@ fn header(data: &[u8]) -> Result<Header, PackedError> {
     })
 }
 
-/// The blob index: where each field's section starts and ends. A section
-/// per field at most; together they must fit in the file.
+/// Where each field's section starts and ends, by field.
+type Sections = [Option<Section>; 256];
+
+/// The blob index: where each field's section starts and ends, and the
+/// sections as listed. A section per field at most; together they must fit
+/// in the file.
 fn sections(
     mut c: Cursor,
     declared: u8,
     data_start: usize,
     len: usize,
-) -> Result<[Option<Section>; 256], PackedError> {
+) -> Result<(Sections, Vec<BlobSection>), PackedError> {
     let mut out = [None; 256];
-    let mut listed = 0usize;
+    let mut listed = Vec::new();
     let mut offset = data_start as u64;
     // An empty index (no sections, length 0) has no end marker.
     if declared == 0 && c.data.is_empty() {
-        return Ok(out);
+        return Ok((out, listed));
     }
     loop {
         let at = c.at();
         match c.u8()? {
             blob_field::END_OF_INDEX => break,
             blob_field::START_OF_ENTRY => {
-                let (field, size, nul_padded) = section_entry(&mut c, listed)?;
+                let (field, size, nul_padded) = section_entry(&mut c, listed.len())?;
                 if out[usize::from(field)].is_some() {
                     return Err(PackedError::DuplicateSection { field });
                 }
@@ -382,8 +404,13 @@ fn sections(
                     end: end as usize,
                     nul_padded,
                 });
+                listed.push(BlobSection {
+                    field,
+                    length: size,
+                    index_len: c.at() - at,
+                    nul_padded,
+                });
                 offset = end;
-                listed += 1;
             }
             byte => {
                 return Err(PackedError::UnknownField {
@@ -395,10 +422,13 @@ fn sections(
         }
     }
     end_exactly(&c)?;
-    if listed != usize::from(declared) {
-        return Err(PackedError::SectionCount { declared, listed });
+    if listed.len() != usize::from(declared) {
+        return Err(PackedError::SectionCount {
+            declared,
+            listed: listed.len(),
+        });
     }
-    Ok(out)
+    Ok((out, listed))
 }
 
 /// One blob index entry after its start marker: field, length, padding.
@@ -452,7 +482,7 @@ fn end_exactly(c: &Cursor) -> Result<(), PackedError> {
 struct Reader<'a, 's> {
     data: &'a [u8],
     index: Cursor<'a>,
-    sections: &'s mut [Option<Section>; 256],
+    sections: &'s mut Sections,
 }
 
 impl<'a> Reader<'a, '_> {
@@ -494,10 +524,15 @@ impl<'a> Reader<'a, '_> {
         Ok(out)
     }
 
-    /// The next blob of `field`'s section, `length` bytes.
+    /// The next blob of `field`'s section, `length` bytes. An empty blob
+    /// needs no section: the writer makes none for a field whose blobs are
+    /// all empty (a tree of empty `__init__.py` sources).
     fn blob(&mut self, index: usize, field: u8, length: u64) -> Result<&'a [u8], PackedError> {
         let Some(s) = self.sections[usize::from(field)].as_mut() else {
-            return Err(PackedError::NoSection { index, field });
+            return match length {
+                0 => Ok(&[]),
+                _ => Err(PackedError::NoSection { index, field }),
+            };
         };
         let pad = u64::from(s.nul_padded);
         let end = (s.next as u64)
@@ -663,6 +698,49 @@ mod tests {
         d.extend([1, field::NAME, 3, 0, field::SOURCE, 1, 0, 0, 0, 0xff, 0]);
         d.extend(b"foox");
         d
+    }
+
+    /// `foo` with an empty source and no source section, as the writer
+    /// writes it.
+    fn empty_source() -> Vec<u8> {
+        let mut d = MAGIC.to_vec();
+        d.push(1);
+        d.extend(14u32.to_le_bytes()); // blob index: 13 + end
+        d.extend(1u32.to_le_bytes());
+        d.extend(11u32.to_le_bytes());
+        d.extend([1, 2, field::NAME, 3]);
+        d.extend(3u64.to_le_bytes());
+        d.extend([0xff, 0]);
+        d.extend([1, field::NAME, 3, 0, field::SOURCE, 0, 0, 0, 0, 0xff, 0]);
+        d.extend(b"foo");
+        d
+    }
+
+    #[test]
+    fn an_empty_blob_needs_no_section() {
+        let d = empty_source();
+        let p = Packed::parse(&d).unwrap();
+        assert_eq!(p.resources[0].source, Some(&b""[..]));
+        assert_eq!(
+            p.sections,
+            [BlobSection {
+                field: field::NAME,
+                length: 3,
+                index_len: 13,
+                nul_padded: false
+            }]
+        );
+        // A blob with bytes still needs its section.
+        let mut d = d;
+        let at = d.len() - 3 - 6;
+        d[at] = 1;
+        assert_eq!(
+            Packed::parse(&d),
+            Err(PackedError::NoSection {
+                index: 0,
+                field: field::SOURCE
+            })
+        );
     }
 
     #[test]
