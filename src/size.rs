@@ -5,6 +5,13 @@
 //! The rules are `pyvet layout apply`'s: each layout's [`Target`], from its
 //! shipped policy ([`crate::layout::LAYOUTS`]). Option 2's sources are really
 //! compressed (gzip -9 through zlib), not estimated.
+//!
+//! A PyOxidizer packed resources file in the tree is one file whose
+//! content the layouts thin out by the same rules ([`packed`]): its size in
+//! each layout is that of the file the writer would make from what the
+//! layout keeps, and what it holds is broken down by kind.
+
+pub mod packed;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -16,6 +23,7 @@ use serde::Serialize;
 
 use crate::audit::walk::Unwalked;
 use crate::bytecode::naming::{self, PycLocation};
+use crate::format::packed::Packed;
 use crate::layout::Target;
 use crate::policy::Compression;
 use crate::tree::{Kind, Meta, Tree, TreeError};
@@ -44,6 +52,8 @@ enum Class {
     Cache(Option<u8>),
     /// Anything else: data, extension modules, other bytecode.
     Other,
+    /// A PyOxidizer packed resources file, priced by its content.
+    Packed,
 }
 
 /// One entry of the status-quo tree that is not a directory.
@@ -56,7 +66,11 @@ struct Item {
     gz: Option<u64>,
     /// For a source: whether an opt-0 pyc of it exists (moved in option 2).
     has_pyc: bool,
+    /// For a packed resources file: what it holds and costs.
+    packed: Option<Box<PackedSize>>,
 }
+
+pub use packed::PackedSize;
 
 /// Why a tree could not be priced.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +82,14 @@ pub enum SizeError {
     Unwalked(Unwalked),
 }
 
+/// A packed resources file [`of_tree`] priced as the file it is: it does
+/// not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpriced {
+    pub path: PathBuf,
+    pub why: String,
+}
+
 /// What a tree costs in each layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Priced {
@@ -76,6 +98,10 @@ pub struct Priced {
     /// Python 2 bytecode and no `__pycache__`: every layout is the tree as
     /// it is, since the layouts move only CPython 3's `__pycache__` pycs.
     pub python2: bool,
+    /// The packed resources files in it.
+    pub packed: Vec<PackedSize>,
+    /// Packed resources files that do not parse, kept as they are.
+    pub unpriced: Vec<Unpriced>,
 }
 
 /// What `pyvet size` says of a tree with [`Priced::python2`].
@@ -119,7 +145,7 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Priced> {
         .iter()
         .filter(|(p, m)| m.kind == Kind::Dir && p.file_name() == Some(OsStr::new("__pycache__")))
         .count();
-    let mut items = classify(&files);
+    let mut items = classify(tree, &files);
     let python2 = pycache_dirs == 0 && has_python2_bytecode(&items);
     items
         .par_iter_mut()
@@ -129,6 +155,7 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Priced> {
             i.gz = Some(gzip9_len(&data));
             Ok(())
         })?;
+    let unpriced = read_packed(tree, &mut items)?;
     // A marker goes beside the sources of every directory that has some;
     // a Python 2 tree is priced as it is, with no marker added.
     let source_dirs = if python2 {
@@ -145,25 +172,98 @@ pub fn of_tree(tree: &dyn Tree, dir: &Path) -> SizeResult<Priced> {
         .iter()
         .filter_map(|(name, _)| Some(layout(name, &Target::named(name)?, &items, source_dirs)))
         .collect();
-    Ok(Priced { layouts, python2 })
+    let packed = items
+        .into_iter()
+        .filter_map(|i| i.packed)
+        .map(|p| *p)
+        .collect();
+    Ok(Priced {
+        layouts,
+        python2,
+        packed,
+        unpriced,
+    })
+}
+
+/// Parses each packed resources file of the tree; one that does not parse
+/// is priced as the file it is, and said so.
+fn read_packed(tree: &dyn Tree, items: &mut [Item]) -> SizeResult<Vec<Unpriced>> {
+    let results: Vec<SizeResult<Option<Unpriced>>> = items
+        .par_iter_mut()
+        .filter(|i| i.class == Class::Packed)
+        .map(|i| {
+            let data = tree.read(&i.path, crate::limits::PACKED_MAX_FILE)?;
+            match Packed::parse(&data) {
+                Ok(p) => {
+                    let priced = PackedSize::of(i.path.clone(), data.len() as u64, &p);
+                    i.packed = Some(Box::new(priced));
+                    Ok(None)
+                }
+                Err(e) => Ok(Some(Unpriced {
+                    path: i.path.clone(),
+                    why: e.to_string(),
+                })),
+            }
+        })
+        .collect();
+    results.into_iter().filter_map(Result::transpose).collect()
+}
+
+/// Prices one packed resources file at `path` (a path inside `tree`): one
+/// file in every layout, of the size the layout leaves it.
+pub fn of_packed_file(tree: &dyn Tree, path: &Path) -> crate::Result<Priced> {
+    let meta = tree.lstat(path)?;
+    if meta.kind != Kind::File {
+        return Err(TreeError::NotRegular {
+            path: path.to_path_buf(),
+            kind: meta.kind,
+        }
+        .into());
+    }
+    let data = tree.read(path, crate::limits::PACKED_MAX_FILE)?;
+    let parsed = Packed::parse(&data).map_err(|e| crate::Error::format(path, e))?;
+    let priced = PackedSize::of(path.to_path_buf(), data.len() as u64, &parsed);
+    let layouts = priced
+        .layouts
+        .iter()
+        .map(|l| LayoutSize {
+            name: l.name,
+            bytes: l.bytes,
+            blocks: l.bytes.div_ceil(BLOCK),
+            files: 1,
+        })
+        .collect();
+    Ok(Priced {
+        layouts,
+        python2: false,
+        packed: vec![priced],
+        unpriced: Vec::new(),
+    })
 }
 
 /// The files whose content [`of_tree`] reads: sources (compressed for
-/// option 2). A [`PackageTree`](crate::tree::PackageTree) built for
-/// [`of_tree`] keeps these.
+/// option 2) and packed resources files by their usual names
+/// (PyOxidizer's `packed-resources`, `.pyor`, `.packed`, `.resources`).
+/// A [`PackageTree`](crate::tree::PackageTree) built for [`of_tree`] keeps
+/// these.
 pub fn wants_content(path: &Path) -> bool {
-    class_of(path) == Class::Source
+    let packed_name = path.file_name() == Some(OsStr::new("packed-resources"))
+        || path
+            .extension()
+            .is_some_and(|e| ["pyor", "packed", "resources"].map(OsStr::new).contains(&e));
+    packed_name || class_of(path) == Class::Source
 }
 
 /// Sorts files into classes; a source "has a pyc" when an opt-0 cache file
 /// names it. What is not a regular file stays what it is in every layout
 /// (a build moves, compresses and drops only regular files).
-fn classify(files: &[(PathBuf, Meta)]) -> Vec<Item> {
+fn classify(tree: &dyn Tree, files: &[(PathBuf, Meta)]) -> Vec<Item> {
     let mut with_pyc = std::collections::HashSet::new();
     let mut items: Vec<Item> = files
         .iter()
         .map(|(p, meta)| {
             let class = match meta.kind {
+                Kind::File if crate::check::packed::is_packed_file(tree, p, meta) => Class::Packed,
                 Kind::File => class_of(p),
                 _ => Class::Other,
             };
@@ -178,6 +278,7 @@ fn classify(files: &[(PathBuf, Meta)]) -> Vec<Item> {
                 class,
                 gz: None,
                 has_pyc: false,
+                packed: None,
             }
         })
         .collect();
@@ -234,18 +335,9 @@ fn layout(name: &'static str, t: &Target, items: &[Item], source_dirs: u64) -> L
         out.files += 1;
     };
     for i in items {
-        let kept = match i.class {
-            Class::Other => Some(i.size),
-            Class::Source if !t.sourceless() || !i.has_pyc => Some(i.size),
-            // Option 2 keeps the source of a moved pyc in `__pysources__`
-            // (or, plain as its policy has it, under the pysource prefix).
-            Class::Source => t.keeps_sources().then(|| match t.compression {
-                Compression::None => i.size,
-                _ => i.gz.unwrap_or(i.size),
-            }),
-            // Sourceless layouts move the opt-0 pyc to `X.pyc`.
-            Class::Cache(Some(0)) if t.sourceless() => Some(i.size),
-            Class::Cache(level) => t.keeps_cache(level).then_some(i.size),
+        let kept = match &i.packed {
+            Some(p) => Some(p.in_layout(name)),
+            None => kept_size(t, i.class, i.has_pyc, i.size, i.gz),
         };
         kept.map(&mut add);
     }
@@ -256,6 +348,26 @@ fn layout(name: &'static str, t: &Target, items: &[Item], source_dirs: u64) -> L
         }
     }
     out
+}
+
+/// What layout `t` makes of a file of `class` and `size` (`gz`: its gzip
+/// -9 size, for a source): its size there, or `None` when it drops it. A
+/// source whose opt-0 pyc exists (`has_pyc`) gives way to it in the
+/// sourceless layouts.
+fn kept_size(t: &Target, class: Class, has_pyc: bool, size: u64, gz: Option<u64>) -> Option<u64> {
+    match class {
+        Class::Other | Class::Packed => Some(size),
+        Class::Source if !t.sourceless() || !has_pyc => Some(size),
+        // Option 2 keeps the source of a moved pyc in `__pysources__`
+        // (or, plain as its policy has it, under the pysource prefix).
+        Class::Source => t.keeps_sources().then(|| match t.compression {
+            Compression::None => size,
+            _ => gz.unwrap_or(size),
+        }),
+        // Sourceless layouts move the opt-0 pyc to `X.pyc`.
+        Class::Cache(Some(0)) if t.sourceless() => Some(size),
+        Class::Cache(level) => t.keeps_cache(level).then_some(size),
+    }
 }
 
 /// The length of `data` compressed as `gzip -9 -n` would (no name, no time).

@@ -8,14 +8,20 @@
 //! `app.good` (source, bytecode at 0, 1, 2 compiled from it),
 //! `app.tampered` (source, bytecode compiled from other code),
 //! `app.sourceless` (bytecode only).
+//!
+//! `pyvet size` prices it per layout as PyOxidizer's writer would write
+//! what the layout keeps (checked against the writer's own output).
 
 mod common;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
+use assert_cmd::Command;
 use common::audit::{finding, json as audit, not_owned, set};
 use common::rpmroot::RpmRoot;
-use python_packed_resources::load_resources;
+use python_packed_resources::{load_resources, write_packed_resources_v3, Resource};
+use serde_json::Value;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/packed/app.pyor");
 const FILE: &str = "/usr/lib/python3.11/site-packages/app.pyor";
@@ -128,7 +134,7 @@ fn manifest_lists_it_and_audit_refuses_it_as_a_manifest() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/packed/app.pyor"
     );
-    let out = assert_cmd::Command::cargo_bin("pyvet")
+    let out = Command::cargo_bin("pyvet")
         .unwrap()
         .args(["manifest", "--db", "none", fixture])
         .output()
@@ -140,7 +146,7 @@ fn manifest_lists_it_and_audit_refuses_it_as_a_manifest() {
         "{text}"
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = assert_cmd::Command::cargo_bin("pyvet")
+    let out = Command::cargo_bin("pyvet")
         .unwrap()
         .args(["audit", "--manifest", fixture, "--root"])
         .arg(dir.path())
@@ -148,4 +154,207 @@ fn manifest_lists_it_and_audit_refuses_it_as_a_manifest() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("owns no files of the root"));
+}
+
+const FIXTURE_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/packed/app.pyor"
+);
+
+fn pyvet(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("pyvet")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The fixture's resources as PyOxidizer's reader returns them.
+fn reference() -> Vec<Resource<'static, u8>> {
+    load_resources(FIXTURE)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// What PyOxidizer's writer makes of the resources, in bytes.
+fn written(resources: &[Resource<u8>]) -> u64 {
+    let mut out = Vec::new();
+    write_packed_resources_v3(resources, &mut out, None).unwrap();
+    out.len() as u64
+}
+
+/// The fixture as each layout keeps it, written by PyOxidizer's writer:
+/// a module with a source loses the bytecode levels the layout drops
+/// (option 1 all, py-opt0 and option 2 opt 1 and 2) and, in minimal, its
+/// source for its opt-0 bytecode; a module without a source keeps its
+/// bytecode.
+fn writer_sizes() -> Vec<(&'static str, u64)> {
+    pyvet::layout::LAYOUTS
+        .iter()
+        .map(|(layout, _)| {
+            let mut rs = reference();
+            for r in rs.iter_mut().filter(|r| r.in_memory_source.is_some()) {
+                let (levels, source) = match *layout {
+                    "status-quo" | "option1-full" => (3, true),
+                    "option1" => (0, true),
+                    "minimal" => (1, r.in_memory_bytecode.is_none()),
+                    _ => (1, true),
+                };
+                if levels < 3 {
+                    r.in_memory_bytecode_opt1 = None;
+                    r.in_memory_bytecode_opt2 = None;
+                }
+                if levels == 0 {
+                    r.in_memory_bytecode = None;
+                }
+                if !source {
+                    r.in_memory_source = None;
+                }
+            }
+            (*layout, written(&rs))
+        })
+        .collect()
+}
+
+fn size_json(input: &Path) -> Value {
+    let out = pyvet(&["size", "--format", "json", input.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `pyvet size FILE`: one file in every layout, as large as PyOxidizer's
+/// writer makes the file from what the layout keeps.
+#[test]
+fn size_prices_each_layout_as_the_writer_writes_it() {
+    assert_eq!(
+        written(&reference()),
+        FIXTURE.len() as u64,
+        "the writer round-trips"
+    );
+    let want = writer_sizes();
+    // The layouts do thin it out: the figures are not all the same.
+    assert!(want.iter().any(|(_, b)| *b < FIXTURE.len() as u64 / 2));
+    let doc = size_json(Path::new(FIXTURE_PATH));
+    let got: Vec<(String, u64, u64, u64)> = doc["layouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let n = |k: &str| l[k].as_u64().unwrap();
+            (
+                l["name"].as_str().unwrap().to_owned(),
+                n("bytes"),
+                n("blocks"),
+                n("files"),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64, u64, u64)> = want
+        .iter()
+        .map(|(n, b)| (n.to_string(), *b, b.div_ceil(4096), 1))
+        .collect();
+    assert_eq!(got, expected);
+    let packed = &doc["packed"][0];
+    assert_eq!(packed["bytes"], FIXTURE.len() as u64);
+    assert_eq!(packed["resources"], 4);
+}
+
+/// What the file holds, by kind, is what `pyvet manifest` lists of it.
+#[test]
+fn size_breaks_the_file_down_as_the_manifest_lists_it() {
+    let out = pyvet(&["manifest", "--db", "none", "--format", "json", FIXTURE_PATH]);
+    let manifest: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut want = std::collections::BTreeMap::<&str, (u64, u64)>::new();
+    for f in manifest["packages"][0]["files"].as_array().unwrap() {
+        let path = f["path"].as_str().unwrap();
+        let kind = match path {
+            p if p.ends_with(".opt-1.pyc") => "bytecode opt-1",
+            p if p.ends_with(".opt-2.pyc") => "bytecode opt-2",
+            p if p.ends_with(".pyc") => "bytecode opt-0",
+            p if p.ends_with(".py") => "sources",
+            _ => "package data",
+        };
+        let e = want.entry(kind).or_default();
+        *e = (e.0 + 1, e.1 + f["size"].as_u64().unwrap());
+    }
+    let doc = size_json(Path::new(FIXTURE_PATH));
+    let parts = doc["packed"][0]["parts"].as_array().unwrap();
+    let held: u64 = parts.iter().map(|p| p["bytes"].as_u64().unwrap()).sum();
+    assert_eq!(held, FIXTURE.len() as u64, "the parts add up to the file");
+    for p in parts {
+        let kind = p["part"].as_str().unwrap();
+        let got = (p["count"].as_u64().unwrap(), p["bytes"].as_u64().unwrap());
+        match kind {
+            "index and names" => assert_eq!(got.0, 4),
+            _ => assert_eq!(got, want.get(kind).copied().unwrap_or_default(), "{kind}"),
+        }
+    }
+    assert_eq!(want["bytecode opt-0"], (4, 782));
+}
+
+/// In a tree the packed file is one file among the others, thinned out as
+/// on its own; text and SVG say what it holds too.
+#[test]
+fn size_of_a_tree_holding_one() {
+    let d = tempfile::tempdir().unwrap();
+    let tree = d.path().join("lib/python3.11/site-packages");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("app.pyor"), FIXTURE).unwrap();
+    std::fs::write(tree.join("m.py"), "x = 1\n").unwrap();
+    let doc = size_json(&tree);
+    for ((name, bytes), l) in writer_sizes()
+        .iter()
+        .zip(doc["layouts"].as_array().unwrap())
+    {
+        assert_eq!(l["name"], *name);
+        assert_eq!(l["bytes"], bytes + 6, "{name}");
+        // Option 1 adds its (empty) marker beside m.py, none in the file.
+        let marker = pyvet::layout::Target::named(name).unwrap().markers;
+        assert_eq!(l["files"], 2 + u64::from(marker), "{name}");
+    }
+    let text = pyvet(&["size", tree.to_str().unwrap()]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("app.pyor: 1611 bytes, 4 resources"), "{text}");
+    assert!(
+        text.contains("  bytecode opt-0           4          782\n"),
+        "{text}"
+    );
+    let svg = pyvet(&["size", "--format", "svg", tree.to_str().unwrap()]);
+    let svg = String::from_utf8(svg.stdout).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("of which packed resources"));
+    // A broken one is priced as the file it is, and said so.
+    std::fs::write(tree.join("app.pyor"), &FIXTURE[..100]).unwrap();
+    let out = pyvet(&["size", "--format", "json", tree.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("app.pyor: packed resources that do not parse"));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["layouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["bytes"] == 106));
+    assert!(doc.get("packed").is_none());
+}
+
+/// A resource whose blobs are all empty has no blob section (the writer
+/// makes none): it still reads.
+#[test]
+fn empty_blobs_need_no_section() {
+    let r = Resource {
+        name: "pkg".into(),
+        is_python_module: true,
+        is_python_package: true,
+        in_memory_source: Some(std::borrow::Cow::Borrowed(b"")),
+        ..Resource::default()
+    };
+    let mut bytes = Vec::new();
+    write_packed_resources_v3(&[r], &mut bytes, None).unwrap();
+    let p = pyvet::format::packed::Packed::parse(&bytes).unwrap();
+    assert_eq!(p.resources[0].source, Some(&b""[..]));
 }

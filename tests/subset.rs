@@ -533,7 +533,8 @@ fn size_of_corpus_rpms_agrees_with_rpm() {
     );
 }
 
-/// Anything but a directory or a package is a usage error naming it.
+/// Anything but a directory, a package or a packed resources file is a
+/// usage error naming it.
 #[test]
 fn size_refuses_what_is_neither_a_tree_nor_a_package() {
     let dir = tempfile::tempdir().unwrap();
@@ -549,8 +550,9 @@ fn size_refuses_what_is_neither_a_tree_nor_a_package() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "pyvet: error: {}: neither a directory nor a .rpm or .deb package \
-             (pyvet size reads a status-quo tree or package)\n",
+            "pyvet: error: {}: neither a directory, a .rpm or .deb package, nor a \
+             PyOxidizer packed resources file (pyvet size reads a status-quo tree, \
+             package or packed file)\n",
             text.display()
         )
     );

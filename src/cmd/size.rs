@@ -3,19 +3,22 @@
 //! A directory is read as it is; a `.rpm` or `.deb` (recognised by its
 //! magic, whatever its name) is read as the tree it would install, through
 //! a [`PackageTree`] that keeps only the sources' content (option 2
-//! compresses them).
+//! compresses them). A PyOxidizer packed resources file (by its magic) is
+//! priced as the one file it is, with what it holds broken down.
 
 use std::path::Path;
 
 use crate::cli::{SizeArgs, SizeFormat};
 use crate::cmd::ExitCode;
+use crate::format::packed::is_packed;
 use crate::render;
-use crate::size::{self, LayoutSize};
+use crate::size::{self, LayoutSize, PackedSize};
 use crate::tree::package::{PackageFormat, PayloadLimits};
-use crate::tree::{FsTree, PackageTree};
+use crate::tree::{FsTree, PackageTree, Tree};
 
 pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitCode> {
     let mut total: Vec<LayoutSize> = Vec::new();
+    let mut packed: Vec<PackedSize> = Vec::new();
     for input in &args.trees {
         let priced = sizes_of(input)?;
         // Sizing nothing is no answer: an empty directory is a mistyped or
@@ -33,12 +36,20 @@ pub fn run(args: &SizeArgs, out: &mut dyn std::io::Write) -> crate::Result<ExitC
                 size::PYTHON2_NOTE
             );
         }
+        for u in &priced.unpriced {
+            eprintln!(
+                "pyvet: warning: {}: packed resources that do not parse ({}): priced as the file it is",
+                u.path.display(),
+                u.why
+            );
+        }
         add(&mut total, priced.layouts);
+        packed.extend(priced.packed);
     }
     let text = match args.format {
-        SizeFormat::Text => render::size::text(&total),
-        SizeFormat::Json => render::size::json(&total),
-        SizeFormat::Svg => render::size::svg(&total).map_err(crate::Error::Usage)?,
+        SizeFormat::Text => render::size::text(&total, &packed),
+        SizeFormat::Json => render::size::json(&total, &packed),
+        SizeFormat::Svg => render::size::svg(&total, &packed).map_err(crate::Error::Usage)?,
     };
     render::write_out(out, &text)?;
     Ok(ExitCode::Clean)
@@ -55,15 +66,26 @@ fn sizes_of(input: &Path) -> crate::Result<size::Priced> {
         return Ok(size::of_tree(&tree, &dir)?);
     }
     let Some(format) = PackageFormat::sniff(input)? else {
-        return Err(crate::Error::Usage(format!(
-            "{}: neither a directory nor a .rpm or .deb package \
-             (pyvet size reads a status-quo tree or package)",
-            input.display()
-        )));
+        return packed_file(input);
     };
     let limits = PayloadLimits::default();
     let tree = PackageTree::open(input, format, &size::wants_content, &limits)?;
     size::of_tree(&tree, Path::new("/")).map_err(|e| package_error(input, e))
+}
+
+/// A PyOxidizer packed resources file, read as a file of the host's tree
+/// (a FIFO is never opened, a symlink never followed).
+fn packed_file(input: &Path) -> crate::Result<size::Priced> {
+    let file = std::path::absolute(input).map_err(|e| crate::Error::io(input, e))?;
+    let tree = FsTree::new("/");
+    if !tree.head(&file, 8).is_ok_and(|h| is_packed(&h)) {
+        return Err(crate::Error::Usage(format!(
+            "{}: neither a directory, a .rpm or .deb package, nor a PyOxidizer packed \
+             resources file (pyvet size reads a status-quo tree, package or packed file)",
+            input.display()
+        )));
+    }
+    size::of_packed_file(&tree, &file)
 }
 
 /// A tree error inside a package names the package too.
