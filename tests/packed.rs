@@ -10,16 +10,18 @@
 //! `app.sourceless` (bytecode only).
 //!
 //! `pyvet size` prices it per layout as PyOxidizer's writer would write
-//! what the layout keeps (checked against the writer's own output).
+//! what the layout keeps (checked against the writer's own output), and
+//! `pyvet audit` takes it as a PATH or `--manifest` wherever it lies.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::Duration;
 
 use assert_cmd::Command;
 use common::audit::{finding, json as audit, not_owned, set};
-use common::rpmroot::RpmRoot;
+use common::rpmroot::{build_rpm, install, RpmRoot};
 use python_packed_resources::{load_resources, write_packed_resources_v3, Resource};
 use serde_json::Value;
 
@@ -126,40 +128,22 @@ fn truncations_are_malformed_findings() {
     assert_eq!(malformed, want);
 }
 
-/// `pyvet manifest` lists the modules; as an audit `--manifest` (where its
-/// entries would all be "missing") it is a usage error.
+const FIXTURE_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/packed/app.pyor"
+);
+
+/// `pyvet manifest` lists the modules.
 #[test]
-fn manifest_lists_it_and_audit_refuses_it_as_a_manifest() {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/packed/app.pyor"
-    );
-    let out = Command::cargo_bin("pyvet")
-        .unwrap()
-        .args(["manifest", "--db", "none", fixture])
-        .output()
-        .unwrap();
+fn manifest_lists_it() {
+    let out = pyvet(&["manifest", "--db", "none", FIXTURE_PATH]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.starts_with("app.pyor-pyembed3  10 files  packed-resources:"),
         "{text}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("pyvet")
-        .unwrap()
-        .args(["audit", "--manifest", fixture, "--root"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("owns no files of the root"));
 }
-
-const FIXTURE_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/packed/app.pyor"
-);
 
 fn pyvet(args: &[&str]) -> std::process::Output {
     Command::cargo_bin("pyvet")
@@ -357,4 +341,203 @@ fn empty_blobs_need_no_section() {
     write_packed_resources_v3(&[r], &mut bytes, None).unwrap();
     let p = pyvet::format::packed::Packed::parse(&bytes).unwrap();
     assert_eq!(p.resources[0].source, Some(&b""[..]));
+}
+
+/// Where a PyOxidizer application keeps its resources, outside any Python
+/// tree.
+const APP: &str = "/opt/app/app.packed";
+
+fn in_app(module: &str) -> String {
+    format!("{APP}/{module}")
+}
+
+/// The status-quo root, plus python3.11's `os.py` (the root's interpreter,
+/// whose code the file is judged as) and the fixture at APP, each installed
+/// by rpm.
+fn app_root() -> RpmRoot {
+    let r = RpmRoot::status_quo();
+    r.install_sources_only("python3-os", &[("/usr/lib/python3.11/os.py", "")]);
+    let work = r.root.parent().unwrap().join("work-app");
+    let to = work.join("stage").join(&APP[1..]);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::write(&to, FIXTURE).unwrap();
+    let rpm = build_rpm(&work, &work.join("stage"), "oxidized-app");
+    install(&r.root, &rpm);
+    r
+}
+
+fn all(report: &Value) -> BTreeSet<(String, String)> {
+    common::audit::findings(report)
+        .map(common::audit::rule_path)
+        .collect()
+}
+
+/// `pyvet audit --root R ARGS...`: its exit code and stderr.
+fn audit_status(root: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::cargo_bin("pyvet")
+        .unwrap()
+        .timeout(Duration::from_secs(120))
+        .arg("audit")
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `pyvet audit PATH` with PATH a packed file beside an application: its
+/// resources judged at FILE/module, its owner verified, nothing else
+/// audited (a PATH replaces the discovered trees).
+#[test]
+fn a_packed_path_is_audited_wherever_it_lies() {
+    let r = app_root();
+    let report = audit(&r.root, &[APP]);
+    assert_eq!(
+        all(&report),
+        set(&[
+            ("sourceless-bytecode", &in_app("app.sourceless")),
+            ("packed-unchecked-bytecode", &in_app("app")),
+            ("packed-unchecked-bytecode", &in_app("app.good")),
+            ("packed-unchecked-bytecode", &in_app("app.tampered")),
+        ])
+    );
+    let f = finding(&report, "sourceless-bytecode", &in_app("app.sourceless"));
+    assert_eq!(f["package"]["name"], "oxidized-app");
+    assert_eq!(f["evidence"]["bytecode"]["python"], "3.11", "{f}");
+    assert_eq!(report["summary"]["python_trees"], serde_json::json!([]));
+    assert_eq!(report["summary"]["packages"], 1);
+    assert_eq!(audit_status(&r.root, &[APP]).0, Some(1));
+
+    // A source edited after packing: rpm's digest says the file changed,
+    // --deep that the docstring in the opt-0 and opt-1 code is not the
+    // source's any more (opt-2 drops docstrings: it still matches).
+    let mut edited = FIXTURE.to_vec();
+    let at = edited.windows(9).position(|w| w == b"Say hello").unwrap();
+    edited[at + 8] = b'O';
+    std::fs::write(r.path(APP), &edited).unwrap();
+    let report = audit(&r.root, &[APP, "--deep"]);
+    let found = all(&report);
+    assert!(
+        found.contains(&("digest-mismatch".into(), APP.into())),
+        "{found:#?}"
+    );
+    let diverging: BTreeSet<String> = found
+        .iter()
+        .filter(|(rule, _)| rule == "diverging-bytecode")
+        .map(|(_, p)| p.clone())
+        .collect();
+    let levels: BTreeSet<String> = common::audit::findings(&report)
+        .filter(|f| f["rule"] == "diverging-bytecode" && f["path"] == in_app("app.good"))
+        .map(|f| f["evidence"]["bytecode"]["opt_level"].to_string())
+        .collect();
+    assert_eq!(
+        diverging,
+        [in_app("app.good"), in_app("app.tampered")].into()
+    );
+    assert_eq!(levels, ["null".to_string(), "\"1\"".to_string()].into());
+}
+
+/// An unowned packed file (here in /usr/bin, by PyOxidizer's default name)
+/// is `unowned-module`, as one in a Python tree is.
+#[test]
+fn an_unowned_packed_path_is_an_unowned_module() {
+    let r = app_root();
+    let file = "/usr/bin/packed-resources";
+    std::fs::create_dir_all(r.path("/usr/bin")).unwrap();
+    std::fs::write(r.path(file), FIXTURE).unwrap();
+    let report = audit(&r.root, &[file]);
+    let f = finding(&report, "unowned-module", file);
+    assert_eq!(f["severity"], "error");
+    assert!(all(&report).contains(&(
+        "sourceless-bytecode".into(),
+        format!("{file}/app.sourceless")
+    )));
+}
+
+/// `--manifest FILE.packed` audits the file's resources as a PATH naming
+/// it does, beside the trees audited anyway; it must lie in the root.
+#[test]
+fn a_packed_manifest_is_audited_beside_the_trees() {
+    let r = app_root();
+    let host = r.path(APP);
+    let report = audit(&r.root, &["--manifest", host.to_str().unwrap()]);
+    assert_eq!(
+        report["summary"]["python_trees"],
+        serde_json::json!(["/usr/lib/python3.11"])
+    );
+    let found = all(&report);
+    assert!(found.contains(&("sourceless-bytecode".into(), in_app("app.sourceless"))));
+    assert!(
+        !found.iter().any(|(rule, _)| rule == "missing"),
+        "{found:#?}"
+    );
+    // The same findings at FILE/module as the PATH form.
+    let as_path = audit(&r.root, &[APP]);
+    let packed = |s: &BTreeSet<(String, String)>| -> BTreeSet<(String, String)> {
+        s.iter()
+            .filter(|(_, p)| p.starts_with(APP))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(packed(&found), packed(&all(&as_path)));
+
+    let (code, stderr) = audit_status(&r.root, &["--manifest", FIXTURE_PATH]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("lies outside --root"), "{stderr}");
+}
+
+/// Hostile PATHs: a FIFO named *.packed is never opened (exit 2 at once),
+/// a link is resolved inside the root, never out of it, and a broken file
+/// is a `packed-malformed` finding.
+#[test]
+fn hostile_packed_paths() {
+    let r = app_root();
+    let fifo = "/opt/app/fifo.packed";
+    nix_mkfifo(&r.path(fifo));
+    let (code, stderr) = audit_status(&r.root, &[fifo]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("neither a directory nor a PyOxidizer packed resources file"));
+    let (code, _) = audit_status(&r.root, &["--manifest", r.path(fifo).to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+
+    // The link's absolute target names a broken file on the host and the
+    // real fixture at the same path inside the root: the root's is read.
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("app.pyor");
+    std::fs::write(&target, &FIXTURE[..40]).unwrap();
+    let inside = r.path(target.to_str().unwrap());
+    std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+    std::fs::write(&inside, FIXTURE).unwrap();
+    std::os::unix::fs::symlink(&target, r.path("/opt/app/link.packed")).unwrap();
+    let report = audit(&r.root, &["/opt/app/link.packed"]);
+    let found = all(&report);
+    let at = format!("{}/app.sourceless", target.display());
+    assert!(
+        found.contains(&("sourceless-bytecode".into(), at)),
+        "{found:#?}"
+    );
+    assert!(!found.iter().any(|(rule, _)| rule == "packed-malformed"));
+
+    for (name, bytes) in [("cut.packed", &FIXTURE[..60]), ("tiny.packed", &b"pye"[..])] {
+        let file = format!("/opt/app/{name}");
+        std::fs::write(r.path(&file), bytes).unwrap();
+        let report = audit(&r.root, &[&file]);
+        assert!(
+            all(&report).contains(&("packed-malformed".into(), file.clone())),
+            "{file}"
+        );
+    }
+}
+
+fn nix_mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
 }

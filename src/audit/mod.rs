@@ -29,8 +29,13 @@ use walk::Inventory;
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The trees to audit (command-line PATHs), in place of the discovered
-    /// ones unless `also_discovered`; none: the discovered trees.
+    /// ones unless `also_discovered`; none: the discovered trees. A PATH
+    /// that is a regular file is a PyOxidizer packed resources file, audited
+    /// with its resources ([`Context::packed_files`]).
     pub paths: Vec<PathBuf>,
+    /// Packed resources files given as `--manifest` (inside the tree):
+    /// audited as a packed PATH is, beside the trees audited.
+    pub packed_manifests: Vec<PathBuf>,
     /// Audit the discovered trees beside `paths` (`--also-discovered`).
     pub also_discovered: bool,
     /// `PYTHONPYCACHEPREFIX` trees (absolute, inside the tree).
@@ -52,6 +57,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             paths: Vec::new(),
+            packed_manifests: Vec::new(),
             also_discovered: false,
             pycache_prefixes: Vec::new(),
             pysource_prefix: None,
@@ -197,6 +203,10 @@ pub struct Context<'a> {
     pub discovery: bool,
     /// Everything in them.
     pub inventory: Inventory,
+    /// Packed resources files given as PATHs or `--manifest`, wherever they
+    /// lie (`/opt/app/app.packed`), resolved inside the tree: each is
+    /// audited with its resources, and its owner verified.
+    pub packed_files: Vec<PathBuf>,
     /// Packages whose files are verified: those owning a path in a Python
     /// tree or a default-path zip (`/usr/lib/python3XY.zip`).
     pub audited_packages: Vec<usize>,
@@ -218,13 +228,15 @@ impl<'a> Context<'a> {
         // The pysource prefix mirrors Python trees, and is none: its sources
         // are read by the marker check as its trees' sources, never imported.
         discovered.retain(|t| !pysource_prefix.is_some_and(|x| t.starts_with(x)));
-        let given: Vec<PathBuf> = options
-            .paths
-            .iter()
+        let (files, dirs): (Vec<&PathBuf>, Vec<&PathBuf>) =
+            options.paths.iter().partition(|p| is_file(tree, p));
+        let given: Vec<PathBuf> = dirs
+            .into_iter()
             .map(|p| walk::respell(tree, p, &discovered))
             .collect();
+        let packed_files = packed_files(tree, files.into_iter().chain(&options.packed_manifests));
         // Given PATHs replace the discovered trees unless asked for both.
-        let discovery = given.is_empty() || options.also_discovered;
+        let discovery = options.paths.is_empty() || options.also_discovered;
         let mut candidates = if discovery {
             discovered.clone()
         } else {
@@ -250,6 +262,8 @@ impl<'a> Context<'a> {
                 .collect();
             owning_trees.extend(mirrors);
         }
+        // A packed file's owner is verified as a tree's packages are.
+        owning_trees.extend(packed_files.iter().cloned());
         let mut audited_packages = audited_packages(manifest, &owning_trees, discovery);
         audited_packages.retain(|&p| !owners.is_distro_record(p));
         Context {
@@ -262,6 +276,7 @@ impl<'a> Context<'a> {
             bare_trees,
             discovery,
             inventory,
+            packed_files,
             audited_packages,
             interpreters: None,
         }
@@ -300,7 +315,9 @@ impl<'a> Context<'a> {
     /// Whether the audit covers nothing: no Python tree, and no default-path
     /// zip (which is on an interpreter's `sys.path` even without a tree).
     pub fn audits_nothing(&self) -> bool {
-        self.python_trees.is_empty() && !crate::check::zipped::has_default_zip(self)
+        self.python_trees.is_empty()
+            && self.packed_files.is_empty()
+            && !crate::check::zipped::has_default_zip(self)
     }
 
     /// Whether ownership says nothing about `path`: there is no manifest
@@ -310,6 +327,22 @@ impl<'a> Context<'a> {
     pub fn is_bare(&self, path: &Path) -> bool {
         self.manifest.packages.is_empty() || self.bare_trees.iter().any(|t| path.starts_with(t))
     }
+}
+
+/// Whether `path` resolves (inside the tree) to a regular file.
+fn is_file(tree: &dyn Tree, path: &Path) -> bool {
+    tree.resolve(path)
+        .and_then(|r| tree.lstat(&r))
+        .is_ok_and(|m| m.kind == crate::tree::Kind::File)
+}
+
+/// The given packed resources files as the tree resolves them (a link
+/// inside the tree is followed there, never out of it), each once.
+fn packed_files<'p>(tree: &dyn Tree, given: impl Iterator<Item = &'p PathBuf>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = given.filter_map(|p| tree.resolve(p).ok()).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `--pysource-prefix`, else the policy's.

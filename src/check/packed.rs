@@ -22,6 +22,11 @@
 //! is `packed-malformed`. An unowned one is `unowned-module`, said by the
 //! unowned check ([`is_packed_file`]). Modules the index names by relative
 //! path (files beside it) are files of the tree, audited as such.
+//!
+//! A packed file given as a PATH or `--manifest` ([`Context::packed_files`])
+//! is audited the same way wherever it lies (beside a PyOxidizer binary in
+//! `/opt/app` or `/usr/bin`), whatever its name; outside the walked trees
+//! this check says itself that nothing owns it.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -45,7 +50,7 @@ use crate::tree::{Kind, Meta, Tree};
 
 /// Extensions a packed resources file is looked for under (PyOxidizer's
 /// default name, `packed-resources`, has none).
-const EXTENSIONS: [&str; 5] = ["pyor", "bin", "dat", "packed", "resources"];
+pub const EXTENSIONS: [&str; 5] = ["pyor", "bin", "dat", "packed", "resources"];
 
 /// Whether the name and size of a file make it worth reading its magic.
 /// Distribution metadata (`*.dist-info/`, `*.egg-info/`, all-capitals
@@ -80,16 +85,17 @@ pub fn is_packed_file(tree: &dyn Tree, path: &Path, meta: &Meta) -> bool {
             .is_ok_and(|h| packed::is_packed(&h))
 }
 
-/// Judges every packed resources file of the audited trees.
+/// Judges every packed resources file of the audited trees, and those
+/// given.
 pub fn check(ctx: &Context, sink: &Sink) {
-    let files: Vec<(PathBuf, Meta)> = ctx
+    let mut files: Vec<(PathBuf, Meta)> = ctx
         .inventory
         .entries
         .par_iter()
         .filter(|(p, m)| is_packed_file(ctx.tree, p, m))
         .map(|(p, m)| (p.clone(), *m))
         .collect();
-    let mut findings = Vec::new();
+    let mut findings = given(ctx, sink, &mut files);
     let mut deep = Vec::new();
     for (path, meta) in &files {
         sink.counters.add_file();
@@ -99,6 +105,36 @@ pub fn check(ctx: &Context, sink: &Sink) {
         findings.extend(deep_findings(ctx, sink, deep));
     }
     sink.extend(findings);
+}
+
+/// Adds the packed files given as PATHs or `--manifest` to `files`, and
+/// says of each the walk did not see whether nothing owns it (the unowned
+/// check covers the walked trees).
+fn given(ctx: &Context, sink: &Sink, files: &mut Vec<(PathBuf, Meta)>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for p in &ctx.packed_files {
+        if files.iter().any(|(f, _)| f == p) {
+            continue;
+        }
+        let meta = match ctx.tree.lstat(p) {
+            Ok(m) => m,
+            Err(e) => {
+                sink.error(e);
+                continue;
+            }
+        };
+        let walked = ctx.inventory.contains(p);
+        if !walked && !ctx.manifest.packages.is_empty() && !ctx.owners.is_owned(p) {
+            let f = Finding::new(
+                rules::UNOWNED_MODULE,
+                p,
+                "a PyOxidizer packed resources file nothing owns: oxidized_importer imports its modules",
+            );
+            out.push(f.file(&meta, ctx.selinux(p)));
+        }
+        files.push((p.clone(), meta));
+    }
+    out
 }
 
 /// One embedded bytecode awaiting `--deep`: where it is reported, the

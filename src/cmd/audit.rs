@@ -31,33 +31,40 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
             args.root.display()
         )));
     }
-    no_packed_manifests(&args.manifests)?;
+    let (packed_manifests, manifests) = split_packed(&args.manifests)?;
+    if image.is_some() && !packed_manifests.is_empty() {
+        return Err(crate::Error::Usage(
+            "--manifest FILE.packed with --image: give the packed file as a PATH inside the image"
+                .into(),
+        ));
+    }
     let sink = Arc::new(Sink::default());
     let progress = Progress::start(progress::wanted(args.no_progress), Arc::clone(&sink));
     progress.stage("reading package databases");
     let mut fs_tree = None;
     let (tree, (manifest, load_errors, databases)): (&dyn Tree, _) = match &image {
         Some(img) => {
-            let (m, errors) = crate::image::load_manifest(
-                &img.tree,
-                select(args.db),
-                db_options(),
-                &args.manifests,
-            )?;
-            let found = !m.packages.is_empty() || !errors.is_empty() || !args.manifests.is_empty();
+            let (m, errors) =
+                crate::image::load_manifest(&img.tree, select(args.db), db_options(), &manifests)?;
+            let found = !m.packages.is_empty() || !errors.is_empty() || !manifests.is_empty();
             (&img.tree, (m, errors, found))
         }
         None => (
             fs_tree.get_or_insert_with(|| FsTree::new(&args.root)),
-            load_manifest(&args.root, args.db, &args.manifests),
+            load_manifest(&args.root, args.db, &manifests),
         ),
     };
     let policy = choose_policy(args.policy.as_deref(), tree, &manifest)?;
     let paths = inside_root(&args.paths)?;
-    existing_dirs(tree, &paths)?;
+    existing_targets(tree, &paths)?;
+    let packed_manifests = packed_manifests
+        .iter()
+        .map(|m| host_to_root(&args.root, m))
+        .collect::<crate::Result<Vec<_>>>()?;
     let pysource_prefix = pysource_prefix(tree, args.pysource_prefix.as_ref())?;
     let options = Options {
         paths,
+        packed_manifests,
         also_discovered: args.also_discovered,
         pycache_prefixes: inside_root(&args.pycache_prefix)?,
         pysource_prefix,
@@ -184,20 +191,43 @@ fn db_options() -> LoadOptions {
     }
 }
 
-/// Every installed database under the root, plus `--manifest` inputs.
-/// A packed resources file lists modules, not files of the root: as a
-/// `--manifest` every entry would be "missing". It is audited where it lies.
-fn no_packed_manifests(manifests: &[PathBuf]) -> crate::Result<()> {
-    for m in manifests {
-        if db::detect(m).is_ok_and(|k| k == db::InputKind::PackedResources) {
-            return Err(crate::Error::Usage(format!(
-                "--manifest {}: a PyOxidizer packed resources file owns no files of the root; \
-                 its modules are audited where it lies in a Python tree (pyvet manifest lists them)",
-                m.display()
-            )));
-        }
+/// Splits the `--manifest` inputs into PyOxidizer packed resources files
+/// (by their magic) and the rest. A packed file is the manifest of the
+/// modules inside it, not of files of the root (as one, each of its
+/// entries would be "missing"): it is audited with its resources, as a
+/// PATH naming it is. An input that cannot be read stays with the rest, to
+/// be reported by the loader.
+fn split_packed(manifests: &[PathBuf]) -> crate::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    Ok(manifests
+        .iter()
+        .cloned()
+        .partition(|m| db::detect(m).is_ok_and(|k| k == db::InputKind::PackedResources)))
+}
+
+/// The path inside the root of a `--manifest` packed file (a host path):
+/// its findings are paths of the root, its owner the root's package, so it
+/// must lie in the root (with the default root `/`, anywhere).
+fn host_to_root(root: &Path, host: &Path) -> crate::Result<PathBuf> {
+    let abs = |p: &Path| std::path::absolute(p).map_err(|e| crate::Error::io(p, e));
+    let (root_abs, file) = (abs(root)?, abs(host)?);
+    let real_root = root.canonicalize().ok();
+    let real_dir = file.parent().and_then(|d| d.canonicalize().ok());
+    let through_links = real_dir.zip(file.file_name()).map(|(d, n)| d.join(n));
+    let rest = file.strip_prefix(&root_abs).ok().or_else(|| {
+        through_links
+            .as_deref()?
+            .strip_prefix(real_root.as_deref()?)
+            .ok()
+    });
+    match rest {
+        Some(rest) => Ok(Path::new("/").join(rest)),
+        None => Err(crate::Error::Usage(format!(
+            "--manifest {}: a packed resources file is audited as a file of the root, \
+             and this one lies outside --root {}",
+            host.display(),
+            root.display()
+        ))),
     }
-    Ok(())
 }
 
 /// The root's databases and the extra inputs: the manifest, its errors as
@@ -270,6 +300,45 @@ pub(crate) fn existing_dirs(tree: &dyn Tree, paths: &[PathBuf]) -> crate::Result
         }
     }
     Ok(())
+}
+
+/// Each audit PATH names a directory under the root, or a PyOxidizer packed
+/// resources file there: a regular file with its magic or one of its names
+/// (`.pyor`, `.packed`, ..., `packed-resources`; a truncated one is then
+/// `packed-malformed`). A FIFO is never opened, a link never followed out
+/// of the root.
+fn existing_targets(tree: &dyn Tree, paths: &[PathBuf]) -> crate::Result<()> {
+    for p in paths {
+        let Ok(real) = tree.resolve(p) else {
+            return existing_dirs(tree, std::slice::from_ref(p));
+        };
+        let kind = tree.lstat(&real).ok().map(|m| m.kind);
+        if kind == Some(Kind::File) && is_packed_target(tree, &real) {
+            continue;
+        }
+        if kind != Some(Kind::Dir) {
+            return Err(crate::Error::Usage(format!(
+                "{}: neither a directory nor a PyOxidizer packed resources file under {}",
+                p.display(),
+                tree.label()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a regular file given as a PATH is a packed resources file.
+fn is_packed_target(tree: &dyn Tree, path: &Path) -> bool {
+    let named = path.file_name() == Some(std::ffi::OsStr::new("packed-resources"))
+        || path.extension().is_some_and(|e| {
+            crate::check::packed::EXTENSIONS
+                .iter()
+                .any(|x| std::ffi::OsStr::new(x) == e)
+        });
+    named
+        || tree
+            .head(path, crate::format::packed::MAGIC.len())
+            .is_ok_and(|h| crate::format::packed::is_packed(&h))
 }
 
 /// `--pysource-prefix DIR`: absolute and an existing directory under the
