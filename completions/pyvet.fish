@@ -45,7 +45,7 @@ dpkg\t''
 apk\t''
 pip\t'pip `*.dist-info/RECORD` files in the Python library directories'
 none\t'No installed database; only the INPUTs'"
-complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l manifest -d 'A further manifest (database, .rpm, .deb, RECORD, ...) whose files count as owned' -r -F
+complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l manifest -d 'A further manifest (database, .rpm, .deb, RECORD, ...) whose files count as owned. A PyOxidizer packed resources file (a host path inside --root) is the manifest of its modules: they are audited, beside the trees, as a PATH naming it audits them' -r -F
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l policy -d 'A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option1-full, fedora-option2, fedora-option2-prefix, fedora-minimal, debian, alpine, pycache-prefix, generic) or a TOML file. Default: detected from the root\'s os-release and databases' -r
 complete -c pyvet -n "__fish_pyvet_using_subcommand audit" -l format -d 'Output format' -r -f -a "text\t'A summary, then findings by severity'
 json\t'`pyvet-audit/1` JSON'

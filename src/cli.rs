@@ -382,6 +382,8 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value_t = DbChoice::Auto)]
     pub db: DbChoice,
     /// A further manifest (database, .rpm, .deb, RECORD, ...) whose files count as owned.
+    /// A PyOxidizer packed resources file (a host path inside --root) is the manifest
+    /// of its modules: they are audited, beside the trees, as a PATH naming it audits them.
     #[arg(long = "manifest", value_name = "INPUT")]
     pub manifests: Vec<PathBuf>,
     /// A policy: a built-in name (fedora, fedora-py-opt0, fedora-option1, fedora-option1-full,
@@ -428,7 +430,9 @@ pub struct AuditArgs {
     #[arg(long, requires = "paths")]
     pub also_discovered: bool,
     /// Trees to audit, as paths inside the root, in place of the discovered ones
-    /// (default: the discovered trees; see --also-discovered).
+    /// (default: the discovered trees; see --also-discovered). A PATH may also be a
+    /// PyOxidizer packed resources file, wherever it lies (/opt/app/app.packed):
+    /// its resources are audited.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
@@ -490,8 +494,8 @@ pub struct SizeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SizeFormat::Text)]
     pub format: SizeFormat,
-    /// Status-quo trees (sources and their pycs at opt 0, 1 and 2) or
-    /// packages (.rpm, .deb) holding one; sizes add up.
+    /// Status-quo trees (sources and their pycs at opt 0, 1 and 2), packages
+    /// (.rpm, .deb) holding one, or PyOxidizer packed resources files; sizes add up.
     #[arg(value_name = "TREE-or-PACKAGE", required = true)]
     pub trees: Vec<PathBuf>,
 }
