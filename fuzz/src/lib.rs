@@ -328,4 +328,10 @@ pub fn packed(data: &[u8]) {
         }
         black_box((r.name, r.source, &r.package_data, &r.relative));
     }
+    // What pyvet size makes of it: blobs lie in disjoint sections, so the
+    // parts of any file that parses add up to it.
+    let priced = pyvet::size::PackedSize::of(std::path::PathBuf::new(), data.len() as u64, &p);
+    let held: u64 = priced.parts.iter().map(|x| x.bytes).sum();
+    assert_eq!(held, data.len() as u64);
+    black_box(priced);
 }

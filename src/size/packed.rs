@@ -237,3 +237,27 @@ fn relative_paths<'a>(r: &Resource<'a>) -> Vec<&'a [u8]> {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever a hostile file makes the parser accept, its parts add up
+    /// to it: no blob is counted twice or past the file.
+    #[test]
+    fn every_file_that_parses_is_priced_whole() {
+        let app = include_bytes!("../../tests/fixtures/packed/app.pyor");
+        let mut parsed = 0;
+        for at in 0..app.len() {
+            let mut d = app.to_vec();
+            d[at] ^= 0x5a;
+            let Ok(p) = Packed::parse(&d) else { continue };
+            parsed += 1;
+            let s = PackedSize::of(PathBuf::new(), d.len() as u64, &p);
+            let held: u64 = s.parts.iter().map(|x| x.bytes).sum();
+            assert_eq!(held, d.len() as u64, "flip at {at}");
+        }
+        // Blob bytes flipped leave the indexes intact: many still parse.
+        assert!(parsed > app.len() / 2, "{parsed} of {}", app.len());
+    }
+}
