@@ -326,6 +326,29 @@ fn size_of_a_tree_holding_one() {
     assert!(doc.get("packed").is_none());
 }
 
+/// In a package (built by rpmbuild) it is read from the payload and
+/// priced as on disk.
+#[test]
+fn size_of_a_package_holding_one() {
+    let d = tempfile::tempdir().unwrap();
+    let inside = "/usr/lib/python3.11/site-packages/app.pyor";
+    let to = d.path().join("stage").join(&inside[1..]);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::write(&to, FIXTURE).unwrap();
+    let rpm = build_rpm(d.path(), &d.path().join("stage"), "oxidized-pkg");
+    let doc = size_json(&rpm);
+    for ((name, bytes), l) in writer_sizes()
+        .iter()
+        .zip(doc["layouts"].as_array().unwrap())
+    {
+        assert_eq!(
+            (&l["name"], &l["bytes"], &l["files"]),
+            (&(*name).into(), &(*bytes).into(), &1.into())
+        );
+    }
+    assert_eq!(doc["packed"][0]["path"], inside);
+}
+
 /// A resource whose blobs are all empty has no blob section (the writer
 /// makes none): it still reads.
 #[test]
