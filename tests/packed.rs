@@ -545,6 +545,16 @@ fn hostile_packed_paths() {
     );
     assert!(!found.iter().any(|(rule, _)| rule == "packed-malformed"));
 
+    // As --manifest, a host path through a link out of the root is not
+    // the root's file: refused, never audited from the host.
+    let away = tempfile::tempdir().unwrap();
+    std::fs::write(away.path().join("app.packed"), FIXTURE).unwrap();
+    std::os::unix::fs::symlink(away.path(), r.path("/opt/away")).unwrap();
+    let through = r.path("/opt/away/app.packed");
+    let (code, stderr) = audit_status(&r.root, &["--manifest", through.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no regular file under"), "{stderr}");
+
     for (name, bytes) in [("cut.packed", &FIXTURE[..60]), ("tiny.packed", &b"pye"[..])] {
         let file = format!("/opt/app/{name}");
         std::fs::write(r.path(&file), bytes).unwrap();

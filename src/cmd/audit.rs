@@ -31,7 +31,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
             args.root.display()
         )));
     }
-    let (packed_manifests, manifests) = split_packed(&args.manifests)?;
+    let (packed_manifests, manifests) = split_packed(&args.manifests);
     if image.is_some() && !packed_manifests.is_empty() {
         return Err(crate::Error::Usage(
             "--manifest FILE.packed with --image: give the packed file as a PATH inside the image"
@@ -59,7 +59,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     existing_targets(tree, &paths)?;
     let packed_manifests = packed_manifests
         .iter()
-        .map(|m| host_to_root(&args.root, m))
+        .map(|m| packed_in_root(tree, &args.root, m))
         .collect::<crate::Result<Vec<_>>>()?;
     let pysource_prefix = pysource_prefix(tree, args.pysource_prefix.as_ref())?;
     let options = Options {
@@ -197,11 +197,31 @@ fn db_options() -> LoadOptions {
 /// entries would be "missing"): it is audited with its resources, as a
 /// PATH naming it is. An input that cannot be read stays with the rest, to
 /// be reported by the loader.
-fn split_packed(manifests: &[PathBuf]) -> crate::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
-    Ok(manifests
+fn split_packed(manifests: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    manifests
         .iter()
         .cloned()
-        .partition(|m| db::detect(m).is_ok_and(|k| k == db::InputKind::PackedResources)))
+        .partition(|m| db::detect(m).is_ok_and(|k| k == db::InputKind::PackedResources))
+}
+
+/// A `--manifest` packed file as a path inside the root, which must be a
+/// regular file there too: one the host reaches through a link leading out
+/// of the root is not the root's file, and is refused rather than dropped.
+fn packed_in_root(tree: &dyn Tree, root: &Path, host: &Path) -> crate::Result<PathBuf> {
+    let inside = host_to_root(root, host)?;
+    let is_file = tree
+        .resolve(&inside)
+        .and_then(|r| tree.lstat(&r))
+        .is_ok_and(|m| m.kind == Kind::File);
+    match is_file {
+        true => Ok(inside),
+        false => Err(crate::Error::Usage(format!(
+            "--manifest {}: {} is no regular file under {} (a link out of the root is not followed)",
+            host.display(),
+            inside.display(),
+            tree.label()
+        ))),
+    }
 }
 
 /// The path inside the root of a `--manifest` packed file (a host path):
