@@ -394,7 +394,7 @@ impl Tree for FsTree {
             return;
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let p = Prefetch::start(beneath, jobs, threads, |dir| self.resolve_dir(dir).ok());
+        let p = Prefetch::start(beneath, jobs, threads);
         let _ = self.prefetch.set(p);
     }
 

@@ -23,7 +23,7 @@
 //! the whole host path.
 
 use std::collections::HashMap;
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, CString, OsString};
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -94,26 +94,22 @@ pub(crate) struct Prefetch {
     jobs: Vec<Job>,
     slots: Vec<Slot>,
     /// Tree path → slot and the algorithm it is hashed with.
-    index: HashMap<std::ffi::OsString, (u32, Algo), foldhash::fast::RandomState>,
+    index: HashMap<OsString, (u32, Algo), foldhash::fast::RandomState>,
     next: AtomicUsize,
 }
 
 impl Prefetch {
-    /// Starts `threads` prefetch threads over `jobs`, whose directories
-    /// `resolve` turns into resolved tree directories (`None`: the file
-    /// cannot be there, and is not prefetched).
-    pub fn start(
-        beneath: Beneath,
-        jobs: Vec<PrefetchJob>,
-        threads: usize,
-        mut resolve: impl FnMut(&Path) -> Option<PathBuf>,
-    ) -> Arc<Prefetch> {
+    /// Starts `threads` prefetch threads over `jobs`. A job's directory is
+    /// opened as the manifest spells it: one reached through an in-root
+    /// symlink (`/lib` on a merged-/usr system) fails that lookup, and its
+    /// files are left to the tree, which resolves such links by hand.
+    pub fn start(beneath: Beneath, jobs: Vec<PrefetchJob>, threads: usize) -> Arc<Prefetch> {
         let mut jobs = jobs;
         jobs.truncate(MAX_PREFETCH);
         // Largest first; files of unknown size keep the manifest's order.
         jobs.sort_by_key(|j| std::cmp::Reverse(j.size.unwrap_or(0)));
         let mut dirs: Vec<PathBuf> = Vec::new();
-        let mut dir_ids: HashMap<PathBuf, Option<u32>> = HashMap::new();
+        let mut dir_ids: HashMap<OsString, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut index =
             HashMap::with_capacity_and_hasher(jobs.len(), foldhash::fast::RandomState::default());
         let mut planned = Vec::with_capacity(jobs.len());
@@ -121,12 +117,16 @@ impl Prefetch {
             let (Some(parent), Some(name)) = (j.path.parent(), j.path.file_name()) else {
                 continue;
             };
-            let dir = *dir_ids.entry(parent.to_path_buf()).or_insert_with(|| {
-                let d = resolve(parent)?;
-                dirs.push(d);
-                Some(dirs.len() as u32 - 1)
-            });
-            let (Some(dir), Ok(name)) = (dir, CString::new(name.as_bytes())) else {
+            let dir = match dir_ids.get(parent.as_os_str()) {
+                Some(&d) => d,
+                None => {
+                    dirs.push(parent.to_path_buf());
+                    let d = dirs.len() as u32 - 1;
+                    dir_ids.insert(parent.as_os_str().to_os_string(), d);
+                    d
+                }
+            };
+            let Ok(name) = CString::new(name.as_bytes()) else {
                 continue;
             };
             let slot = planned.len() as u32;
@@ -383,9 +383,10 @@ mod tests {
         // Reached through an in-root symlink, as on Debian (/lib -> usr/lib).
         symlink("usr/lib64", d.path().join("lib64")).unwrap();
         let t = FsTree::new(d.path());
-        let pyc_path = "/lib64/python3.12/__pycache__/os.cpython-312.pyc";
+        let pyc_path = "/usr/lib64/python3.12/__pycache__/os.cpython-312.pyc";
+        let linked = "/lib64/python3.12/os.py";
         t.prefetch(vec![
-            job("/usr/lib64/python3.12/os.py", Algo::Sha256, 11),
+            job(linked, Algo::Sha256, 11),
             job(pyc_path, Algo::Md5, 20),
         ]);
         let (digest, meta) = t.digest(Path::new(pyc_path), Algo::Md5).unwrap();
@@ -398,9 +399,8 @@ mod tests {
             b"0123456789abcdef"
         );
         assert_eq!(t.xattr(Path::new(pyc_path), "security.capability"), None);
-        let (digest, _) = t
-            .digest(Path::new("/usr/lib64/python3.12/os.py"), Algo::Sha256)
-            .unwrap();
+        // Its directory reached through a link, the tree hashes it itself.
+        let (digest, _) = t.digest(Path::new(linked), Algo::Sha256).unwrap();
         assert_eq!(digest, Algo::Sha256.hash_bytes(b"import sys\n"));
         // Asked with another algorithm, the file is read again.
         let (digest, _) = t.digest(Path::new(pyc_path), Algo::Sha1).unwrap();
@@ -461,7 +461,6 @@ mod tests {
             Beneath::open_root(d.path()).unwrap(),
             vec![job("/lib/x.py", Algo::Sha256, 4)],
             0,
-            |dir| Some(dir.to_path_buf()),
         );
         std::fs::rename(d.path().join("lib"), d.path().join("old")).unwrap();
         symlink(outside.path(), d.path().join("lib")).unwrap();
@@ -478,9 +477,7 @@ mod tests {
             std::fs::write(d.path().join(format!("{i}.py")), vec![b'a'; i * 97]).unwrap();
             jobs.push(job(&format!("/{i}.py"), Algo::Sha256, (i * 97) as u64));
         }
-        let p = Prefetch::start(Beneath::open_root(d.path()).unwrap(), jobs, 2, |dir| {
-            Some(dir.to_path_buf())
-        });
+        let p = Prefetch::start(Beneath::open_root(d.path()).unwrap(), jobs, 2);
         std::thread::scope(|s| {
             for _ in 0..2 {
                 s.spawn(|| {
@@ -502,9 +499,7 @@ mod tests {
         let jobs = (0..MAX_PREFETCH + 10)
             .map(|i| job(&format!("/{i}"), Algo::Md5, 0))
             .collect();
-        let p = Prefetch::start(Beneath::open_root(d.path()).unwrap(), jobs, 0, |dir| {
-            Some(dir.to_path_buf())
-        });
+        let p = Prefetch::start(Beneath::open_root(d.path()).unwrap(), jobs, 0);
         assert_eq!(p.jobs.len(), MAX_PREFETCH);
         assert_eq!(p.index.len(), MAX_PREFETCH);
     }
