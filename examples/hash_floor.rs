@@ -5,8 +5,10 @@
 //! `rpm -V` on the same tree, so the audit's cost above plain hashing is
 //! visible.
 //!
-//! Usage: `hash_floor DIR`; prints the file count. Files are not `stat`ed
-//! (the walk uses `d_type`), so this is below what `rpm -V` itself must do.
+//! Usage: `hash_floor DIR [ALGO]` (ALGO as pyvet names digests: `sha256`,
+//! the default, or `md5` for dpkg's sums); prints the file count. Files are
+//! not `stat`ed (the walk uses `d_type`), so this is below what `rpm -V`
+//! itself must do.
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +31,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(dir) = std::env::args().nth(1) else {
-        return Err("usage: hash_floor DIR".into());
+        return Err("usage: hash_floor DIR [ALGO]".into());
+    };
+    let algo = match std::env::args().nth(2) {
+        None => Algo::Sha256,
+        Some(name) => Algo::from_name(&name).ok_or(format!("unknown digest {name}"))?,
     };
     let mut files = Vec::new();
     walk(Path::new(&dir), &mut files)?;
@@ -37,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .par_iter()
         .try_for_each(|path| -> std::io::Result<()> {
             let mut f = std::fs::File::open(path)?;
-            let (digest, _) = Algo::Sha256.hash_stream(&mut f, None, &mut [])?;
+            let (digest, _) = algo.hash_stream(&mut f, None, &mut [])?;
             std::hint::black_box(digest);
             Ok(())
         })?;

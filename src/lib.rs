@@ -33,3 +33,4 @@ pub use error::{Error, Result};
 
 #[cfg(test)]
 mod testutil;
+pub mod timing;

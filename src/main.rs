@@ -4,6 +4,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    pyvet::timing::phase("started");
     let cli = match pyvet::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

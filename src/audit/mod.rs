@@ -222,6 +222,28 @@ impl<'a> Context<'a> {
         policy: &'a Policy,
         options: &'a Options,
     ) -> Self {
+        Self::build(tree, manifest, policy, options, false)
+    }
+
+    /// [`Context::new`] for an audit that verifies owned files: their
+    /// hashing starts ([`Tree::prefetch`]) before the Python trees are
+    /// walked, and goes on beside the walk and the other checks.
+    pub fn hashing(
+        tree: &'a dyn Tree,
+        manifest: &'a Manifest,
+        policy: &'a Policy,
+        options: &'a Options,
+    ) -> Self {
+        Self::build(tree, manifest, policy, options, true)
+    }
+
+    fn build(
+        tree: &'a dyn Tree,
+        manifest: &'a Manifest,
+        policy: &'a Policy,
+        options: &'a Options,
+        prefetch: bool,
+    ) -> Self {
         let owners = Owners::new(manifest);
         let pysource_prefix = pysource_prefix(options, policy);
         let mut discovered = walk::discover(tree, manifest);
@@ -246,7 +268,6 @@ impl<'a> Context<'a> {
         candidates.extend(options.pycache_prefixes.iter().cloned());
         let python_trees = walk::distinct(tree, candidates);
         let bare_trees = bare_trees(&python_trees, &given, &discovered, &owners);
-        let inventory = Inventory::walk(tree, &python_trees);
         // Trees the manifest installs into that do not resolve to a
         // directory (a looping or escaping symlink) keep their packages
         // verified, whenever discovery runs.
@@ -266,6 +287,13 @@ impl<'a> Context<'a> {
         owning_trees.extend(packed_files.iter().cloned());
         let mut audited_packages = audited_packages(manifest, &owning_trees, discovery);
         audited_packages.retain(|&p| !owners.is_distro_record(p));
+        if prefetch && std::env::var_os("PYVET_NO_PREFETCH").is_none() {
+            let jobs = crate::check::owned::prefetch_jobs(manifest, &owners, &audited_packages);
+            tree.prefetch(jobs);
+        }
+        crate::timing::phase("hashing started");
+        let inventory = Inventory::walk(tree, &python_trees);
+        crate::timing::phase("trees walked");
         Context {
             tree,
             manifest,

@@ -43,25 +43,29 @@ pub const MARKERS: Checks = Checks {
 };
 
 /// Runs every family. Hashing every owned file is most of an audit's
-/// work, so the families that read no owned file's content run beside it;
-/// the bytecode check comes after, as it takes owned pycs' headers from
-/// what hashing read.
+/// work: the other families run beside it, the bytecode check among them
+/// (an owned pyc's header comes from hashing it, which the tree does once
+/// for whichever check asks first), and the prediction after the bytecode
+/// check, whose judgements it reuses.
 pub fn run_all(ctx: &Context, sink: &Sink) {
     no_manifest(ctx, sink);
     no_python_tree(ctx, sink);
     rayon::join(
-        || owned::check(ctx, sink),
+        || {
+            owned::check(ctx, sink);
+            crate::timing::phase("owned files verified");
+        },
         || {
             unowned::check(ctx, sink);
             zipped::check(ctx, sink);
             packed::check(ctx, sink);
             markers::check(ctx, sink);
             layout::check(ctx, sink);
+            let judged = bytecode::check(ctx, sink);
+            predict::check(ctx, sink, &judged);
+            crate::timing::phase("other families checked");
         },
     );
-    // The prediction reuses the bytecode check's judgements.
-    let judged = bytecode::check(ctx, sink);
-    predict::check(ctx, sink, &judged);
 }
 
 /// Runs the layout families only (`pyvet markers`).

@@ -18,8 +18,11 @@ use rayon::prelude::*;
 
 use crate::audit::finding::{PackageRef, VerifyFacts};
 use crate::audit::rules::{self, Rule};
-use crate::audit::{Context, Finding, Sink};
-use crate::manifest::{Backend, FileEntry, FileFlags, FileState, Owner, Package};
+use crate::audit::{Context, Finding, Owners, Sink};
+use crate::manifest::{
+    Backend, FileEntry, FileFlags, FileKind, FileState, Manifest, Owner, Package,
+};
+use crate::tree::PrefetchJob;
 use ids::RootIds;
 use verify::{Col, Expected, Outcome, Style};
 
@@ -84,20 +87,48 @@ pub fn check(ctx: &Context, sink: &Sink) {
 /// Every (package, file) to verify: installed paths of audited packages
 /// whose owner survived the precedence rule (a database beats a RECORD).
 fn jobs(ctx: &Context) -> Vec<Owner> {
+    jobs_of(ctx.manifest, &ctx.owners, &ctx.audited_packages)
+}
+
+fn jobs_of(manifest: &Manifest, owners: &Owners, audited: &[usize]) -> Vec<Owner> {
     let mut out = Vec::new();
-    for &pi in &ctx.audited_packages {
-        let pkg = &ctx.manifest.packages[pi];
+    for &pi in audited {
+        let pkg = &manifest.packages[pi];
         for (fi, f) in pkg.files.iter().enumerate() {
             let o = Owner {
                 package: pi,
                 file: fi,
             };
-            if f.path.is_absolute() && ctx.owners.of(&f.path).contains(&o) {
+            if f.path.is_absolute() && owners.of(&f.path).contains(&o) {
                 out.push(o);
             }
         }
     }
     out
+}
+
+/// The files [`check`] will hash: recorded as regular files with a
+/// digest, their content verified (rpm's `%verify` and install state
+/// allowing). A tree may hash them ahead ([`crate::tree::Tree::prefetch`]).
+pub fn prefetch_jobs(manifest: &Manifest, owners: &Owners, audited: &[usize]) -> Vec<PrefetchJob> {
+    jobs_of(manifest, owners, audited)
+        .into_iter()
+        .filter_map(|o| {
+            let (pkg, f) = manifest.entry(o);
+            let digest = f.digest.as_ref()?;
+            let hashed = match Profile::of(pkg.source.backend) {
+                Profile::Rpm => {
+                    rpm_flags(f)? & verify::DIGEST != 0 && !f.flags.contains(FileFlags::GHOST)
+                }
+                _ => true,
+            };
+            (hashed && matches!(f.kind, FileKind::File | FileKind::Unknown)).then(|| PrefetchJob {
+                path: f.path.to_path_buf(),
+                algo: digest.algo,
+                size: f.size,
+            })
+        })
+        .collect()
 }
 
 fn verify_owner(ctx: &Context, ids: &RootIds, o: Owner, sink: &Sink) -> Option<Finding> {
@@ -192,8 +223,8 @@ fn rpm_expected<'a>(f: &'a FileEntry, ids: &RootIds) -> Expected<'a> {
         }
     }
     e.mode = Some(mode);
-    e.user = f.user.as_deref().map(String::from);
-    e.group = f.group.as_deref().map(String::from);
+    e.user = f.user.as_ref().map(|n| n.as_str());
+    e.group = f.group.as_ref().map(|n| n.as_str());
     e
 }
 

@@ -54,6 +54,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
             load_manifest(&args.root, args.db, &manifests),
         ),
     };
+    crate::timing::phase("databases read");
     let policy = choose_policy(args.policy.as_deref(), tree, &manifest)?;
     let paths = inside_root(&args.paths)?;
     existing_targets(tree, &paths)?;
@@ -78,7 +79,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
             .transpose()?,
     };
     progress.stage("walking Python trees");
-    let mut ctx = Context::new(tree, &manifest, &policy, &options);
+    let mut ctx = Context::hashing(tree, &manifest, &policy, &options);
     something_to_audit(&ctx, databases, args.db)?;
     if args.deep {
         // An image's interpreters cannot run here: only the host's are candidates.
@@ -93,11 +94,13 @@ pub fn run(args: &AuditArgs, out: &mut dyn std::io::Write) -> crate::Result<Exit
     }
     progress.stage("checking");
     let report = audit::run_with(&ctx, &sink, load_errors);
+    crate::timing::phase("checked and sorted");
     drop(progress);
     write_report(&report, args, out)?;
     for e in &report.errors {
         eprintln!("pyvet: error: {e}");
     }
+    crate::timing::phase("report written");
     let code = exit_code(&report, args.fail_on);
     // The process ends after this: freeing the report, the walk's
     // inventory, the owners index and the manifest (hundreds of thousands

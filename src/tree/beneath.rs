@@ -44,6 +44,13 @@ impl Beneath {
         owned(fd).map(|root| Beneath { root })
     }
 
+    /// A second handle on the same root, for another thread to own.
+    pub fn try_clone(&self) -> io::Result<Beneath> {
+        Ok(Beneath {
+            root: self.root.try_clone()?,
+        })
+    }
+
     /// Opens `resolved`, an absolute tree path with no symlink component
     /// (`/` is the root itself), with `flags` (`O_CLOEXEC` is added). A
     /// symlink at any component, the last included, is `ELOOP`.

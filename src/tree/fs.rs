@@ -14,15 +14,16 @@
 //! the attributes of an entry itself); it reads attributes, never content.
 
 use std::collections::HashMap;
-use std::ffi::{CString, OsStr};
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use super::beneath::Beneath;
+use super::prefetch::{Prefetch, PrefetchJob};
 use super::{Entry, Kind, Meta, Tree, TreeError, TreeResult};
 
 /// A directory on disk seen as a root filesystem.
@@ -32,13 +33,20 @@ pub struct FsTree {
     /// symlink (see `beneath`); the error it failed with, if it did.
     beneath: Result<Beneath, i32>,
     /// Tree directory → the same directory with every symlink resolved.
-    resolved: RwLock<HashMap<PathBuf, PathBuf>>,
+    resolved: RwLock<ByBytes<PathBuf>>,
     /// What listing a directory found for each of its entries: the audit
     /// walks every tree first, and its checks then ask for the same
     /// metadata again (a second `lstat` per file, a third for a pyc's
     /// source). The tree is audited as one snapshot.
-    listed: RwLock<HashMap<PathBuf, Listed>>,
+    listed: RwLock<ByBytes<Listed>>,
+    /// Owned files being hashed ahead ([`Tree::prefetch`]).
+    prefetch: OnceLock<Arc<Prefetch>>,
 }
+
+/// A cache keyed by tree paths, hashed and compared as bytes: hashing a
+/// `Path` parses its components, which cost more than the lookup it
+/// served. Paths spelt differently (`a//b`) only miss the cache.
+type ByBytes<V> = HashMap<OsString, V, foldhash::fast::RandomState>;
 
 /// How many leading bytes of a hashed file are kept: the longest pyc header
 /// (PEP 552's), which the bytecode check reads after the owned check hashed
@@ -64,8 +72,9 @@ impl FsTree {
         FsTree {
             root,
             beneath,
-            resolved: RwLock::new(HashMap::new()),
-            listed: RwLock::new(HashMap::new()),
+            resolved: RwLock::new(ByBytes::default()),
+            listed: RwLock::new(ByBytes::default()),
+            prefetch: OnceLock::new(),
         }
     }
 
@@ -157,7 +166,13 @@ impl FsTree {
     /// are cached.
     fn resolve_dir(&self, dir: &Path) -> TreeResult<PathBuf> {
         use std::path::Component;
-        let cached = |p: &Path| self.resolved.read().expect("lock").get(p).cloned();
+        let cached = |p: &Path| {
+            self.resolved
+                .read()
+                .expect("lock")
+                .get(p.as_os_str())
+                .cloned()
+        };
         if let Some(r) = cached(dir) {
             return Ok(r);
         }
@@ -180,7 +195,7 @@ impl FsTree {
             self.resolved
                 .write()
                 .expect("lock")
-                .insert(asked.clone(), current.clone());
+                .insert(asked.clone().into_os_string(), current.clone());
         }
         Ok(current)
     }
@@ -206,7 +221,7 @@ impl FsTree {
     /// symlink, and its target. An entry the walk listed as anything else
     /// needs no second look. Errors name `asked`.
     fn link_of(&self, resolved: &Path, asked: &Path) -> TreeResult<Option<PathBuf>> {
-        match self.listed.read().expect("lock").get(resolved) {
+        match self.listed.read().expect("lock").get(resolved.as_os_str()) {
             Some(l) if l.meta.kind != Kind::Symlink => return Ok(None),
             _ => {}
         }
@@ -305,7 +320,7 @@ impl Tree for FsTree {
     }
 
     fn lstat(&self, path: &Path) -> TreeResult<Meta> {
-        if let Some(l) = self.listed.read().expect("lock").get(path) {
+        if let Some(l) = self.listed.read().expect("lock").get(path.as_os_str()) {
             return Ok(l.meta);
         }
         let resolved = self.nofollow(path)?;
@@ -329,12 +344,20 @@ impl Tree for FsTree {
         let mut listed = self.listed.write().expect("lock");
         for e in &out {
             let head = OnceLock::new();
-            listed.insert(path.join(&e.name), Listed { meta: e.meta, head });
+            listed.insert(
+                path.join(&e.name).into_os_string(),
+                Listed { meta: e.meta, head },
+            );
         }
         Ok(out)
     }
 
     fn xattr(&self, path: &Path, name: &str) -> Option<Vec<u8>> {
+        if name == "security.capability" {
+            if let Some(h) = self.prefetch.get().and_then(|p| p.finished(path)) {
+                return h.caps.clone();
+            }
+        }
         let host = self.host_nofollow(path).ok()?;
         lgetxattr(&host, name)
     }
@@ -345,15 +368,34 @@ impl Tree for FsTree {
     }
 
     fn head(&self, path: &Path, n: usize) -> TreeResult<Vec<u8>> {
-        if let Some(l) = self.listed.read().expect("lock").get(path) {
+        if let Some(l) = self.listed.read().expect("lock").get(path.as_os_str()) {
             if let Some((bytes, len)) = l.head.get() {
                 if n <= HEAD_LEN {
                     return Ok(bytes[..n.min(*len as usize)].to_vec());
                 }
             }
         }
+        if let Some(h) = self.prefetch.get().and_then(|p| p.hashed(path)) {
+            if n <= HEAD_LEN {
+                return Ok(h.head[..n.min(h.head_len as usize)].to_vec());
+            }
+        }
         let (file, _) = self.open_file(path)?;
         super::read_head(file, n, path)
+    }
+
+    /// Starts hashing `jobs` on threads of their own, one per core: see
+    /// the `prefetch` module. Asked twice, the second list is ignored.
+    fn prefetch(&self, jobs: Vec<PrefetchJob>) {
+        let Ok(beneath) = self.beneath().and_then(Beneath::try_clone) else {
+            return;
+        };
+        if self.prefetch.get().is_some() || jobs.is_empty() {
+            return;
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let p = Prefetch::start(beneath, jobs, threads);
+        let _ = self.prefetch.set(p);
     }
 
     /// Hashes a file in as few system calls as its size allows, keeping
@@ -363,12 +405,15 @@ impl Tree for FsTree {
         path: &Path,
         algo: crate::digest::Algo,
     ) -> TreeResult<(crate::digest::Digest, Meta)> {
+        if let Some(h) = self.prefetch.get().and_then(|p| p.take(path, algo)) {
+            return Ok((h.digest.clone(), h.meta));
+        }
         let (mut file, meta) = self.open_file(path)?;
         let mut head = [0u8; HEAD_LEN];
         let (d, n) = algo
             .hash_stream(&mut file, Some(meta.size), &mut head)
             .map_err(|e| TreeError::io(path, e))?;
-        if let Some(l) = self.listed.read().expect("lock").get(path) {
+        if let Some(l) = self.listed.read().expect("lock").get(path.as_os_str()) {
             // Kept as this read saw the file, which is what reading the
             // head again would see (a file replaced since keeps the first).
             let _ = l.head.set((head, n as u8));

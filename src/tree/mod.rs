@@ -15,9 +15,11 @@
 mod beneath;
 pub(crate) mod fs;
 pub mod package;
+pub(crate) mod prefetch;
 
 pub use fs::{FsTree, HEAD_LEN};
 pub use package::PackageTree;
+pub use prefetch::PrefetchJob;
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -275,6 +277,12 @@ pub trait Tree: Sync {
     fn origin(&self, _path: &Path) -> Option<crate::audit::finding::LayerFacts> {
         None
     }
+
+    /// Says which files [`Tree::digest`] will be asked for, so that a tree
+    /// that can may start hashing them at once, beside whatever the
+    /// caller does next. Nothing else changes: `digest` answers as it
+    /// would have. Trees that cannot work ahead ignore it.
+    fn prefetch(&self, _jobs: Vec<PrefetchJob>) {}
 
     /// Hashes a regular file, streaming.
     fn digest(

@@ -121,10 +121,13 @@ impl Outcome {
             .unwrap_or(Col::Unchecked)
     }
 
-    fn judge(&mut self, bit: u32, ok: bool, expected: String, actual: String) {
+    /// Sets a column; `show` gives the expected and actual values, which
+    /// are only worked out (formatted, allocated) for a difference.
+    fn judge(&mut self, bit: u32, ok: bool, show: impl FnOnce() -> (String, String)) {
         self.set(bit, if ok { Col::Pass } else { Col::Fail });
         if !ok {
             let name = name_of(bit);
+            let (expected, actual) = show();
             self.expected.insert(name, expected);
             self.actual.insert(name, actual);
         }
@@ -218,8 +221,8 @@ pub struct Expected<'a> {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     /// Names as recorded, for evidence.
-    pub user: Option<String>,
-    pub group: Option<String>,
+    pub user: Option<&'a str>,
+    pub group: Option<&'a str>,
     pub size: Option<u64>,
     pub mtime: Option<i64>,
     pub digest: Option<&'a Digest>,
@@ -268,7 +271,9 @@ pub fn rpm(
             0o100000 | 0o120000 => exp.size.unwrap_or(0),
             _ => 0,
         };
-        out.judge(SIZE, sb.size == want, want.to_string(), sb.size.to_string());
+        out.judge(SIZE, sb.size == want, || {
+            (want.to_string(), sb.size.to_string())
+        });
     }
     if flags & MODE != 0 {
         let (mut want, mut got) = (want_mode, sb.mode);
@@ -276,7 +281,9 @@ pub fn rpm(
             want &= !S_IFMT;
             got &= !S_IFMT;
         }
-        out.judge(MODE, want == got, format!("{want:o}"), format!("{got:o}"));
+        out.judge(MODE, want == got, || {
+            (format!("{want:o}"), format!("{got:o}"))
+        });
     }
     if flags & RDEV != 0 {
         check_rdev(exp, want_type, &sb, &mut out);
@@ -286,12 +293,9 @@ pub fn rpm(
     }
     if flags & MTIME != 0 {
         let want = exp.mtime.unwrap_or(0);
-        out.judge(
-            MTIME,
-            sb.mtime == want,
-            want.to_string(),
-            sb.mtime.to_string(),
-        );
+        out.judge(MTIME, sb.mtime == want, || {
+            (want.to_string(), sb.mtime.to_string())
+        });
     }
     let ids = [
         (USER, exp.uid, &exp.user, sb.uid),
@@ -300,13 +304,13 @@ pub fn rpm(
     for (bit, want, name, got) in ids {
         if flags & bit != 0 {
             let want = want.unwrap_or(0);
-            out.judge(bit, got == want, show_id(name, want), got.to_string());
+            out.judge(bit, got == want, || (show_id(name, want), got.to_string()));
         }
     }
     out
 }
 
-fn show_id(name: &Option<String>, id: u32) -> String {
+fn show_id(name: &Option<&str>, id: u32) -> String {
     match name {
         Some(n) => format!("{n} ({id})"),
         None => id.to_string(),
@@ -357,13 +361,13 @@ fn check_digest(
     counters: &Counters,
 ) {
     let Some(want) = want else {
-        out.judge(DIGEST, false, "none recorded".into(), "-".into());
+        out.judge(DIGEST, false, || ("none recorded".into(), "-".into()));
         return;
     };
     match tree.digest(path, want.algo) {
         Ok((got, meta)) => {
             counters.add_bytes(meta.size);
-            out.judge(DIGEST, &got == want, want.to_string(), got.to_string());
+            out.judge(DIGEST, &got == want, || (want.to_string(), got.to_string()));
         }
         Err(e) => out.unknown(DIGEST, e.to_string()),
     }
@@ -374,7 +378,9 @@ fn check_link(tree: &dyn Tree, path: &Path, want: Option<&Path>, out: &mut Outco
         Ok(got) => {
             let ok = want.is_some_and(|w| w.as_os_str() == got.as_os_str());
             let show = |p: &Path| String::from_utf8_lossy(p.as_os_str().as_bytes()).into_owned();
-            out.judge(LINK, ok, want.map_or_else(|| "-".into(), show), show(&got));
+            out.judge(LINK, ok, || {
+                (want.map_or_else(|| "-".into(), show), show(&got))
+            });
         }
         Err(e) => out.unknown(LINK, e.to_string()),
     }
@@ -393,7 +399,9 @@ fn check_rdev(exp: &Expected, want_type: u32, sb: &Meta, out: &mut Outcome) {
     } else {
         true
     };
-    out.judge(RDEV, ok, format!("{want:#x}"), format!("{:#x}", sb.rdev));
+    out.judge(RDEV, ok, || {
+        (format!("{want:#x}"), format!("{:#x}", sb.rdev))
+    });
 }
 
 /// rpm compares `cap_from_text(recorded)` with `cap_get_file(file)`; one
@@ -411,12 +419,12 @@ fn check_caps(tree: &dyn Tree, path: &Path, want: Option<&str>, out: &mut Outcom
         _ => false,
     };
     let show = |s: Option<caps::CapSet>| s.map_or_else(|| "none".into(), |s| s.to_text());
-    out.judge(
-        CAPS,
-        ok,
-        want.map_or_else(|| show(None), str::to_string),
-        show(got_set),
-    );
+    out.judge(CAPS, ok, || {
+        (
+            want.map_or_else(|| show(None), str::to_string),
+            show(got_set),
+        )
+    });
 }
 
 /// `dpkg --verify` of one file: existence, and for a path with a recorded
@@ -445,7 +453,7 @@ pub fn dpkg(tree: &dyn Tree, path: &Path, digest: Option<&Digest>, counters: &Co
     match hashed {
         Ok((got, m)) => {
             counters.add_bytes(m.size);
-            out.judge(DIGEST, &got == want, want.to_string(), got.to_string());
+            out.judge(DIGEST, &got == want, || (want.to_string(), got.to_string()));
         }
         Err(e) => out.unknown(DIGEST, e.to_string()),
     }
@@ -458,7 +466,7 @@ pub fn dpkg(tree: &dyn Tree, path: &Path, digest: Option<&Digest>, counters: &Co
 fn check_regular(out: &mut Outcome, meta: &Meta) {
     if meta.kind != Kind::File {
         out.type_mismatch = true;
-        out.judge(MODE, false, "file".into(), meta.kind.as_str().into());
+        out.judge(MODE, false, || ("file".into(), meta.kind.as_str().into()));
         out.expected.insert("type", "file".into());
         out.actual.insert("type", meta.kind.as_str().into());
     }
@@ -495,12 +503,9 @@ pub fn content(
         return out;
     }
     if let Some(want) = exp.size {
-        out.judge(
-            SIZE,
-            meta.size == want,
-            want.to_string(),
-            meta.size.to_string(),
-        );
+        out.judge(SIZE, meta.size == want, || {
+            (want.to_string(), meta.size.to_string())
+        });
     }
     if exp.digest.is_some() {
         check_digest(tree, path, exp.digest, &mut out, counters);
@@ -512,7 +517,7 @@ fn link_digest(tree: &dyn Tree, path: &Path, want: &Digest, out: &mut Outcome) {
     match tree.read_link(path) {
         Ok(target) => {
             let got = want.algo.hash_bytes(target.as_os_str().as_bytes());
-            out.judge(DIGEST, &got == want, want.to_string(), got.to_string());
+            out.judge(DIGEST, &got == want, || (want.to_string(), got.to_string()));
         }
         Err(e) => out.unknown(DIGEST, e.to_string()),
     }
@@ -542,10 +547,10 @@ mod tests {
     #[test]
     fn result_strings_per_style() {
         let mut o = Outcome::default();
-        o.judge(SIZE, false, "1".into(), "2".into());
-        o.judge(DIGEST, false, "a".into(), "b".into());
-        o.judge(MODE, true, String::new(), String::new());
-        o.judge(MTIME, false, "1".into(), "2".into());
+        o.judge(SIZE, false, || ("1".into(), "2".into()));
+        o.judge(DIGEST, false, || ("a".into(), "b".into()));
+        o.judge(MODE, true, || (String::new(), String::new()));
+        o.judge(MTIME, false, || ("1".into(), "2".into()));
         assert_eq!(o.result(Style::Rpm), "S.5....T.");
         assert_eq!(o.result(Style::Dpkg), "S.5????T?");
         assert_eq!(o.differs(), ["size", "digest", "mtime"]);
