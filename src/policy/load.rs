@@ -467,7 +467,7 @@ impl Walker<'_> {
                 globs.push(g);
             }
         }
-        (pats, Globs(globs))
+        (pats, Globs::new(globs))
     }
 
     /// `paths = [globs]`, compiled; a bad glob is a problem.
@@ -492,7 +492,7 @@ impl Walker<'_> {
                 globs.push(g);
             }
         }
-        (pats, Globs(globs))
+        (pats, Globs::new(globs))
     }
 
     fn glob(&mut self, s: &str, span: Option<Range<usize>>) -> Option<globset::GlobMatcher> {
@@ -531,7 +531,7 @@ impl Walker<'_> {
                 Some((_, item)) => path
                     .as_deref()
                     .and_then(|p| self.glob(p, item.span()))
-                    .map(|g| Globs(vec![g])),
+                    .map(|g| Globs::new(vec![g])),
                 None => {
                     self.problem(t.span(), "[[accept]] without `path`".into());
                     None

@@ -230,24 +230,40 @@ impl ExpectPatch {
 /// Compiled path globs (`*` stays within one path component, `**` spans
 /// any number).
 #[derive(Clone, Default)]
-pub struct Globs(Vec<GlobMatcher>);
+pub struct Globs {
+    each: Vec<GlobMatcher>,
+    /// All of them as one automaton: a policy can list dozens of globs
+    /// (the `fedora` pyc-only modules), asked about every pyc.
+    set: globset::GlobSet,
+}
 
 impl std::fmt::Debug for Globs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.0.iter().map(|g| g.glob().glob()))
+            .entries(self.each.iter().map(|g| g.glob().glob()))
             .finish()
     }
 }
 
 impl Globs {
+    /// The globs, matched one by one ([`Globs::iter`]) or at once.
+    pub fn new(each: Vec<GlobMatcher>) -> Self {
+        let mut b = globset::GlobSetBuilder::new();
+        for g in &each {
+            b.add(g.glob().clone());
+        }
+        // Globs that compiled alone compile together.
+        let set = b.build().unwrap_or_default();
+        Globs { each, set }
+    }
+
     pub fn is_match(&self, path: &Path) -> bool {
-        self.0.iter().any(|g| g.is_match(path))
+        self.set.is_match(path)
     }
 
     /// Each glob, in the order of the patterns they were compiled from.
     pub fn iter(&self) -> impl Iterator<Item = &GlobMatcher> {
-        self.0.iter()
+        self.each.iter()
     }
 
     /// Compiles one glob the way policies mean them.
