@@ -39,8 +39,10 @@ pub fn open_regular(path: &Path) -> Result<(File, Metadata)> {
     Ok((file, meta))
 }
 
-/// Reads a whole regular file, refusing files larger than `max` bytes.
-pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
+/// Opens a regular file for reading no more than `max` bytes, refusing
+/// one larger than that: a file that grows while it is read is cut at the
+/// limit, never read unbounded. For readers that stream a file.
+pub fn open_capped(path: &Path, max: u64) -> Result<(std::io::Take<File>, Metadata)> {
     let (file, meta) = open_regular(path)?;
     if meta.len() > max {
         return Err(Error::io(
@@ -51,11 +53,14 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
             ),
         ));
     }
+    Ok((file.take(max), meta))
+}
+
+/// Reads a whole regular file, refusing files larger than `max` bytes.
+pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
+    let (mut file, meta) = open_capped(path, max)?;
     let mut buf = Vec::with_capacity(meta.len() as usize);
-    // A file that grows while we read it is cut at the limit, never read unbounded.
-    file.take(max)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(path, e))?;
+    file.read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
     Ok(buf)
 }
 

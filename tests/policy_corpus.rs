@@ -97,7 +97,7 @@ fn fedora_pyc_only_modules_are_fedoras_rule_on_a_real_stdlib() {
         let text = std::fs::read_to_string(&path).unwrap();
         let name = path.file_stem().unwrap();
         let pyc = fedora.join("encodings").join(name).with_extension("pyc");
-        let want = text.lines().any(|l| generated(l));
+        let want = text.lines().any(&generated);
         assert_eq!(policy.is_pyc_only(&pyc), want, "{}", pyc.display());
         listed += usize::from(want);
     }

@@ -166,9 +166,17 @@ pub fn deb822(data: &[u8]) {
     consume(pyvet::format::deb822::parse(data));
 }
 
-/// A dpkg `status` file or one distroless `status.d/<pkg>` file.
+/// A dpkg `status` file or one distroless `status.d/<pkg>` file. The
+/// parser reads a stanza at a time: read through a buffer of a few bytes
+/// (the first byte picks how many), so that lines and stanzas straddle
+/// refills, it must say exactly what it says from the whole slice.
 pub fn dpkg_status(data: &[u8]) {
-    consume(pyvet::db::dpkg::parse_status(data, source(Backend::Dpkg)));
+    let whole = pyvet::db::dpkg::parse_status(data, source(Backend::Dpkg));
+    let capacity = 1 + usize::from(data.first().copied().unwrap_or_default() % 16);
+    let small = std::io::BufReader::with_capacity(capacity, data);
+    let streamed = pyvet::db::dpkg::read_status_from(small, source(Backend::Dpkg));
+    assert_eq!(whole, streamed, "read through a {capacity}-byte buffer");
+    consume(whole);
     consume(pyvet::db::dpkg::parse_status(
         data,
         source(Backend::DpkgStatusD),

@@ -12,7 +12,7 @@ pub mod walk;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
@@ -159,9 +159,14 @@ impl Counters {
 }
 
 /// Where checks put what they find. Safe to share across threads.
+///
+/// What a check hands over at once ([`Sink::extend`]) is kept as it came,
+/// a vector of its own, and the vectors are joined once, when the findings
+/// are taken: a million findings are then neither copied as the sink
+/// grows nor held twice over.
 #[derive(Debug, Default)]
 pub struct Sink {
-    findings: Mutex<Vec<Finding>>,
+    findings: Mutex<Vec<Vec<Finding>>>,
     pub counters: Counters,
     /// Inputs that could not be read at all (exit code 2).
     errors: Mutex<Vec<String>>,
@@ -169,21 +174,45 @@ pub struct Sink {
 
 impl Sink {
     pub fn push(&self, f: Finding) {
-        self.findings.lock().expect("sink").push(f);
+        let mut chunks = self.findings.lock().expect("sink");
+        match chunks.last_mut() {
+            Some(last) => last.push(f),
+            None => chunks.push(vec![f]),
+        }
     }
     pub fn extend(&self, fs: impl IntoIterator<Item = Finding>) {
-        self.findings.lock().expect("sink").extend(fs);
+        // A `Vec` collects into itself, in place.
+        let fs: Vec<Finding> = fs.into_iter().collect();
+        if !fs.is_empty() {
+            self.findings.lock().expect("sink").push(fs);
+        }
     }
     pub fn error(&self, e: impl std::fmt::Display) {
         self.errors.lock().expect("sink").push(e.to_string());
     }
     /// Takes the findings and errors out, leaving the counters.
     fn take(&self) -> (Vec<Finding>, Vec<String>) {
+        let chunks = std::mem::take(&mut *self.findings.lock().expect("sink"));
         (
-            std::mem::take(&mut *self.findings.lock().expect("sink")),
+            join(chunks),
             std::mem::take(&mut *self.errors.lock().expect("sink")),
         )
     }
+}
+
+/// The chunks as one vector, grown from the largest: a large allocation
+/// grows where it is (`mremap`), so the findings are never held twice.
+fn join(mut chunks: Vec<Vec<Finding>>) -> Vec<Finding> {
+    let Some(largest) = (0..chunks.len()).max_by_key(|&i| chunks[i].len()) else {
+        return Vec::new();
+    };
+    let total = chunks.iter().map(Vec::len).sum::<usize>();
+    let mut all = std::mem::take(&mut chunks[largest]);
+    all.reserve_exact(total - all.len());
+    for mut c in chunks {
+        all.append(&mut c);
+    }
+    all
 }
 
 /// Everything a check may read. Files are read only through `tree`.
@@ -212,6 +241,8 @@ pub struct Context<'a> {
     pub audited_packages: Vec<usize>,
     /// Trusted interpreters for `--deep`.
     pub interpreters: Option<Interpreters>,
+    /// Each package as findings name it, made once and shared by them.
+    package_refs: Vec<OnceLock<Arc<finding::PackageRef>>>,
 }
 
 impl<'a> Context<'a> {
@@ -307,6 +338,7 @@ impl<'a> Context<'a> {
             packed_files,
             audited_packages,
             interpreters: None,
+            package_refs: package_refs(manifest),
         }
     }
 
@@ -321,9 +353,21 @@ impl<'a> Context<'a> {
     }
 
     /// The first owner's package, as a finding names it.
-    pub fn package_of(&self, path: &Path) -> Option<finding::PackageRef> {
+    pub fn package_of(&self, path: &Path) -> Option<Arc<finding::PackageRef>> {
         let o = self.owners.of(path).first()?;
-        Some(finding::PackageRef::of(&self.manifest.packages[o.package]))
+        Some(self.package_ref(o.package))
+    }
+
+    /// Package `pi` of the manifest as a finding names it: one shared
+    /// reference per package, however many findings name it.
+    pub fn package_ref(&self, pi: usize) -> Arc<finding::PackageRef> {
+        let p = &self.manifest.packages[pi];
+        match self.package_refs.get(pi) {
+            Some(cell) => cell
+                .get_or_init(|| Arc::new(finding::PackageRef::of(p)))
+                .clone(),
+            None => Arc::new(finding::PackageRef::of(p)),
+        }
     }
 
     /// The SELinux label of a path, for evidence.
@@ -371,6 +415,11 @@ fn packed_files<'p>(tree: &dyn Tree, given: impl Iterator<Item = &'p PathBuf>) -
     out.sort();
     out.dedup();
     out
+}
+
+/// An empty cell per package of the manifest, for [`Context::package_ref`].
+fn package_refs(manifest: &Manifest) -> Vec<OnceLock<Arc<finding::PackageRef>>> {
+    manifest.packages.iter().map(|_| OnceLock::new()).collect()
 }
 
 /// `--pysource-prefix`, else the policy's.
@@ -514,7 +563,10 @@ pub fn run_checks(
             .filter_map(|mut f| {
                 f.severity = ctx.policy.apply(f.rule, f.severity)?;
                 if f.evidence.layer.is_none() {
-                    f.evidence.layer = ctx.tree.origin(&f.path).map(Box::new);
+                    // Only set when there is one: evidence is shared until changed.
+                    if let Some(layer) = ctx.tree.origin(&f.path) {
+                        f.evidence.layer = Some(Box::new(layer));
+                    }
                 }
                 Some(f)
             })
@@ -528,13 +580,17 @@ pub fn run_checks(
     );
     let mut findings = split.kept;
     findings.extend(levelled(split.gone));
+    // The message is the last key, made only for findings alike in the rest.
     let order = |a: &Finding, b: &Finding| {
-        (b.severity, &a.path, a.rule.id, &a.message)
-            .cmp(&(a.severity, &b.path, b.rule.id, &b.message))
+        (b.severity, &a.path, a.rule.id)
+            .cmp(&(a.severity, &b.path, b.rule.id))
+            .then_with(|| a.message().cmp(&b.message()))
     };
-    findings.sort_by(order);
+    // Unstable: no second buffer of findings; the order of findings the
+    // order calls equal was never fixed (families run side by side).
+    findings.sort_unstable_by(order);
     let mut accepted = split.accepted;
-    accepted.sort_by(|a, b| order(&a.finding, &b.finding));
+    accepted.sort_unstable_by(|a, b| order(&a.finding, &b.finding));
     let summary = summarise(ctx, &findings, &sink.counters);
     Report {
         schema: SCHEMA,
@@ -656,5 +712,26 @@ mod owners_tests {
             p(&["/build/usr/lib/python3.12"])
         );
         assert!(bare_trees(&trees, &[], &discovered, &owners).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod sink_tests {
+    use super::*;
+
+    #[test]
+    fn what_is_pushed_and_handed_over_is_taken_whole() {
+        let f = |p: &str| Finding::new(rules::UNOWNED_FILE, p, "x");
+        let sink = Sink::default();
+        sink.push(f("/a"));
+        sink.extend(vec![f("/b"), f("/c"), f("/d")]);
+        sink.extend(Vec::new());
+        sink.push(f("/e"));
+        sink.extend([f("/f")]);
+        let (mut all, _) = sink.take();
+        all.sort_by(|a, b| a.path.cmp(&b.path));
+        let paths: Vec<_> = all.iter().map(|f| f.display_path()).collect();
+        assert_eq!(paths, ["/a", "/b", "/c", "/d", "/e", "/f"]);
+        assert!(sink.take().0.is_empty());
     }
 }

@@ -16,12 +16,10 @@ mod verify;
 
 use rayon::prelude::*;
 
-use crate::audit::finding::{PackageRef, VerifyFacts};
+use crate::audit::finding::VerifyFacts;
 use crate::audit::rules::{self, Rule};
 use crate::audit::{Context, Finding, Owners, Sink};
-use crate::manifest::{
-    Backend, FileEntry, FileFlags, FileKind, FileState, Manifest, Owner, Package,
-};
+use crate::manifest::{Backend, FileEntry, FileFlags, FileKind, FileState, Manifest, Owner};
 use crate::tree::PrefetchJob;
 use ids::RootIds;
 use verify::{Col, Expected, Outcome, Style};
@@ -74,14 +72,18 @@ pub fn check(ctx: &Context, sink: &Sink) {
         sink.error(e);
     }
     let jobs = jobs(ctx);
-    let mut found: Vec<(Owner, Finding)> = jobs
+    // Collected by index, into one vector made once (a filtered parallel
+    // collect gathers pieces and copies them: the findings twice over).
+    let verdicts: Vec<Option<Finding>> = jobs
         .par_iter()
-        .filter_map(|&o| verify_owner(ctx, &ids, o, sink).map(|f| (o, f)))
+        .map(|&o| verify_owner(ctx, &ids, o, sink))
         .collect();
-    // One verdict per path: the first owner's.
-    found.sort_by(|a, b| (&a.1.path, a.0.package).cmp(&(&b.1.path, b.0.package)));
-    found.dedup_by(|a, b| a.1.path == b.1.path);
-    sink.extend(found.into_iter().map(|(_, f)| f));
+    let mut found: Vec<Finding> = verdicts.into_iter().flatten().collect();
+    // One verdict per path: the first owner's. Jobs come in package
+    // order, which a stable sort keeps among a path's owners.
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found.dedup_by(|a, b| a.path == b.path);
+    sink.extend(found);
 }
 
 /// Every (package, file) to verify: installed paths of audited packages
@@ -144,7 +146,8 @@ fn verify_owner(ctx: &Context, ids: &RootIds, o: Owner, sink: &Sink) -> Option<F
     if out.missing.is_some() && tolerated_missing(profile, f.flags) {
         return None;
     }
-    out.failed().then(|| finding(ctx, pkg, f, profile, &out))
+    out.failed()
+        .then(|| finding(ctx, o.package, f, profile, &out))
 }
 
 /// Shows the actual owner and group by name, resolved in the root.
@@ -303,14 +306,15 @@ fn attr_marker(profile: Profile, flags: FileFlags) -> char {
         .map_or(' ', |(_, c)| *c)
 }
 
-fn finding(
-    ctx: &Context,
-    pkg: &Package,
-    f: &FileEntry,
-    profile: Profile,
-    out: &Outcome,
-) -> Finding {
+fn finding(ctx: &Context, pi: usize, f: &FileEntry, profile: Profile, out: &Outcome) -> Finding {
     let rule = rule_of(out);
+    let attr = attr_marker(profile, f.flags);
+    // The commonest finding of all (a whole package deleted makes one per
+    // file) says nothing its package and marker do not: stored as such.
+    if matches!(out.missing, Some(None)) && out.meta.is_none() && out.actual.is_empty() {
+        return Finding::not_there(rule, &*f.path, ctx.package_ref(pi), attr);
+    }
+    let pkg = &ctx.manifest.packages[pi];
     let differs = out.differs();
     let message = match &out.missing {
         Some(None) => format!("{} installed it and it is not there", pkg.nevra()),
@@ -325,10 +329,10 @@ fn finding(
         Style::Dpkg if out.missing.is_none() => out.unchecked(),
         _ => Vec::new(),
     };
-    let mut finding = Finding::new(rule, &*f.path, message).package(Some(PackageRef::of(pkg)));
+    let mut finding = Finding::new(rule, &*f.path, message).package(Some(ctx.package_ref(pi)));
     finding.evidence.verify = Some(Box::new(VerifyFacts {
         result: out.result(profile.style()),
-        attr: attr_marker(profile, f.flags),
+        attr,
         differs,
         unchecked,
         expected: out.expected.clone(),
@@ -345,7 +349,7 @@ mod tests {
     use super::*;
     use crate::audit::Options;
     use crate::digest::Algo;
-    use crate::manifest::{FileKind, Manifest, Source};
+    use crate::manifest::{FileKind, Manifest, Package, Source};
     use crate::tree::FsTree;
     use std::path::{Path, PathBuf};
 

@@ -334,7 +334,7 @@ fn resource_finding(
         kind: None,
         opt_level: (level > 0).then(|| level.to_string()),
         source: None,
-        source_package: ctx.package_of(file).map(|p| p.name),
+        source_package: ctx.package_of(file).map(|p| p.name.clone()),
         co_filename: None,
         after_install_secs: None,
     }));

@@ -11,6 +11,7 @@
 //! directories are not findings themselves (a `__pycache__` Python made, a
 //! package directory): their contents are.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
@@ -35,17 +36,24 @@ const MAX_PTH: u64 = 1 << 20;
 const PTH_QUOTE_LINES: usize = 5;
 
 /// Reports every unowned entry of the audited trees that no other check owns.
+/// Each thread's findings go to the sink as they are: collected into one
+/// vector, a directory of 200,000 strays would be held twice over.
 pub fn check(ctx: &Context, sink: &Sink) {
-    let findings: Vec<Finding> = ctx
+    let pieces: Vec<Vec<Finding>> = ctx
         .inventory
         .entries
         .par_iter()
         .filter(|(p, m)| {
             !ctx.owners.is_owned(p) && !is_judged(ctx.tree, p, m) && m.kind != Kind::Dir
         })
-        .flat_map_iter(|(p, m)| findings_for(ctx, p, m))
+        .fold(Vec::new, |mut piece, (p, m)| {
+            piece.extend(findings_for(ctx, p, m));
+            piece
+        })
         .collect();
-    sink.extend(findings);
+    for piece in pieces {
+        sink.extend(piece);
+    }
 }
 
 /// What an unowned entry is to Python.
@@ -128,10 +136,10 @@ fn findings_for(ctx: &Context, path: &Path, meta: &Meta) -> Vec<Finding> {
     if ctx.is_bare(path) && class != Class::Special {
         return Vec::new();
     }
-    let (rule, message): (&'static Rule, String) = match class {
+    let (rule, message): (&'static Rule, Cow<'static, str>) = match class {
         Class::Special => (
             rules::SPECIAL_FILE,
-            format!("a {} nothing owns (not opened)", meta.kind.as_str()),
+            format!("a {} nothing owns (not opened)", meta.kind.as_str()).into(),
         ),
         Class::Pth => (
             rules::UNOWNED_PTH,

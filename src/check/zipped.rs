@@ -378,7 +378,7 @@ fn member_finding(ctx: &Context, z: &OnPath, r: &MemberReport) -> Option<Finding
         opt_level: None,
         source: r.source.as_ref().map(|s| member_path(&z.path, s)),
         // The source member is in the same zip, so of the same package.
-        source_package: ctx.package_of(&z.path).map(|p| p.name),
+        source_package: ctx.package_of(&z.path).map(|p| p.name.clone()),
         co_filename: r.co_filename.clone(),
         after_install_secs: None,
     }));

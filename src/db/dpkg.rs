@@ -38,11 +38,12 @@ pub mod control;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use self::control::{check_instances, check_stanza, Conffile, Record, StanzaKind};
+use self::control::{check_instances, check_stanza, Conffile, PkgStatus, Record, StanzaKind};
 use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
 use crate::format::deb822::{self, Deb822Error};
@@ -145,20 +146,34 @@ pub enum DpkgError {
         why: &'static str,
         text: String,
     },
+    /// Reading failed part-way (a document parsed as it is read).
+    #[error("read error: {why}")]
+    Read { why: String },
 }
 
 /// Separators md5sum(1) writes between the hash and the path (text, binary mode).
 const MD5SUMS_SEPARATORS: [&[u8]; 2] = [b"  ", b" *"];
+/// How much of a `status` file is read at a time.
+const READ_BUFFER: usize = 64 * 1024;
 /// The `DEBIAN/conffiles` flag prefix dpkg 1.20+ understands.
 const CONFFILES_FLAG_PREFIX: &str = "remove-on-upgrade ";
 
 /// Parses a dpkg `status` document; only packages with files on disk are
 /// kept. Their file lists hold only their conffiles: the rest is in `info/`.
 pub fn parse_status(bytes: &[u8], source: Source) -> Result<Vec<Package>, DpkgError> {
-    let records = parse_records(bytes, StanzaKind::Status)?;
-    Ok(records
+    read_status_from(bytes, source)
+}
+
+/// [`parse_status`] from a reader, a stanza at a time: what it costs is
+/// the packages kept, not the size of the document.
+pub fn read_status_from<R: BufRead>(reader: R, source: Source) -> Result<Vec<Package>, DpkgError> {
+    let mut stanzas = deb822::read_stanzas(reader);
+    let records = parse_records(&mut stanzas, StanzaKind::Status, Keep::OnDisk);
+    if let Some(e) = stanzas.take_io_error() {
+        return Err(DpkgError::Read { why: e.to_string() });
+    }
+    Ok(records?
         .into_iter()
-        .filter(|r| r.status.files_on_disk())
         .map(|r| {
             let files = merge_files(None, Vec::new(), &r.conffiles, &[]);
             package(r, source.clone(), files, None)
@@ -166,12 +181,35 @@ pub fn parse_status(bytes: &[u8], source: Source) -> Result<Vec<Package>, DpkgEr
         .collect())
 }
 
-/// Checks every stanza of a document and the instances against each other.
-fn parse_records(bytes: &[u8], kind: StanzaKind) -> Result<Vec<Record>, DpkgError> {
-    let records = deb822::stanzas(bytes)
-        .map(|s| check_stanza(&s?, kind))
-        .collect::<Result<Vec<_>, _>>()?;
+/// Which records a parse keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Every one (dpkg's journal replaces records where they stand).
+    All,
+    /// Those whose files are (or may partly be) on disk.
+    OnDisk,
+}
+
+/// Checks every stanza of a document, then the instances against each
+/// other (as dpkg does, in that order), and keeps the records `keep` says.
+/// Records no instance check needs are dropped as they are read.
+fn parse_records<R: BufRead>(
+    stanzas: &mut deb822::Stanzas<R>,
+    kind: StanzaKind,
+    keep: Keep,
+) -> Result<Vec<Record>, DpkgError> {
+    let mut records = Vec::new();
+    for s in stanzas {
+        let r = check_stanza(&s?, kind)?;
+        if keep == Keep::All || r.status != PkgStatus::NotInstalled {
+            records.push(r);
+        }
+    }
     check_instances(&records)?;
+    if keep == Keep::OnDisk {
+        records.retain(|r| r.status.files_on_disk());
+    }
+    records.shrink_to_fit();
     Ok(records)
 }
 
@@ -534,31 +572,41 @@ fn attach_files(r: Record, source: &Source, sources: FileSources) -> Result<Pack
     Ok(package(r, source.clone(), files, install_time))
 }
 
-/// Parses one document, refusing it with the file's path on error.
-fn records_of(path: &Path, kind: StanzaKind) -> Result<Vec<Record>> {
-    let bytes = read_text(path)?;
-    parse_records(&bytes, kind).map_err(|e| Error::format(path, e))
+/// Parses one document as it is read (a stanza at a time), refusing it
+/// with the file's path on error.
+fn records_of(path: &Path, kind: StanzaKind, keep: Keep) -> Result<Vec<Record>> {
+    let (file, _) = fsutil::open_capped(path, MAX_INPUT_FILE)?;
+    let mut stanzas = deb822::read_stanzas(BufReader::with_capacity(READ_BUFFER, file));
+    let records = parse_records(&mut stanzas, kind, keep);
+    if let Some(e) = stanzas.take_io_error() {
+        return Err(Error::io(path, e));
+    }
+    records.map_err(|e| Error::format(path, e))
 }
 
-/// Applies dpkg's journal (`updates/0000`, ...): each entry replaces the
-/// record of the same package (and architecture, for Multi-Arch: same).
-fn apply_updates(records: &mut Vec<Record>, updates: &Path) -> Result<()> {
+/// dpkg's journal: the entries of `updates/` (`0000`, ...), in name order.
+fn journal(updates: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fsutil::list_dir(updates) else {
-        return Ok(());
+        return Vec::new();
     };
-    let names: Vec<_> = entries
+    entries
         .into_iter()
         .map(|e| e.name)
         .filter(|n| !n.is_empty() && n.as_bytes().iter().all(u8::is_ascii_digit))
-        .collect();
-    for name in names {
-        let path = updates.join(&name);
-        let update = records_of(&path, StanzaKind::Status)?;
+        .map(|n| updates.join(n))
+        .collect()
+}
+
+/// Applies dpkg's journal: each entry replaces the record of the same
+/// package (and architecture, for Multi-Arch: same).
+fn apply_updates(records: &mut Vec<Record>, journal: &[PathBuf]) -> Result<()> {
+    for path in journal {
+        let update = records_of(path, StanzaKind::Status, Keep::All)?;
         if update.len() != 1 {
             let e = DpkgError::StanzaCount {
                 found: update.len(),
             };
-            return Err(Error::format(&path, e));
+            return Err(Error::format(path, e));
         }
         for u in update {
             let same = |r: &Record| {
@@ -574,11 +622,19 @@ fn apply_updates(records: &mut Vec<Record>, updates: &Path) -> Result<()> {
 }
 
 /// Reads a `status` file, its `updates/` journal and the `info/` lists.
+/// The records are checked first, all of them, then the lists read.
+/// Without a journal, a record whose files are not on disk is dropped as
+/// it is read; with one, every record is kept until the journal has
+/// replaced what it replaces, where it stands.
 fn read_status(path: &Path, info: Option<&Path>, updates: Option<&Path>) -> Result<Vec<Package>> {
-    let mut records = records_of(path, StanzaKind::Status)?;
-    if let Some(updates) = updates {
-        apply_updates(&mut records, updates)?;
-    }
+    let journal = updates.map(journal).unwrap_or_default();
+    let keep = if journal.is_empty() {
+        Keep::OnDisk
+    } else {
+        Keep::All
+    };
+    let mut records = records_of(path, StanzaKind::Status, keep)?;
+    apply_updates(&mut records, &journal)?;
     let source = Source {
         backend: Backend::Dpkg,
         file: path.to_path_buf(),
@@ -588,16 +644,19 @@ fn read_status(path: &Path, info: Option<&Path>, updates: Option<&Path>) -> Resu
         status_d: None,
         sole_package: false,
     };
-    records
-        .into_iter()
-        .filter(|r| r.status.files_on_disk())
-        .map(|r| attach_files(r, &source, sources))
-        .collect()
+    records.retain(|r| r.status.files_on_disk());
+    // Made once at its size: a vector grown as packages come holds up to
+    // twice what it needs while the records are still held too.
+    let mut packages = Vec::with_capacity(records.len());
+    for r in records {
+        packages.push(attach_files(r, &source, sources)?);
+    }
+    Ok(packages)
 }
 
 /// Reads one distroless `status.d/<name>` file.
 fn read_status_d_file(path: &Path, info: Option<&Path>) -> Result<Vec<Package>> {
-    let records = records_of(path, StanzaKind::StatusD)?;
+    let records = records_of(path, StanzaKind::StatusD, Keep::All)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let file = path.file_name().and_then(OsStr::to_str).unwrap_or_default();
     let sources = FileSources {

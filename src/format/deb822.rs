@@ -21,6 +21,8 @@
 //!
 //! Values are decoded as UTF-8, with invalid bytes replaced by U+FFFD.
 
+use std::io::{BufRead, Read};
+
 use crate::limits::MAX_LINE;
 
 /// One stanza: fields in file order, continuation lines joined with `\n`.
@@ -94,49 +96,99 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Stanza>, Deb822Error> {
 
 /// Yields stanzas one by one, so that a caller checking each stanza meets
 /// errors in file order, as dpkg does; iteration ends after an error.
-pub fn stanzas(bytes: &[u8]) -> Stanzas<'_> {
+pub fn stanzas(bytes: &[u8]) -> Stanzas<&[u8]> {
+    read_stanzas(bytes)
+}
+
+/// [`stanzas`] from a reader, one line in memory at a time: a 300 MB
+/// `status` costs what the caller keeps of it, not its size. A line is
+/// read no further than `MAX_LINE + 1` bytes, as the slice reader looks ahead.
+/// A read error ends the iteration; [`Stanzas::take_io_error`] has it.
+pub fn read_stanzas<R: BufRead>(reader: R) -> Stanzas<R> {
     Stanzas {
-        lines: Lines::new(bytes),
+        reader,
+        buf: Vec::new(),
         line: 0,
-        failed: false,
+        done: false,
+        io_error: None,
     }
 }
 
-/// Iterator returned by [`stanzas`].
-pub struct Stanzas<'a> {
-    lines: Lines<'a>,
+/// Iterator returned by [`stanzas`] and [`read_stanzas`].
+pub struct Stanzas<R> {
+    reader: R,
+    /// The line being read, with its `\n` if it had one.
+    buf: Vec<u8>,
     /// Number of the last line read.
     line: usize,
-    failed: bool,
+    /// An error was met, or a line too long to read further.
+    done: bool,
+    io_error: Option<std::io::Error>,
 }
 
-impl Iterator for Stanzas<'_> {
+impl<R: BufRead> Iterator for Stanzas<R> {
     type Item = Result<Stanza, Deb822Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
+        if self.done {
             return None;
         }
         let result = self.next_stanza().transpose();
-        self.failed = matches!(result, Some(Err(_)));
+        self.done |= matches!(result, Some(Err(_)));
         result
     }
 }
 
-impl Stanzas<'_> {
+impl<R: BufRead> Stanzas<R> {
+    /// The read error that ended the iteration, if one did.
+    pub fn take_io_error(&mut self) -> Option<std::io::Error> {
+        self.io_error.take()
+    }
+
+    /// Reads the next line into `buf`; whether a `\n` ended it. A line
+    /// longer than `MAX_LINE` is cut at `MAX_LINE + 1` bytes and ends the
+    /// input (the caller's length check refuses it).
+    fn next_line(&mut self) -> Option<bool> {
+        self.buf.clear();
+        if self.done {
+            return None;
+        }
+        let limit = MAX_LINE as u64 + 1;
+        match (&mut self.reader)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf)
+        {
+            Ok(0) => None,
+            Ok(_) => {
+                let terminated = self.buf.last() == Some(&b'\n');
+                if terminated {
+                    self.buf.pop();
+                } else if self.buf.len() > MAX_LINE {
+                    self.done = true;
+                }
+                Some(terminated)
+            }
+            Err(e) => {
+                self.io_error = Some(e);
+                self.done = true;
+                None
+            }
+        }
+    }
+
     fn next_stanza(&mut self) -> Result<Option<Stanza>, Deb822Error> {
         let mut current: Option<Stanza> = None;
-        for raw in self.lines.by_ref() {
+        while let Some(terminated) = self.next_line() {
             self.line += 1;
-            let line = self.line;
-            if raw.text.len() > MAX_LINE {
+            let (line, text) = (self.line, self.buf.as_slice());
+            if text.len() > MAX_LINE {
                 return Err(Deb822Error::LineTooLong {
                     line,
-                    len: raw.text.len(),
+                    len: text.len(),
                     max: MAX_LINE,
                 });
             }
-            if is_blank(raw.text) {
+            if is_blank(text) {
                 match current {
                     Some(stanza) => return Ok(Some(finish(stanza))),
                     None => continue,
@@ -146,12 +198,12 @@ impl Stanzas<'_> {
                 line,
                 ..Stanza::default()
             });
-            if is_blank_byte(raw.text[0]) && !stanza.fields.is_empty() {
-                append_continuation(stanza, raw.text);
+            if is_blank_byte(text[0]) && !stanza.fields.is_empty() {
+                append_continuation(stanza, text);
             } else {
-                add_field(stanza, raw.text, line)?;
+                add_field(stanza, text, line)?;
             }
-            if !raw.terminated {
+            if !terminated {
                 let name = stanza
                     .fields
                     .last()
@@ -379,6 +431,38 @@ mod tests {
             parse(&t),
             Err(Deb822Error::LineTooLong { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn a_reader_yields_what_the_whole_document_does() {
+        let docs: [&[u8]; 5] = [
+            b"Package: a\nDescription: x\n y\n .\n\n\nPackage: b\nVersion: 1\n",
+            b"Package: a\nVersion: 1",
+            b"Package: a\n\nbroken\n\nPackage: c\n",
+            b"\n \t\n",
+            b"",
+        ];
+        for doc in docs {
+            let whole: Vec<_> = stanzas(doc).collect();
+            for capacity in [1, 2, 3, 7, 64] {
+                let r = std::io::BufReader::with_capacity(capacity, doc);
+                let streamed: Vec<_> = read_stanzas(r).collect();
+                assert_eq!(whole, streamed, "{capacity}-byte buffer");
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_line_is_read_no_further_than_the_limit() {
+        let mut t = b"Description: ".to_vec();
+        t.extend(std::iter::repeat(b'x').take(3 * MAX_LINE));
+        t.push(b'\n');
+        let mut reader = std::io::Cursor::new(&t);
+        let first = read_stanzas(&mut reader).next();
+        assert!(
+            matches!(first, Some(Err(Deb822Error::LineTooLong { line: 1, len, .. })) if len == MAX_LINE + 1)
+        );
+        assert!(reader.position() <= MAX_LINE as u64 + 1);
     }
 
     #[test]

@@ -115,6 +115,11 @@ pub fn split(
         .map(|b| b.entries.iter().map(|e| (e.clone(), false)).collect())
         .unwrap_or_default();
     let mut out = Split::default();
+    if policy.accept.is_empty() && baseline.is_none() {
+        // Nothing to accept: the findings stay where they are, not copied.
+        out.kept = findings;
+        return out;
+    }
     for f in findings {
         match accept_one(&f, policy, &mut used_entries, baseline, &mut base) {
             Some(accepted) => out.accepted.push(AcceptedFinding {

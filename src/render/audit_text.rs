@@ -230,7 +230,7 @@ fn section(s: &mut String, r: &Report, sev: Severity, p: &Paint) {
 fn finding(s: &mut String, f: &Finding, p: &Paint) {
     let id = p.style(severity_style(f.severity), f.rule.id);
     let _ = writeln!(s, "  {id}  {}", text_path(&f.path));
-    let _ = writeln!(s, "    {}", esc(&f.message));
+    let _ = writeln!(s, "    {}", esc(&f.message()));
     if let Some(pkg) = &f.package {
         evidence(
             s,
@@ -242,7 +242,7 @@ fn finding(s: &mut String, f: &Finding, p: &Paint) {
         verify(s, v);
     }
     if let Some(b) = &f.evidence.bytecode {
-        bytecode(s, b, &f.message);
+        bytecode(s, b, &f.message());
     }
     if let Some(file) = &f.evidence.file {
         file_facts(s, file);

@@ -21,7 +21,7 @@ pub fn render(report: &Report) -> String {
     let mut lines: Vec<(&std::path::Path, String)> = report
         .findings
         .iter()
-        .filter_map(|f| line(f).map(|l| (f.path.as_path(), l)))
+        .filter_map(|f| line(f).map(|l| (&*f.path, l)))
         .collect();
     lines.sort();
     lines.into_iter().map(|(_, l)| l + "\n").collect()
@@ -64,11 +64,11 @@ mod tests {
 
     fn finding(backend: &'static str, result: &str, attr: char, error: Option<&str>) -> Finding {
         let mut f = Finding::new(rules::DIGEST_MISMATCH, "/usr/lib/python3.11/os.py", "x");
-        f.package = Some(PackageRef {
+        f.package = Some(std::sync::Arc::new(PackageRef {
             name: "p".into(),
             nevra: "p-1-1.noarch".into(),
             backend,
-        });
+        }));
         let mut actual = BTreeMap::new();
         if let Some(e) = error {
             actual.insert("error", e.to_string());

@@ -126,7 +126,7 @@ fn result(f: &Finding) -> Value {
         "ruleId": f.rule.id,
         "ruleIndex": index,
         "level": level(f.severity),
-        "message": {"text": f.message},
+        "message": {"text": f.message()},
         "locations": [{
             "physicalLocation": {
                 "artifactLocation": {"uri": relative_uri(&f.path), "uriBaseId": ROOT_BASE_ID},

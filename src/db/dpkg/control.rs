@@ -143,27 +143,43 @@ pub fn check_stanza(stanza: &Stanza, kind: StanzaKind) -> Result<Record, DpkgErr
 
 /// Refuses several installed instances of one package unless all are
 /// `Multi-Arch: same` with distinct architectures (dpkg: "multiple
-/// non-coinstallable package instances present").
+/// non-coinstallable package instances present"). The error is the one a
+/// pass in file order meets first: the earliest instance clashing with one
+/// before it, and the first of those. Records are grouped by sorting their
+/// indices, not in a map of vectors: a `status` of 500,000 packages then
+/// costs 4 bytes a package here.
 pub fn check_instances(records: &[Record]) -> Result<(), DpkgError> {
-    let mut seen: std::collections::HashMap<&str, Vec<&Record>> = Default::default();
-    for r in records
-        .iter()
-        .filter(|r| r.status != PkgStatus::NotInstalled)
-    {
-        let others = seen.entry(r.name.as_str()).or_default();
-        let clash = others
-            .iter()
-            .find(|o| !(r.multi_arch_same && o.multi_arch_same) || o.arch == r.arch);
-        if let Some(other) = clash {
-            return Err(DpkgError::NonCoinstallable {
-                line: r.line,
-                package: r.name.clone(),
-                other: other.line,
-            });
-        }
-        others.push(r);
+    let mut order: Vec<u32> = (0..records.len() as u32)
+        .filter(|&i| records[i as usize].status != PkgStatus::NotInstalled)
+        .collect();
+    // Stable: within a name, file order.
+    order.sort_by(|&a, &b| records[a as usize].name.cmp(&records[b as usize].name));
+    let first = order
+        .chunk_by(|&a, &b| records[a as usize].name == records[b as usize].name)
+        .filter_map(|group| first_clash(records, group))
+        .min_by_key(|(r, _)| r.line);
+    match first {
+        Some((r, other)) => Err(DpkgError::NonCoinstallable {
+            line: r.line,
+            package: r.name.clone(),
+            other: other.line,
+        }),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// In one name's instances (file order), the first that clashes with one
+/// before it, and the first one it clashes with.
+fn first_clash<'r>(records: &'r [Record], group: &[u32]) -> Option<(&'r Record, &'r Record)> {
+    let at = |i: &u32| &records[*i as usize];
+    group.iter().enumerate().find_map(|(k, i)| {
+        let r = at(i);
+        group[..k]
+            .iter()
+            .map(at)
+            .find(|o| !(r.multi_arch_same && o.multi_arch_same) || o.arch == r.arch)
+            .map(|o| (r, o))
+    })
 }
 
 struct State<'a> {
