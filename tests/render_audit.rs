@@ -219,7 +219,14 @@ fn sample() -> Report {
 
 /// The text report listing every finding (`-v`), or with `colour`.
 fn text(show: Severity, colour: bool) -> String {
-    pyvet::render::audit_text::render(&sample(), TextOptions { colour, show })
+    pyvet::render::audit_text::render(
+        &sample(),
+        TextOptions {
+            colour,
+            show,
+            ..TextOptions::default()
+        },
+    )
 }
 
 #[test]

@@ -132,6 +132,7 @@ pub(crate) fn text_options(show: &ShowArgs) -> render::audit_text::TextOptions {
     render::audit_text::TextOptions {
         colour: render::audit_text::colour_stdout(),
         show: show.lowest(),
+        command: "audit",
     }
 }
 

@@ -41,7 +41,13 @@ pub fn run(args: &MarkersArgs, out: &mut dyn std::io::Write) -> crate::Result<Ex
         MarkersFormat::Sarif => render::write_out(out, &render::sarif::render(&report))?,
         MarkersFormat::Text => render::write_out(
             out,
-            &render::audit_text::render(&report, text_options(&args.show)),
+            &render::audit_text::render(
+                &report,
+                render::audit_text::TextOptions {
+                    command: "markers",
+                    ..text_options(&args.show)
+                },
+            ),
         )?,
     }
     for e in &report.errors {

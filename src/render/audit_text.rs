@@ -32,6 +32,8 @@ pub struct TextOptions {
     pub colour: bool,
     /// The lowest severity listed in full; those below are counted per rule.
     pub show: Severity,
+    /// The subcommand the report is of, for its title (`audit`, `markers`).
+    pub command: &'static str,
 }
 
 impl Default for TextOptions {
@@ -39,6 +41,7 @@ impl Default for TextOptions {
         TextOptions {
             colour: false,
             show: Severity::Warning,
+            command: "audit",
         }
     }
 }
@@ -47,7 +50,7 @@ impl Default for TextOptions {
 pub fn render(report: &Report, opts: TextOptions) -> String {
     let p = Paint(opts.colour);
     let mut s = String::new();
-    summary(&mut s, report, &p);
+    summary(&mut s, report, opts.command, &p);
     not_listed(&mut s, report, opts.show, &p);
     for sev in [Severity::Error, Severity::Warning, Severity::Info] {
         if sev >= opts.show {
@@ -110,8 +113,8 @@ fn severity_style(sev: Severity) -> Style {
     Style::new().bold().fg_color(Some(colour.into()))
 }
 
-fn summary(s: &mut String, r: &Report, p: &Paint) {
-    let title = format!("pyvet audit of {}", esc(&r.root));
+fn summary(s: &mut String, r: &Report, command: &str, p: &Paint) {
+    let title = format!("pyvet {command} of {}", esc(&r.root));
     let _ = writeln!(s, "{}", p.style(Style::new().bold(), &title));
     let sum = &r.summary;
     line(s, "policy", &esc(&r.policy));
