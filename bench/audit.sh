@@ -12,6 +12,13 @@
 # 2. This host's Python packages: `pyvet audit` vs `dpkg --verify` and
 #    `debsums -s` on the packages pyvet audits (skipped without dpkg).
 #
+# 3. Where the time goes: `PYVET_TIMINGS=1` makes pyvet print when each
+#    phase ended (databases read, hashing started, trees walked, owned files
+#    verified, other families checked, report written), and the audit is
+#    timed again with `PYVET_NO_PREFETCH=1` (owned files hashed only when
+#    the owned check reaches them, not ahead on threads of their own) to
+#    show what the pipeline buys.
+#
 #   bench/audit.sh [LAYOUTS_DIR]    (default: build into a temp dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,12 +49,17 @@ per_core=$(( ($(tr -cd '\0' <"$list" | wc -c) + cores - 1) / cores ))
 hyperfine --warmup 3 --min-runs 10 -i --output=null \
     -n "pyvet audit --root" "$pyvet audit --root $root --format json --fail-on never --no-progress" \
     -n "pyvet audit --root (one core)" "taskset -c 0 $pyvet audit --root $root --format json --fail-on never --no-progress" \
+    -n "pyvet audit --root, no hashing ahead" "env PYVET_NO_PREFETCH=1 $pyvet audit --root $root --format json --fail-on never --no-progress" \
     -n "rpm -V" "rpm --root $root --dbpath /var/lib/rpm -V --nodeps --noscripts $pkg || true" \
     -n "hash_floor (pyvet's SHA-256, all files, all cores, nothing else)" "$floor $root/usr" \
     -n "openssl dgst -sha256 (all files, $cores processes)" "xargs -0 -P$cores -n$per_core openssl dgst -sha256 <$list" \
     -n "sha256sum (all files)" "xargs -0 sha256sum <$list" \
     -n "cat (all files)" "xargs -0 cat <$list"
 rm -f "$list"
+echo "== phases of one audit (PYVET_TIMINGS, after a warm run)"
+"$pyvet" audit --root "$root" --format json --fail-on never --no-progress >/dev/null
+PYVET_TIMINGS=1 "$pyvet" audit --root "$root" --format json --fail-on never --no-progress 2>&1 >/dev/null |
+    sed -n 's/^pyvet: timing: */  /p'
 
 if command -v dpkg >/dev/null && [ -d /var/lib/dpkg ]; then
     # The packages pyvet audits: those owning a path in a Python tree it found.
@@ -72,7 +84,19 @@ PY
     else
         echo "(debsums not installed: apt-get install debsums to add it)"
     fi
+    # The MD5 floor: pyvet's MD5 (the md-5 crate) over every file of the
+    # host's Python trees on every core, nothing else, beside OpenSSL's.
+    hostlist=$(mktemp)
+    find /usr/lib/python3 /usr/lib/python3.* -type f -print0 2>/dev/null >"$hostlist"
+    hostper=$(( ($(tr -cd '\0' <"$hostlist" | wc -c) + cores - 1) / cores ))
     hyperfine -N --warmup 2 --min-runs 5 -i --output=null \
         -n "pyvet audit (host)" "$pyvet audit --format json --fail-on never --no-progress" \
-        "${anchors[@]}"
+        -n "pyvet audit (host), no hashing ahead" "env PYVET_NO_PREFETCH=1 $pyvet audit --format json --fail-on never --no-progress" \
+        "${anchors[@]}" \
+        -n "hash_floor md5 (/usr/lib/python3*)" "bash -c '$floor /usr/lib/python3 md5; for d in /usr/lib/python3.*; do $floor \$d md5; done'" \
+        -n "openssl md5 (/usr/lib/python3*, $cores processes)" "bash -c 'xargs -0 -P$cores -n$hostper openssl md5 <$hostlist'"
+    rm -f "$hostlist"
+    echo "== phases of the host audit (PYVET_TIMINGS)"
+    PYVET_TIMINGS=1 "$pyvet" audit --format json --fail-on never --no-progress 2>&1 >/dev/null |
+        sed -n 's/^pyvet: timing: */  /p'
 fi

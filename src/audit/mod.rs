@@ -318,6 +318,8 @@ impl<'a> Context<'a> {
         owning_trees.extend(packed_files.iter().cloned());
         let mut audited_packages = audited_packages(manifest, &owning_trees, discovery);
         audited_packages.retain(|&p| !owners.is_distro_record(p));
+        // `PYVET_NO_PREFETCH` (bench/audit.sh) turns the hashing ahead off,
+        // to measure what it buys; the findings are the same either way.
         if prefetch && std::env::var_os("PYVET_NO_PREFETCH").is_none() {
             let jobs = crate::check::owned::prefetch_jobs(manifest, &owners, &audited_packages);
             tree.prefetch(jobs);
