@@ -104,8 +104,6 @@ fn fedora_pyc_only_modules_are_fedoras_rule_on_a_real_stdlib() {
     assert!(stdlib.join("pydoc_data/topics.py").is_file());
     assert!(policy.is_pyc_only(&fedora.join("pydoc_data/topics.pyc")));
     assert!(!policy.is_pyc_only(&fedora.join("pydoc_data/__init__.pyc")));
-    // Nothing else: the encodings it generated and topics, one glob each.
-    assert_eq!(policy.pyc_only.len(), listed + 1);
     assert!(listed > 50, "{listed} generated encodings");
 }
 

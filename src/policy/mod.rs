@@ -227,6 +227,10 @@ impl ExpectPatch {
     }
 }
 
+/// Up to this many globs are matched one by one; more are compiled into
+/// one set too (compiling costs more than a few matches).
+const FEW_GLOBS: usize = 4;
+
 /// Compiled path globs (`*` stays within one path component, `**` spans
 /// any number).
 #[derive(Clone, Default)]
@@ -246,11 +250,14 @@ impl std::fmt::Debug for Globs {
 }
 
 impl Globs {
-    /// The globs, matched one by one ([`Globs::iter`]) or at once.
+    /// The globs, matched one by one ([`Globs::iter`]) or, when there are
+    /// more than a few, at once.
     pub fn new(each: Vec<GlobMatcher>) -> Self {
         let mut b = globset::GlobSetBuilder::new();
-        for g in &each {
-            b.add(g.glob().clone());
+        if each.len() > FEW_GLOBS {
+            for g in &each {
+                b.add(g.glob().clone());
+            }
         }
         // Globs that compiled alone compile together.
         let set = b.build().unwrap_or_default();
@@ -258,7 +265,10 @@ impl Globs {
     }
 
     pub fn is_match(&self, path: &Path) -> bool {
-        self.set.is_match(path)
+        match self.each.len() > FEW_GLOBS {
+            true => self.set.is_match(path),
+            false => self.each.iter().any(|g| g.is_match(path)),
+        }
     }
 
     /// Each glob, in the order of the patterns they were compiled from.

@@ -29,7 +29,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::beneath::Beneath;
 use super::fs::{meta_from, HEAD_LEN};
@@ -88,25 +88,29 @@ struct Job {
 /// The files being hashed ahead, shared with the prefetch threads.
 pub(crate) struct Prefetch {
     beneath: Beneath,
-    /// Resolved tree directories (no symlink component).
+    /// The jobs as given, until the first prefetch thread plans them.
+    given: Mutex<Vec<PrefetchJob>>,
+    plan: OnceLock<Plan>,
+    next: AtomicUsize,
+}
+
+/// The jobs in hashing order, and where to find each path's result.
+struct Plan {
+    /// Tree directories, as the manifest spells them.
     dirs: Vec<PathBuf>,
     /// In hashing order.
     jobs: Vec<Job>,
     slots: Vec<Slot>,
     /// Tree path → slot and the algorithm it is hashed with.
     index: HashMap<OsString, (u32, Algo), foldhash::fast::RandomState>,
-    next: AtomicUsize,
 }
 
-impl Prefetch {
-    /// Starts `threads` prefetch threads over `jobs`. A job's directory is
-    /// opened as the manifest spells it: one reached through an in-root
-    /// symlink (`/lib` on a merged-/usr system) fails that lookup, and its
-    /// files are left to the tree, which resolves such links by hand.
-    pub fn start(beneath: Beneath, jobs: Vec<PrefetchJob>, threads: usize) -> Arc<Prefetch> {
-        let mut jobs = jobs;
+impl Plan {
+    /// Orders `jobs` largest first (files of unknown size keep the
+    /// manifest's order) and indexes them; a path given twice is hashed
+    /// once, with the first algorithm asked.
+    fn new(mut jobs: Vec<PrefetchJob>) -> Plan {
         jobs.truncate(MAX_PREFETCH);
-        // Largest first; files of unknown size keep the manifest's order.
         jobs.sort_by_key(|j| std::cmp::Reverse(j.size.unwrap_or(0)));
         let mut dirs: Vec<PathBuf> = Vec::new();
         let mut dir_ids: HashMap<OsString, u32, foldhash::fast::RandomState> = HashMap::default();
@@ -146,15 +150,30 @@ impl Prefetch {
                 done: OnceLock::new(),
             })
             .collect();
-        let p = Arc::new(Prefetch {
-            beneath,
+        Plan {
             dirs,
             jobs: planned,
             slots,
             index,
+        }
+    }
+}
+
+impl Prefetch {
+    /// Starts `threads` prefetch threads over `jobs`; the first of them
+    /// orders and indexes the jobs, so that the caller goes on at once. A
+    /// job's directory is opened as the manifest spells it: one reached
+    /// through an in-root symlink (`/lib` on a merged-/usr system) fails
+    /// that lookup, and its files are left to the tree, which resolves
+    /// such links by hand.
+    pub fn start(beneath: Beneath, jobs: Vec<PrefetchJob>, threads: usize) -> Arc<Prefetch> {
+        let p = Arc::new(Prefetch {
+            beneath,
+            given: Mutex::new(jobs),
+            plan: OnceLock::new(),
             next: AtomicUsize::new(0),
         });
-        for _ in 0..threads.min(p.jobs.len()) {
+        for _ in 0..threads {
             let p = Arc::clone(&p);
             // A thread that cannot be started leaves its share to the others
             // and to the owned check.
@@ -165,13 +184,21 @@ impl Prefetch {
         p
     }
 
+    /// The plan, made by whichever thread asks first.
+    fn plan(&self) -> &Plan {
+        self.plan.get_or_init(|| {
+            let jobs = std::mem::take(&mut *self.given.lock().unwrap_or_else(|e| e.into_inner()));
+            Plan::new(jobs)
+        })
+    }
+
     /// What hashing `path` with `algo` found: the prefetch's result, waited
     /// for while another thread hashes it, or hashed here and now by the
     /// caller when no thread has started it (work a prefetch thread then
     /// skips). `None`: not prefetched (or with another algorithm), or the
     /// prefetch failed; the caller looks at the file itself.
     pub fn take(&self, path: &Path, algo: Algo) -> Option<&Hashed> {
-        let &(slot, a) = self.index.get(path.as_os_str())?;
+        let &(slot, a) = self.plan().index.get(path.as_os_str())?;
         if a != algo {
             return None;
         }
@@ -181,28 +208,30 @@ impl Prefetch {
     /// What hashing `path` found, hashing it first if no thread has (for
     /// the head of a pyc: reading it is the start of hashing it).
     pub fn hashed(&self, path: &Path) -> Option<&Hashed> {
-        let &(slot, _) = self.index.get(path.as_os_str())?;
+        let &(slot, _) = self.plan().index.get(path.as_os_str())?;
         self.claimed(slot as usize, None).as_ref()
     }
 
     /// What hashing `path` found, if some thread finished it.
     pub fn finished(&self, path: &Path) -> Option<&Hashed> {
-        let &(slot, _) = self.index.get(path.as_os_str())?;
-        self.slots[slot as usize].done.get()?.as_ref()
+        let plan = self.plan.get()?;
+        let &(slot, _) = plan.index.get(path.as_os_str())?;
+        plan.slots[slot as usize].done.get()?.as_ref()
     }
 
     /// Job `i`'s result: hashed here if this thread claims it first
     /// (through `dirs`, a prefetch thread's open directories), else
     /// waited for.
     fn claimed(&self, i: usize, dirs: Option<&mut HashMap<u32, OwnedFd>>) -> &Option<Hashed> {
-        let slot = &self.slots[i];
+        let plan = self.plan();
+        let slot = &plan.slots[i];
         if slot
             .state
             .compare_exchange(PENDING, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
             let mut own = HashMap::new();
-            let done = self.hash(&self.jobs[i], dirs.unwrap_or(&mut own));
+            let done = self.hash(plan, &plan.jobs[i], dirs.unwrap_or(&mut own));
             let _ = slot.done.set(done);
         }
         // Another thread is hashing it: at most one file's hashing away,
@@ -219,18 +248,19 @@ impl Prefetch {
     fn work(&self) {
         let mut dirs: HashMap<u32, OwnedFd> = HashMap::new();
         loop {
+            let plan = self.plan();
             let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= self.jobs.len() {
+            if i >= plan.jobs.len() {
                 return;
             }
-            if self.slots[i].state.load(Ordering::Acquire) == PENDING {
+            if plan.slots[i].state.load(Ordering::Acquire) == PENDING {
                 self.claimed(i, Some(&mut dirs));
             }
         }
     }
 
     /// Hashes one job's file, `None` on any failure.
-    fn hash(&self, job: &Job, dirs: &mut HashMap<u32, OwnedFd>) -> Option<Hashed> {
+    fn hash(&self, plan: &Plan, job: &Job, dirs: &mut HashMap<u32, OwnedFd>) -> Option<Hashed> {
         if !dirs.contains_key(&job.dir) {
             if dirs.len() >= DIRS_KEPT {
                 dirs.clear();
@@ -238,7 +268,7 @@ impl Prefetch {
             let fd = self
                 .beneath
                 .open(
-                    &self.dirs[job.dir as usize],
+                    &plan.dirs[job.dir as usize],
                     libc::O_PATH | libc::O_DIRECTORY,
                 )
                 .ok()?;
@@ -490,7 +520,7 @@ mod tests {
                 });
             }
         });
-        assert!(p.slots.iter().all(|s| s.done.get().is_some()));
+        assert!(p.plan().slots.iter().all(|s| s.done.get().is_some()));
     }
 
     #[test]
@@ -500,7 +530,7 @@ mod tests {
             .map(|i| job(&format!("/{i}"), Algo::Md5, 0))
             .collect();
         let p = Prefetch::start(Beneath::open_root(d.path()).unwrap(), jobs, 0);
-        assert_eq!(p.jobs.len(), MAX_PREFETCH);
-        assert_eq!(p.index.len(), MAX_PREFETCH);
+        assert_eq!(p.plan().jobs.len(), MAX_PREFETCH);
+        assert_eq!(p.plan().index.len(), MAX_PREFETCH);
     }
 }
