@@ -138,3 +138,63 @@ fn pyc_only_counts_bytecode_without_source() {
         .collect();
     assert_eq!(pyc_only(&files), want);
 }
+
+/// A Fedora python3-libs in miniature, built as Fedora's spec builds it:
+/// the real stdlib's `pydoc_data/topics.py`, `encodings/cp1252.py` (made by
+/// gencodec.py) and `encodings/utf_8.py` compiled by the interpreter at
+/// levels 0, 1 and 2, the first two then turned pyc-only by the spec's rule
+/// (the opt-0 pyc moved to `X.pyc`, `X.py` and the opt-1/2 pycs deleted),
+/// packaged with rpmbuild and installed with `rpm --root`. The `fedora`
+/// policy accepts the result; the generic one finds both packaged legacy
+/// pycs out of its layout.
+#[test]
+fn fedoras_pyc_only_modules_audit_clean_under_the_fedora_policy() {
+    use common::rpmroot::{build_rpm, compile, install, STDLIB};
+    let dir = tempfile::tempdir().unwrap();
+    let stage = dir.path().join("stage");
+    let lib = stage.join(&STDLIB[1..]);
+    for f in [
+        "pydoc_data/__init__.py",
+        "pydoc_data/topics.py",
+        "encodings/cp1252.py",
+        "encodings/utf_8.py",
+    ] {
+        std::fs::create_dir_all(lib.join(f).parent().unwrap()).unwrap();
+        std::fs::copy(Path::new(STDLIB).join(f), lib.join(f)).unwrap();
+    }
+    compile(&lib, &[0, 1, 2]);
+    let tag = "cpython-311";
+    for module in ["pydoc_data/topics", "encodings/cp1252"] {
+        let (dir, name) = module.rsplit_once('/').unwrap();
+        let cache = lib.join(dir).join("__pycache__");
+        std::fs::rename(
+            cache.join(format!("{name}.{tag}.pyc")),
+            lib.join(dir).join(format!("{name}.pyc")),
+        )
+        .unwrap();
+        for opt in [1, 2] {
+            std::fs::remove_file(cache.join(format!("{name}.{tag}.opt-{opt}.pyc"))).unwrap();
+        }
+        std::fs::remove_file(lib.join(format!("{module}.py"))).unwrap();
+    }
+    let rpm = build_rpm(dir.path(), &stage, "python3-libs-fedora-like");
+    let root = dir.path().join("root");
+    install(&root, &rpm);
+    let rules_at = |policy: &str| -> BTreeSet<(String, String)> {
+        let report = common::audit::json(&root, &["--policy", policy]);
+        common::audit::findings(&report)
+            .filter(|f| f["severity"] != "info")
+            .map(common::audit::rule_path)
+            .collect()
+    };
+    assert_eq!(rules_at("fedora"), BTreeSet::new());
+    let topics = format!("{STDLIB}/pydoc_data/topics.pyc");
+    let cp1252 = format!("{STDLIB}/encodings/cp1252.pyc");
+    assert_eq!(
+        rules_at("generic"),
+        common::audit::set(&[
+            ("layout-unexpected", &cp1252),
+            ("layout-unexpected", &topics),
+        ])
+    );
+}
