@@ -549,22 +549,35 @@ fn meta_from_stat(st: &libc::stat64) -> Meta {
 fn lgetxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let p = CString::new(path.as_os_str().as_bytes()).ok()?;
     let n = CString::new(OsStr::new(name).as_bytes()).ok()?;
+    // SAFETY: both strings are NUL-terminated and `buf` is valid for its length.
+    read_xattr(|buf| unsafe {
+        libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+    })
+}
+
+/// An extended attribute read by `get` (one of the `getxattr(2)` calls
+/// into the buffer it is given), `None` where there is none. Most files
+/// have none and most attributes are short: the first try uses the stack,
+/// and a buffer found too small (`ERANGE`) grows up to 64 KiB, the
+/// kernel's limit for a value.
+pub(crate) fn read_xattr(mut get: impl FnMut(&mut [u8]) -> libc::ssize_t) -> Option<Vec<u8>> {
+    let mut small = [0u8; 64];
+    let mut r = get(&mut small);
+    if r >= 0 {
+        return Some(small[..r as usize].to_vec());
+    }
     let mut buf = vec![0u8; 256];
-    loop {
-        // SAFETY: both strings are NUL-terminated and `buf` is valid for its length.
-        let r =
-            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    while std::io::Error::last_os_error().raw_os_error() == Some(libc::ERANGE)
+        && buf.len() <= 1 << 16
+    {
+        r = get(&mut buf);
         if r >= 0 {
             buf.truncate(r as usize);
             return Some(buf);
         }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 16 {
-            buf.resize(buf.len() * 4, 0);
-            continue;
-        }
-        return None;
+        buf.resize(buf.len() * 4, 0);
     }
+    None
 }
 
 #[cfg(test)]

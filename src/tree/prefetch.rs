@@ -338,47 +338,16 @@ fn open_at(dir: i32, name: &CStr) -> Option<File> {
 
 /// `fgetxattr(2)`: an attribute of the open file, `None` where it has none.
 fn fgetxattr(file: &File, name: &CStr) -> Option<Vec<u8>> {
-    // Most files have none: ask with a buffer on the stack first.
-    let mut small = [0u8; 64];
-    // SAFETY: the descriptor is open, `name` NUL-terminated, `small`
-    // valid for its length.
-    let r = unsafe {
+    // SAFETY: the descriptor is open, `name` NUL-terminated, `buf` valid
+    // for its length.
+    super::fs::read_xattr(|buf| unsafe {
         libc::fgetxattr(
             file.as_raw_fd(),
             name.as_ptr(),
-            small.as_mut_ptr().cast(),
-            small.len(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
         )
-    };
-    if r >= 0 {
-        return Some(small[..r as usize].to_vec());
-    }
-    if std::io::Error::last_os_error().raw_os_error() != Some(libc::ERANGE) {
-        return None;
-    }
-    let mut buf = vec![0u8; 256];
-    loop {
-        // SAFETY: the descriptor is open, `name` NUL-terminated, `buf`
-        // valid for its length.
-        let r = unsafe {
-            libc::fgetxattr(
-                file.as_raw_fd(),
-                name.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        if r >= 0 {
-            buf.truncate(r as usize);
-            return Some(buf);
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 16 {
-            buf.resize(buf.len() * 4, 0);
-            continue;
-        }
-        return None;
-    }
+    })
 }
 
 #[cfg(test)]
