@@ -224,20 +224,7 @@ fn size_prices_each_layout_as_the_writer_writes_it() {
     // The layouts do thin it out: the figures are not all the same.
     assert!(want.iter().any(|(_, b)| *b < FIXTURE.len() as u64 / 2));
     let doc = size_json(Path::new(FIXTURE_PATH));
-    let got: Vec<(String, u64, u64, u64)> = doc["layouts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            let n = |k: &str| l[k].as_u64().unwrap();
-            (
-                l["name"].as_str().unwrap().to_owned(),
-                n("bytes"),
-                n("blocks"),
-                n("files"),
-            )
-        })
-        .collect();
+    let got = common::size_layouts(&doc);
     let expected: Vec<(String, u64, u64, u64)> = want
         .iter()
         .map(|(n, b)| (n.to_string(), *b, b.div_ceil(4096), 1))
@@ -520,7 +507,7 @@ fn a_packed_manifest_is_audited_beside_the_trees() {
 fn hostile_packed_paths() {
     let r = app_root();
     let fifo = "/opt/app/fifo.packed";
-    nix_mkfifo(&r.path(fifo));
+    common::mkfifo(&r.path(fifo));
     let (code, stderr) = audit_status(&r.root, &[fifo]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("neither a directory nor a PyOxidizer packed resources file"));
@@ -564,13 +551,4 @@ fn hostile_packed_paths() {
             "{file}"
         );
     }
-}
-
-fn nix_mkfifo(path: &Path) {
-    let ok = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "mkfifo {}", path.display());
 }

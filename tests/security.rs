@@ -14,16 +14,6 @@ use common::dpkgroot::DpkgRoot;
 
 const BISECT: &str = "/usr/lib/python3.11/bisect.py";
 
-/// `mkfifo(3)`.
-fn mkfifo(path: &Path) {
-    let ok = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "mkfifo {}", path.display());
-}
-
 /// An owned file replaced by a FIFO is reported as a type change, and
 /// pyvet never opens it: a writer blocked in `open(O_WRONLY)` (which
 /// returns only once a reader opens the FIFO) stays blocked throughout
@@ -33,7 +23,7 @@ fn an_owned_fifo_is_reported_and_never_opened() {
     let r = DpkgRoot::status_quo();
     let fifo = r.path(BISECT);
     std::fs::remove_file(&fifo).unwrap();
-    mkfifo(&fifo);
+    common::mkfifo(&fifo);
     let (tx, rx) = mpsc::channel();
     let writer_path = fifo.clone();
     std::thread::spawn(move || {
@@ -115,7 +105,7 @@ fn a_dpkg_status_fifo_is_an_input_error() {
     let r = DpkgRoot::status_quo();
     let status = r.path("/var/lib/dpkg/status");
     std::fs::remove_file(&status).unwrap();
-    mkfifo(&status);
+    common::mkfifo(&status);
     assert_input_error(&r.root, "var/lib/dpkg/status");
 }
 
@@ -143,7 +133,7 @@ fn an_rpmdb_fifo_is_an_input_error() {
         "rpm --dbpath /var/lib/rpm writes rpmdb.sqlite"
     );
     std::fs::remove_file(&db).unwrap();
-    mkfifo(&db);
+    common::mkfifo(&db);
     assert_input_error(&r.root, "rpmdb.sqlite");
 }
 
@@ -152,7 +142,7 @@ fn an_apk_database_fifo_is_an_input_error() {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("usr/lib/python3.11")).unwrap();
     std::fs::create_dir_all(d.path().join("lib/apk/db")).unwrap();
-    mkfifo(&d.path().join("lib/apk/db/installed"));
+    common::mkfifo(&d.path().join("lib/apk/db/installed"));
     assert_input_error(d.path(), "lib/apk/db/installed");
 }
 

@@ -41,20 +41,7 @@ fn sizes(dir: &Path) -> Vec<(String, u64, u64, u64)> {
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    doc["layouts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            let n = |k: &str| l[k].as_u64().unwrap();
-            (
-                l["name"].as_str().unwrap().to_string(),
-                n("bytes"),
-                n("blocks"),
-                n("files"),
-            )
-        })
-        .collect()
+    common::size_layouts(&doc)
 }
 
 /// `find DIR -mindepth 1 ! -type d`: how many entries, and their `lstat`

@@ -340,20 +340,7 @@ fn size_json(input: &Path) -> Vec<(String, u64, u64, u64)> {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["layouts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            let n = |k: &str| l[k].as_u64().unwrap();
-            (
-                l["name"].as_str().unwrap().to_owned(),
-                n("bytes"),
-                n("blocks"),
-                n("files"),
-            )
-        })
-        .collect()
+    common::size_layouts(&v)
 }
 
 /// What rpm says a built package holds: the sum of its regular files' and

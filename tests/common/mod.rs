@@ -92,3 +92,32 @@ pub mod audit;
 pub mod dpkgroot;
 pub mod rpmroot;
 pub mod sarif;
+
+/// `mkfifo(1)`: a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// The layouts of a `pyvet size --format json` report, in its order: name,
+/// bytes, blocks and files.
+pub fn size_layouts(doc: &serde_json::Value) -> Vec<(String, u64, u64, u64)> {
+    doc["layouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let n = |k: &str| l[k].as_u64().unwrap();
+            (
+                l["name"].as_str().unwrap().to_owned(),
+                n("bytes"),
+                n("blocks"),
+                n("files"),
+            )
+        })
+        .collect()
+}
