@@ -101,23 +101,7 @@ impl FsTree {
 
     /// `lstat` of a resolved path, beneath the root.
     fn lstat_resolved(&self, resolved: &Path) -> std::io::Result<Meta> {
-        self.beneath()?.at(resolved, |dir, name| {
-            let mut st = std::mem::MaybeUninit::<libc::stat64>::uninit();
-            // SAFETY: `dir` is open, `name` NUL-terminated, `st` writable.
-            let r = unsafe {
-                libc::fstatat64(
-                    dir,
-                    name.as_ptr(),
-                    st.as_mut_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            };
-            if r != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: fstatat succeeded, so `st` is initialised.
-            Ok(meta_from_stat(&unsafe { st.assume_init() }))
-        })
+        self.beneath()?.at(resolved, lstat_at)
     }
 
     /// `readlink` of a resolved path, beneath the root.
@@ -492,30 +476,15 @@ impl Dir {
             if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
             }
-            let mut st = std::mem::MaybeUninit::<libc::stat64>::uninit();
-            // SAFETY: `fd` is the DIR's descriptor, `name` a valid C string,
-            // `st` a valid out pointer.
-            let r = unsafe {
-                libc::fstatat64(
-                    fd,
-                    name.as_ptr(),
-                    st.as_mut_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            };
-            if r != 0 {
-                let e = std::io::Error::last_os_error();
+            let meta = match lstat_at(fd, name) {
+                Ok(m) => m,
                 // Gone between readdir and fstatat: it is not there any more.
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    continue;
-                }
-                return Err(e);
-            }
-            // SAFETY: fstatat succeeded, so `st` is initialised.
-            let st = unsafe { st.assume_init() };
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             out.push(Entry {
                 name: OsStr::from_bytes(name.to_bytes()).to_os_string(),
-                meta: meta_from_stat(&st),
+                meta,
             });
         }
     }
@@ -526,6 +495,25 @@ impl Drop for Dir {
         // SAFETY: the DIR was opened by fdopendir and is closed once.
         unsafe { libc::closedir(self.0.as_ptr()) };
     }
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: the entry itself.
+pub(crate) fn lstat_at(dir: i32, name: &std::ffi::CStr) -> std::io::Result<Meta> {
+    let mut st = std::mem::MaybeUninit::<libc::stat64>::uninit();
+    // SAFETY: `dir` is open, `name` NUL-terminated, `st` writable.
+    let r = unsafe {
+        libc::fstatat64(
+            dir,
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fstatat succeeded, so `st` is initialised.
+    Ok(meta_from_stat(&unsafe { st.assume_init() }))
 }
 
 /// Converts a raw `stat64`.

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::beneath::Beneath;
-use super::fs::{meta_from, HEAD_LEN};
+use super::fs::{lstat_at, meta_from, HEAD_LEN};
 use super::{Kind, Meta};
 use crate::digest::{Algo, Digest};
 
@@ -275,7 +275,7 @@ impl Prefetch {
             dirs.insert(job.dir, fd);
         }
         let dir = dirs.get(&job.dir)?.as_raw_fd();
-        if lstat_at(dir, &job.name)? != Kind::File {
+        if lstat_at(dir, &job.name).ok()?.kind != Kind::File {
             return None;
         }
         let file = open_at(dir, &job.name)?;
@@ -297,25 +297,6 @@ impl Prefetch {
             caps: fgetxattr(&file, c"security.capability"),
         })
     }
-}
-
-/// The type of `name` in `dir`, not following a final symlink.
-fn lstat_at(dir: i32, name: &CStr) -> Option<Kind> {
-    let mut st = std::mem::MaybeUninit::<libc::stat64>::uninit();
-    // SAFETY: `dir` is open, `name` NUL-terminated, `st` writable.
-    let r = unsafe {
-        libc::fstatat64(
-            dir,
-            name.as_ptr(),
-            st.as_mut_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if r != 0 {
-        return None;
-    }
-    // SAFETY: fstatat succeeded, so `st` is initialised.
-    Kind::from_mode(unsafe { st.assume_init() }.st_mode)
 }
 
 /// Opens `name` in `dir` for reading: never through a final symlink, never
