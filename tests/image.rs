@@ -811,6 +811,41 @@ fn a_layer_that_does_not_match_its_digests_reports_nothing_of_it() {
     let (ok, out, err) = audit_of(&other);
     assert!(!ok && !out.contains("evil.pth"), "{out}");
     assert!(err.contains("diff_id mismatch"), "{err}");
+
+    // A `docker save` layer has no blob digest: its diff_id alone checks it.
+    let docker = docker_dir(w, &tar);
+    let (ok, out, err) = audit_of(&docker);
+    assert!(ok && out.contains("evil.pth"), "{err}");
+    let at = tar.windows(9).position(|x| x == b"import os").unwrap();
+    let mut changed = tar.clone();
+    changed[at + 8] = b'x';
+    std::fs::write(docker.join("layer.tar"), &changed).unwrap();
+    let (ok, out, err) = audit_of(&docker);
+    assert!(!ok && !out.contains("evil.pth"), "{out}");
+    assert!(
+        err.contains(&format!("layer {}", sha256(&tar))) && err.contains("diff_id mismatch"),
+        "{err}"
+    );
+}
+
+/// A `docker save` archive, unpacked, whose one layer is `layer`.
+fn docker_dir(work: &Path, layer: &[u8]) -> PathBuf {
+    let d = work.join("docker");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("layer.tar"), layer).unwrap();
+    let config = serde_json::json!({"os": "linux", "architecture": "amd64",
+        "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]}});
+    let config = serde_json::to_vec(&config).unwrap();
+    let name = format!("{}.json", &sha256(&config)[7..]);
+    std::fs::write(d.join(&name), &config).unwrap();
+    let manifest =
+        serde_json::json!([{"Config": name, "RepoTags": ["t:1"], "Layers": ["layer.tar"]}]);
+    std::fs::write(
+        d.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    d
 }
 
 /// A file the pass did not keep answers its digests and magic from the

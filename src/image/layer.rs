@@ -285,28 +285,24 @@ impl Decoded {
     }
 }
 
-/// Opens a layer's decompressed stream, hashing both sides.
+/// Opens a layer's decompressed stream, hashing each side that has a
+/// digest to match: a `docker save` layer has no blob digest (its blob
+/// is checked by its diff_id alone), and an uncompressed blob whose
+/// digest is its diff_id is hashed once for both.
 fn open_stream(
     store: &Store,
     info: &LayerInfo,
     max_decompressed: u64,
-    verify: bool,
 ) -> Result<Hashing<Decoded>, ImageError> {
     let (r, actual) = store.open_member(&info.member)?;
     let max = info.size.unwrap_or(actual);
-    let blob = BufReader::with_capacity(BUF, Hashing::new(r, max, blob_over, verify));
+    let hash_blob = info.blob_digest.is_some();
+    let blob = BufReader::with_capacity(BUF, Hashing::new(r, max, blob_over, hash_blob));
     let fail = |e| layer_err(info, None, LayerErrorKind::Io(e));
     let decoded = Decoded::open(blob).map_err(fail)?;
-    // An uncompressed blob is its own tar stream: where its digest is
-    // checked and equals the diff_id, hashing it once checks both.
     let same = matches!(decoded, Decoded::Plain(_))
         && info.blob_digest.as_deref() == Some(info.diff_id.as_str());
-    Ok(Hashing::new(
-        decoded,
-        max_decompressed,
-        bomb,
-        verify && !same,
-    ))
+    Ok(Hashing::new(decoded, max_decompressed, bomb, !same))
 }
 
 fn layer_err(info: &LayerInfo, entry: Option<&[u8]>, kind: LayerErrorKind) -> ImageError {
@@ -342,7 +338,7 @@ pub fn scan(
     resident_budget: &AtomicU64,
     total_entries: &AtomicU64,
 ) -> Result<Changeset, ImageError> {
-    let stream = open_stream(store, info, limits.max_decompressed, true)?;
+    let stream = open_stream(store, info, limits.max_decompressed)?;
     let mut reader = tar::Reader::new(stream);
     let mut out = Changeset::default();
     let mut last: Option<Vec<u8>> = None;
@@ -697,7 +693,7 @@ pub fn read_again(
     len: u64,
     max_decompressed: u64,
 ) -> Result<Vec<u8>, ImageError> {
-    let mut stream = open_stream(store, info, max_decompressed, true)?;
+    let mut stream = open_stream(store, info, max_decompressed)?;
     let fail = |e| layer_err(info, None, io_kind(e));
     let skipped = io::copy(&mut (&mut stream).take(data_offset), &mut io::sink()).map_err(fail)?;
     let mut data = Vec::new();
@@ -726,7 +722,7 @@ pub fn digest_pass(
     offsets: &std::collections::HashSet<u64>,
     max_decompressed: u64,
 ) -> Result<std::collections::HashMap<u64, Digest>, ImageError> {
-    let stream = open_stream(store, info, max_decompressed, true)?;
+    let stream = open_stream(store, info, max_decompressed)?;
     let mut reader = tar::Reader::new(stream);
     let mut out = std::collections::HashMap::new();
     while let Some(entry) = reader.next_entry().map_err(|e| tar_err(info, None, e))? {
