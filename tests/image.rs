@@ -768,3 +768,113 @@ fn databases_are_copied_out_without_following_links_to_the_host() {
     let leaked: Vec<_> = std::fs::read_dir(host_dir.path()).unwrap().collect();
     assert!(leaked.is_empty(), "written on the host: {leaked:?}");
 }
+
+/// A layer whose blob or diff_id does not match: `pyvet audit --image`
+/// fails naming the layer, and nothing read from the layer is reported
+/// (the one pass keeps what it read until both digests are checked).
+#[test]
+fn a_layer_that_does_not_match_its_digests_reports_nothing_of_it() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let tar = py_tar(
+        w,
+        "pth.tar",
+        "add('var/lib/dpkg/status', b'Package: x\\nStatus: install ok installed\\nVersion: 1\\n\\n')\n\
+         add('var/lib/dpkg/info/x.list', b'/usr/lib/x\\n')\n\
+         add('usr/lib/python3/dist-packages/evil.pth', b'import os\\n')",
+    );
+    let gz = run_stdout(Command::new("gzip").arg("-c").arg(w.join("pth.tar")));
+    let audit_of = |l: &Path| {
+        let mut c = Command::new(PYVET);
+        c.args(["audit", "--format", "json", "--no-progress", "--fail-on"]);
+        run(c.args(["never", "--image"]).arg(l))
+    };
+    let good = hostile_layout(w, &gz, &sha256(&tar), None);
+    let (ok, out, err) = audit_of(&good);
+    assert!(ok && out.contains("evil.pth"), "{err}");
+
+    // The blob changed after its descriptor was written (same size).
+    let layer = sha256(&gz);
+    let mut swapped = gz.clone();
+    swapped[4] ^= 1; // the gzip header's mtime: inflates all the same
+    std::fs::write(good.join("blobs/sha256").join(&layer[7..]), &swapped).unwrap();
+    let (ok, out, err) = audit_of(&good);
+    assert!(!ok && !out.contains("evil.pth"), "{out}");
+    assert!(
+        err.contains(&format!("layer {layer}")) && err.contains("blob digest mismatch"),
+        "{err}"
+    );
+
+    // The blob is what the manifest says; what it inflates to is not the
+    // config's diff_id.
+    let other = hostile_layout(w, &gz, &sha256(b"another tar"), None);
+    let (ok, out, err) = audit_of(&other);
+    assert!(!ok && !out.contains("evil.pth"), "{out}");
+    assert!(err.contains("diff_id mismatch"), "{err}");
+
+    // A `docker save` layer has no blob digest: its diff_id alone checks it.
+    let docker = docker_dir(w, &tar);
+    let (ok, out, err) = audit_of(&docker);
+    assert!(ok && out.contains("evil.pth"), "{err}");
+    let at = tar.windows(9).position(|x| x == b"import os").unwrap();
+    let mut changed = tar.clone();
+    changed[at + 8] = b'x';
+    std::fs::write(docker.join("layer.tar"), &changed).unwrap();
+    let (ok, out, err) = audit_of(&docker);
+    assert!(!ok && !out.contains("evil.pth"), "{out}");
+    assert!(
+        err.contains(&format!("layer {}", sha256(&tar))) && err.contains("diff_id mismatch"),
+        "{err}"
+    );
+}
+
+/// A `docker save` archive, unpacked, whose one layer is `layer`.
+fn docker_dir(work: &Path, layer: &[u8]) -> PathBuf {
+    let d = work.join("docker");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("layer.tar"), layer).unwrap();
+    let config = serde_json::json!({"os": "linux", "architecture": "amd64",
+        "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]}});
+    let config = serde_json::to_vec(&config).unwrap();
+    let name = format!("{}.json", &sha256(&config)[7..]);
+    std::fs::write(d.join(&name), &config).unwrap();
+    let manifest =
+        serde_json::json!([{"Config": name, "RepoTags": ["t:1"], "Layers": ["layer.tar"]}]);
+    std::fs::write(
+        d.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    d
+}
+
+/// A file the pass did not keep answers its digests and magic from the
+/// pass; read again later, its layer is verified again, so a blob changed
+/// on disk since the pass is refused rather than read.
+#[test]
+fn a_file_read_again_from_a_changed_blob_is_refused() {
+    use pyvet::tree::Tree;
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let tar = py_tar(
+        w,
+        "bin.tar",
+        "add('usr/bin/tool', b'\\x7fELF' + bytes(100))",
+    );
+    let l = hostile_layout(w, &tar, &sha256(&tar), None);
+    let img = pyvet::image::open(&l, &Default::default()).unwrap();
+    let tool = Path::new("/usr/bin/tool");
+    let mut want = b"\x7fELF".to_vec();
+    want.resize(104, 0);
+    assert_eq!(img.tree.read(tool, 1000).unwrap(), want);
+
+    let at = tar.windows(4).position(|x| x == b"\x7fELF").unwrap();
+    let mut swapped = tar.clone();
+    swapped[at + 1] = b'X';
+    std::fs::write(l.join("blobs/sha256").join(&sha256(&tar)[7..]), &swapped).unwrap();
+    assert_eq!(img.tree.head(tool, 4).unwrap(), b"\x7fELF");
+    let (d, _) = img.tree.digest(tool, Algo::Md5).unwrap();
+    assert_eq!(d, Algo::Md5.hash_bytes(&want));
+    let e = img.tree.read(tool, 1000).unwrap_err().to_string();
+    assert!(e.contains("blob digest mismatch"), "{e}");
+}

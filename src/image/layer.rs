@@ -7,7 +7,11 @@
 //! the stream passes, each regular file is either kept in memory (what the
 //! checks read whole: Python sources and bytecode, `.pth` files, package
 //! databases; capped) or hashed with the algorithms the audit is expected
-//! to ask for, so that no file needs a second read in the common case.
+//! to ask for, its first bytes kept (the magic the checks look at), so
+//! that no file needs a second read in the common case: a second read
+//! decompresses the layer again from its start. What a pass gathers is
+//! handed out only once the layer's digests matched at its end; a file read
+//! again is handed out only once its layer matched again.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +27,7 @@ use super::{ImageError, LayerError, LayerErrorKind};
 use crate::digest::{Algo, Digest};
 use crate::format::tar::{self, EntryType, TarError};
 use crate::limits::{MAX_INPUT_FILE, MAX_PYC_FILE, MAX_SOURCE_FILE, MAX_ZSTD_WINDOW_LOG};
+use crate::tree::HEAD_LEN;
 
 /// One layer as the image describes it.
 #[derive(Debug, Clone)]
@@ -58,11 +63,41 @@ pub struct ScanLimits {
 pub enum Content {
     /// The whole file, in memory.
     Resident(Arc<[u8]>),
-    /// Only its digests; the data can be read again from the layer.
+    /// Only its digests and first bytes; the rest can be read again from
+    /// the layer.
     Hashed {
         data_offset: u64,
         digests: Vec<Digest>,
+        /// The first [`HEAD_LEN`] bytes (fewer in a shorter file): what the
+        /// checks that only look at a file's magic read, so that they never
+        /// decompress the layer again to reach it.
+        head: Head,
     },
+}
+
+/// A file's first bytes and how many there are.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Head {
+    bytes: [u8; HEAD_LEN],
+    len: u8,
+}
+
+impl Head {
+    fn of(data: &[u8]) -> Head {
+        let len = data.len().min(HEAD_LEN);
+        let mut bytes = [0u8; HEAD_LEN];
+        bytes[..len].copy_from_slice(&data[..len]);
+        Head {
+            bytes,
+            len: len as u8,
+        }
+    }
+
+    /// The first `n` bytes, or `None` when more were asked than are kept.
+    pub fn get(&self, n: usize) -> Option<&[u8]> {
+        let len = usize::from(self.len);
+        (n <= HEAD_LEN).then(|| &self.bytes[..n.min(len)])
+    }
 }
 
 /// One tar entry of a layer, its path normalised (relative, no `.`/`..`).
@@ -250,28 +285,24 @@ impl Decoded {
     }
 }
 
-/// Opens a layer's decompressed stream, hashing both sides.
+/// Opens a layer's decompressed stream, hashing each side that has a
+/// digest to match: a `docker save` layer has no blob digest (its blob
+/// is checked by its diff_id alone), and an uncompressed blob whose
+/// digest is its diff_id is hashed once for both.
 fn open_stream(
     store: &Store,
     info: &LayerInfo,
     max_decompressed: u64,
-    verify: bool,
 ) -> Result<Hashing<Decoded>, ImageError> {
     let (r, actual) = store.open_member(&info.member)?;
     let max = info.size.unwrap_or(actual);
-    let blob = BufReader::with_capacity(BUF, Hashing::new(r, max, blob_over, verify));
+    let hash_blob = info.blob_digest.is_some();
+    let blob = BufReader::with_capacity(BUF, Hashing::new(r, max, blob_over, hash_blob));
     let fail = |e| layer_err(info, None, LayerErrorKind::Io(e));
     let decoded = Decoded::open(blob).map_err(fail)?;
-    // An uncompressed blob is its own tar stream: where its digest is
-    // checked and equals the diff_id, hashing it once checks both.
     let same = matches!(decoded, Decoded::Plain(_))
         && info.blob_digest.as_deref() == Some(info.diff_id.as_str());
-    Ok(Hashing::new(
-        decoded,
-        max_decompressed,
-        bomb,
-        verify && !same,
-    ))
+    Ok(Hashing::new(decoded, max_decompressed, bomb, !same))
 }
 
 fn layer_err(info: &LayerInfo, entry: Option<&[u8]>, kind: LayerErrorKind) -> ImageError {
@@ -307,7 +338,7 @@ pub fn scan(
     resident_budget: &AtomicU64,
     total_entries: &AtomicU64,
 ) -> Result<Changeset, ImageError> {
-    let stream = open_stream(store, info, limits.max_decompressed, true)?;
+    let stream = open_stream(store, info, limits.max_decompressed)?;
     let mut reader = tar::Reader::new(stream);
     let mut out = Changeset::default();
     let mut last: Option<Vec<u8>> = None;
@@ -459,11 +490,13 @@ fn read_content<R: Read>(
     let data_offset = reader.data_offset();
     let mut left = size;
     let mut data = reader.data();
+    let mut head = None;
     loop {
         let want = left.min(HASH_CHUNK as u64);
         let mut chunk = Vec::with_capacity(want as usize);
         (&mut data).take(want).read_to_end(&mut chunk)?;
         left -= chunk.len() as u64;
+        head.get_or_insert_with(|| Head::of(&chunk));
         let end = (left == 0 || chunk.is_empty()).then_some(index);
         files.send(FileChunk { data: chunk, end });
         if end.is_some() {
@@ -473,6 +506,7 @@ fn read_content<R: Read>(
     Ok(Content::Hashed {
         data_offset,
         digests: Vec::new(),
+        head: head.unwrap_or_default(),
     })
 }
 
@@ -647,28 +681,33 @@ fn whiteout(path: &[u8]) -> Option<Whiteout> {
     Some(Whiteout::Path(p))
 }
 
-/// Reads one file's data again from its layer (a second decompression up to
-/// its offset): for files the first pass did not keep.
-pub fn reopen(
+/// Reads `len` bytes of one file again from its layer, at `data_offset`
+/// in the decompressed stream: for a file the one pass neither kept nor
+/// could answer for. The layer is read to its end and both digests checked
+/// before the bytes are returned: the blob may have changed on disk since
+/// the pass, and bytes nobody checked are never handed out.
+pub fn read_again(
     store: &Store,
     info: &LayerInfo,
     data_offset: u64,
-    size: u64,
+    len: u64,
     max_decompressed: u64,
-) -> Result<Box<dyn Read + Send>, ImageError> {
-    let mut stream = open_stream(store, info, max_decompressed, false)?;
-    let skipped = io::copy(&mut (&mut stream).take(data_offset), &mut io::sink())
-        .map_err(|e| layer_err(info, None, io_kind(e)))?;
-    if skipped < data_offset {
-        return Err(layer_err(
-            info,
-            None,
-            LayerErrorKind::Tar(TarError::Truncated {
-                offset: data_offset,
-            }),
-        ));
+) -> Result<Vec<u8>, ImageError> {
+    let mut stream = open_stream(store, info, max_decompressed)?;
+    let fail = |e| layer_err(info, None, io_kind(e));
+    let skipped = io::copy(&mut (&mut stream).take(data_offset), &mut io::sink()).map_err(fail)?;
+    let mut data = Vec::new();
+    (&mut stream)
+        .take(len)
+        .read_to_end(&mut data)
+        .map_err(fail)?;
+    if skipped < data_offset || (data.len() as u64) < len {
+        let offset = data_offset + data.len() as u64;
+        let kind = LayerErrorKind::Tar(TarError::Truncated { offset });
+        return Err(layer_err(info, None, kind));
     }
-    Ok(Box::new(stream.take(size)))
+    finish(stream, info)?;
+    Ok(data)
 }
 
 /// A second pass over a layer computing `algo` for every file at one of
@@ -683,7 +722,7 @@ pub fn digest_pass(
     offsets: &std::collections::HashSet<u64>,
     max_decompressed: u64,
 ) -> Result<std::collections::HashMap<u64, Digest>, ImageError> {
-    let stream = open_stream(store, info, max_decompressed, true)?;
+    let stream = open_stream(store, info, max_decompressed)?;
     let mut reader = tar::Reader::new(stream);
     let mut out = std::collections::HashMap::new();
     while let Some(entry) = reader.next_entry().map_err(|e| tar_err(info, None, e))? {

@@ -21,6 +21,7 @@ use super::ImageError;
 use crate::audit::finding::LayerFacts;
 use crate::digest::{Algo, Digest};
 use crate::format::tar::EntryType;
+use crate::limits::MAX_INPUT_FILE;
 use crate::tree::{Entry, Kind, Meta, Tree, TreeError, TreeResult, MAX_SYMLINK_HOPS};
 
 /// A directory the layers never described (a parent of an entry).
@@ -176,6 +177,19 @@ impl ImageTree {
                 .ok_or_else(|| other(path, "not in its layer")),
             Err(e) => Err(other(path, e)),
         }
+    }
+}
+
+impl ImageTree {
+    /// The first `len` bytes of a file the layer's pass did not keep, read
+    /// again from its layer (which is verified again on the way).
+    fn again(&self, node: &Node, len: u64, path: &Path) -> TreeResult<Vec<u8>> {
+        let Some(Content::Hashed { data_offset, .. }) = &node.content else {
+            return Err(other(path, "not in its layer"));
+        };
+        let info = &self.layers[node.layer];
+        layer::read_again(&self.store, info, *data_offset, len, self.max_decompressed)
+            .map_err(|e| other(path, &e.to_string()))
     }
 }
 
@@ -472,14 +486,20 @@ impl Tree for ImageTree {
         let node = self.file_node(path)?;
         let reader: Box<dyn Read + Send> = match &node.content {
             Some(Content::Resident(data)) => Box::new(std::io::Cursor::new(Arc::clone(data))),
-            Some(Content::Hashed { data_offset, .. }) => layer::reopen(
-                &self.store,
-                &self.layers[node.layer],
-                *data_offset,
-                node.meta.size,
-                self.max_decompressed,
-            )
-            .map_err(|e| other(path, &e.to_string()))?,
+            Some(Content::Hashed { .. }) => {
+                if node.meta.size > MAX_INPUT_FILE {
+                    return Err(TreeError::TooLarge {
+                        path: path.to_path_buf(),
+                        size: node.meta.size,
+                        max: MAX_INPUT_FILE,
+                    });
+                }
+                Box::new(std::io::Cursor::new(self.again(
+                    node,
+                    node.meta.size,
+                    path,
+                )?))
+            }
             None => Box::new(std::io::empty()),
         };
         Ok((reader, node.meta))
@@ -487,6 +507,22 @@ impl Tree for ImageTree {
 
     fn resolve(&self, path: &Path) -> TreeResult<PathBuf> {
         Ok(absolute(&self.resolve_key(path, path)?))
+    }
+
+    /// A file's first bytes as the layer's one pass kept them: a magic
+    /// number read through [`Tree::open`] would decompress the layer again
+    /// up to the file.
+    fn head(&self, path: &Path, n: usize) -> TreeResult<Vec<u8>> {
+        let node = self.file_node(path)?;
+        let kept = match &node.content {
+            Some(Content::Resident(data)) => Some(&data[..n.min(data.len())]),
+            Some(Content::Hashed { head, .. }) => head.get(n),
+            None => Some(&[][..]),
+        };
+        match kept {
+            Some(bytes) => Ok(bytes.to_vec()),
+            None => self.again(node, (n as u64).min(node.meta.size), path),
+        }
     }
 
     fn read(&self, path: &Path, max: u64) -> TreeResult<Vec<u8>> {
@@ -519,6 +555,7 @@ impl Tree for ImageTree {
             Some(Content::Hashed {
                 data_offset,
                 digests,
+                ..
             }) => match digests.iter().find(|d| d.algo == algo) {
                 Some(d) => d.clone(),
                 None => self.second_pass(node, *data_offset, algo, path)?,
