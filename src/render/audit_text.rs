@@ -183,8 +183,10 @@ fn not_listed(s: &mut String, r: &Report, show: Severity, p: &Paint) {
     line(s, "", hint);
 }
 
+/// A labelled line: the label padded to its column, and always followed by
+/// a space (a longer label, such as `packed-resources`, pushes the value on).
 fn line(s: &mut String, label: &str, value: &str) {
-    let _ = writeln!(s, "  {label:LABEL$}{value}");
+    let _ = writeln!(s, "  {label:w$} {value}", w = LABEL - 1);
 }
 
 /// `6: 3 error, 2 warning, 1 info` (severities with no finding left out).
@@ -264,7 +266,7 @@ fn finding(s: &mut String, f: &Finding, p: &Paint) {
 }
 
 fn evidence(s: &mut String, label: &str, value: &str) {
-    let _ = writeln!(s, "    {label:LABEL$}{value}");
+    let _ = writeln!(s, "    {label:w$} {value}", w = LABEL - 1);
 }
 
 /// `rpm -V  S.5....T.  c` then one line per differing attribute.
