@@ -130,6 +130,9 @@ pub fn prefetch_jobs(manifest: &Manifest, owners: &Owners, audited: &[usize]) ->
                 size: f.size,
             })
         })
+        // Past the prefetch's bound the owned check hashes the rest itself:
+        // a manifest of a million paths costs no million copies of them.
+        .take(crate::tree::prefetch::MAX_PREFETCH)
         .collect()
 }
 
