@@ -12,6 +12,8 @@
 //! while the audit runs fails the lookup, and is never followed out of the
 //! root. `lgetxattr` alone still goes by host path (no `*at` form reads
 //! the attributes of an entry itself); it reads attributes, never content.
+//! An owned file hashed ahead (`prefetch`) has its capabilities read from
+//! the descriptor its hashing opened.
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
