@@ -484,7 +484,7 @@ fn audited_packages(manifest: &Manifest, trees: &[PathBuf], discovery: bool) -> 
         .enumerate()
         .filter(|(_, p)| {
             p.files.iter().any(|f| {
-                trees.iter().any(|t| f.path.starts_with(t))
+                trees.iter().any(|t| crate::manifest::is_under(&f.path, t))
                     || (discovery && crate::check::zipped::is_default_zip(&f.path))
             })
         })
