@@ -212,14 +212,7 @@ fn read_packed(tree: &dyn Tree, items: &mut [Item]) -> SizeResult<Vec<Unpriced>>
 /// Prices one packed resources file at `path` (a path inside `tree`): one
 /// file in every layout, of the size the layout leaves it.
 pub fn of_packed_file(tree: &dyn Tree, path: &Path) -> crate::Result<Priced> {
-    let meta = tree.lstat(path)?;
-    if meta.kind != Kind::File {
-        return Err(TreeError::NotRegular {
-            path: path.to_path_buf(),
-            kind: meta.kind,
-        }
-        .into());
-    }
+    // `Tree::read` opens regular files only (a FIFO is refused unopened).
     let data = tree.read(path, crate::limits::PACKED_MAX_FILE)?;
     let parsed = Packed::parse(&data).map_err(|e| crate::Error::format(path, e))?;
     let priced = PackedSize::of(path.to_path_buf(), data.len() as u64, &parsed);

@@ -243,6 +243,8 @@ pub struct Context<'a> {
     pub interpreters: Option<Interpreters>,
     /// Each package as findings name it, made once and shared by them.
     package_refs: Vec<OnceLock<Arc<finding::PackageRef>>>,
+    /// Every owned file the owned check verifies ([`Context::owned_jobs`]).
+    owned_jobs: OnceLock<Vec<Owner>>,
 }
 
 impl<'a> Context<'a> {
@@ -281,8 +283,10 @@ impl<'a> Context<'a> {
         // The pysource prefix mirrors Python trees, and is none: its sources
         // are read by the marker check as its trees' sources, never imported.
         discovered.retain(|t| !pysource_prefix.is_some_and(|x| t.starts_with(x)));
-        let (files, dirs): (Vec<&PathBuf>, Vec<&PathBuf>) =
-            options.paths.iter().partition(|p| is_file(tree, p));
+        let (files, dirs): (Vec<&PathBuf>, Vec<&PathBuf>) = options.paths.iter().partition(|p| {
+            tree.stat(p)
+                .is_ok_and(|m| m.kind == crate::tree::Kind::File)
+        });
         let given: Vec<PathBuf> = dirs
             .into_iter()
             .map(|p| walk::respell(tree, p, &discovered))
@@ -320,9 +324,11 @@ impl<'a> Context<'a> {
         audited_packages.retain(|&p| !owners.is_distro_record(p));
         // `PYVET_NO_PREFETCH` (bench/audit.sh) turns the hashing ahead off,
         // to measure what it buys; the findings are the same either way.
+        let owned_jobs = OnceLock::new();
         if prefetch && std::env::var_os("PYVET_NO_PREFETCH").is_none() {
-            let jobs = crate::check::owned::prefetch_jobs(manifest, &owners, &audited_packages);
-            tree.prefetch(jobs);
+            let jobs = owned_jobs
+                .get_or_init(|| crate::check::owned::jobs_of(manifest, &owners, &audited_packages));
+            tree.prefetch(crate::check::owned::prefetch_jobs(manifest, jobs));
         }
         crate::timing::phase("hashing started");
         let inventory = Inventory::walk(tree, &python_trees);
@@ -341,6 +347,7 @@ impl<'a> Context<'a> {
             audited_packages,
             interpreters: None,
             package_refs: package_refs(manifest),
+            owned_jobs,
         }
     }
 
@@ -352,6 +359,14 @@ impl<'a> Context<'a> {
     /// The package and entry of an owner.
     pub fn entry(&self, o: Owner) -> (&'a Package, &'a FileEntry) {
         self.manifest.entry(o)
+    }
+
+    /// Every (package, file) the owned check verifies, listed once: when
+    /// building the context for the hashing ahead, else on first use.
+    pub fn owned_jobs(&self) -> &[Owner] {
+        self.owned_jobs.get_or_init(|| {
+            crate::check::owned::jobs_of(self.manifest, &self.owners, &self.audited_packages)
+        })
     }
 
     /// The first owner's package, as a finding names it.
@@ -401,13 +416,6 @@ impl<'a> Context<'a> {
     pub fn is_bare(&self, path: &Path) -> bool {
         self.manifest.packages.is_empty() || self.bare_trees.iter().any(|t| path.starts_with(t))
     }
-}
-
-/// Whether `path` resolves (inside the tree) to a regular file.
-fn is_file(tree: &dyn Tree, path: &Path) -> bool {
-    tree.resolve(path)
-        .and_then(|r| tree.lstat(&r))
-        .is_ok_and(|m| m.kind == crate::tree::Kind::File)
 }
 
 /// The given packed resources files as the tree resolves them (a link

@@ -71,7 +71,7 @@ pub fn check(ctx: &Context, sink: &Sink) {
     for e in errors {
         sink.error(e);
     }
-    let jobs = jobs(ctx);
+    let jobs = ctx.owned_jobs();
     // Collected by index, into one vector made once (a filtered parallel
     // collect gathers pieces and copies them: the findings twice over).
     let verdicts: Vec<Option<Finding>> = jobs
@@ -88,11 +88,8 @@ pub fn check(ctx: &Context, sink: &Sink) {
 
 /// Every (package, file) to verify: installed paths of audited packages
 /// whose owner survived the precedence rule (a database beats a RECORD).
-fn jobs(ctx: &Context) -> Vec<Owner> {
-    jobs_of(ctx.manifest, &ctx.owners, &ctx.audited_packages)
-}
-
-fn jobs_of(manifest: &Manifest, owners: &Owners, audited: &[usize]) -> Vec<Owner> {
+/// [`Context::owned_jobs`] keeps them.
+pub(crate) fn jobs_of(manifest: &Manifest, owners: &Owners, audited: &[usize]) -> Vec<Owner> {
     let mut out = Vec::new();
     for &pi in audited {
         let pkg = &manifest.packages[pi];
@@ -112,10 +109,9 @@ fn jobs_of(manifest: &Manifest, owners: &Owners, audited: &[usize]) -> Vec<Owner
 /// The files [`check`] will hash: recorded as regular files with a
 /// digest, their content verified (rpm's `%verify` and install state
 /// allowing). A tree may hash them ahead ([`crate::tree::Tree::prefetch`]).
-pub fn prefetch_jobs(manifest: &Manifest, owners: &Owners, audited: &[usize]) -> Vec<PrefetchJob> {
-    jobs_of(manifest, owners, audited)
-        .into_iter()
-        .filter_map(|o| {
+pub fn prefetch_jobs(manifest: &Manifest, jobs: &[Owner]) -> Vec<PrefetchJob> {
+    jobs.iter()
+        .filter_map(|&o| {
             let (pkg, f) = manifest.entry(o);
             let digest = f.digest.as_ref()?;
             let hashed = match Profile::of(pkg.source.backend) {

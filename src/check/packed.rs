@@ -50,7 +50,18 @@ use crate::tree::{Kind, Meta, Tree};
 
 /// Extensions a packed resources file is looked for under (PyOxidizer's
 /// default name, `packed-resources`, has none).
-pub const EXTENSIONS: [&str; 5] = ["pyor", "bin", "dat", "packed", "resources"];
+const EXTENSIONS: [&str; 5] = ["pyor", "bin", "dat", "packed", "resources"];
+
+/// Whether `path` has a name PyOxidizer gives packed resources files:
+/// `packed-resources`, or an extension of `EXTENSIONS` (`.pyor`, `.packed`, ...).
+pub fn has_packed_name(path: &Path) -> bool {
+    path.file_name() == Some(OsStr::new("packed-resources")) || has_packed_extension(path)
+}
+
+fn has_packed_extension(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| EXTENSIONS.iter().any(|x| OsStr::new(x) == e))
+}
 
 /// Whether the name and size of a file make it worth reading its magic.
 /// Distribution metadata (`*.dist-info/`, `*.egg-info/`, all-capitals
@@ -71,10 +82,7 @@ pub fn is_candidate(path: &Path, meta: &Meta) -> bool {
         && meta.size >= HEADER_LEN as u64
         && !capitals
         && !metadata_dir
-        && match path.extension() {
-            None => true,
-            Some(e) => EXTENSIONS.iter().any(|x| OsStr::new(x) == e),
-        }
+        && (path.extension().is_none() || has_packed_extension(path))
 }
 
 /// Whether `path` is a packed resources file (a candidate with the magic).

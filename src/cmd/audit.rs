@@ -213,10 +213,7 @@ fn split_packed(manifests: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
 /// of the root is not the root's file, and is refused rather than dropped.
 fn packed_in_root(tree: &dyn Tree, root: &Path, host: &Path) -> crate::Result<PathBuf> {
     let inside = host_to_root(root, host)?;
-    let is_file = tree
-        .resolve(&inside)
-        .and_then(|r| tree.lstat(&r))
-        .is_ok_and(|m| m.kind == Kind::File);
+    let is_file = tree.stat(&inside).is_ok_and(|m| m.kind == Kind::File);
     match is_file {
         true => Ok(inside),
         false => Err(crate::Error::Usage(format!(
@@ -353,13 +350,7 @@ fn existing_targets(tree: &dyn Tree, paths: &[PathBuf]) -> crate::Result<()> {
 
 /// Whether a regular file given as a PATH is a packed resources file.
 fn is_packed_target(tree: &dyn Tree, path: &Path) -> bool {
-    let named = path.file_name() == Some(std::ffi::OsStr::new("packed-resources"))
-        || path.extension().is_some_and(|e| {
-            crate::check::packed::EXTENSIONS
-                .iter()
-                .any(|x| std::ffi::OsStr::new(x) == e)
-        });
-    named
+    crate::check::packed::has_packed_name(path)
         || tree
             .head(path, crate::format::packed::MAGIC.len())
             .is_ok_and(|h| crate::format::packed::is_packed(&h))

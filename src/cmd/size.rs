@@ -78,7 +78,10 @@ fn sizes_of(input: &Path) -> crate::Result<size::Priced> {
 fn packed_file(input: &Path) -> crate::Result<size::Priced> {
     let file = std::path::absolute(input).map_err(|e| crate::Error::io(input, e))?;
     let tree = FsTree::new("/");
-    if !tree.head(&file, 8).is_ok_and(|h| is_packed(&h)) {
+    if !tree
+        .head(&file, crate::format::packed::MAGIC.len())
+        .is_ok_and(|h| is_packed(&h))
+    {
         return Err(crate::Error::Usage(format!(
             "{}: neither a directory, a .rpm or .deb package, nor a PyOxidizer packed \
              resources file (pyvet size reads a status-quo tree, package or packed file)",

@@ -373,12 +373,12 @@ impl Tree for FsTree {
     /// Starts hashing `jobs` on threads of their own, one per core: see
     /// the `prefetch` module. Asked twice, the second list is ignored.
     fn prefetch(&self, jobs: Vec<PrefetchJob>) {
-        let Ok(beneath) = self.beneath().and_then(Beneath::try_clone) else {
-            return;
-        };
         if self.prefetch.get().is_some() || jobs.is_empty() {
             return;
         }
+        let Ok(beneath) = self.beneath().and_then(Beneath::try_clone) else {
+            return;
+        };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let p = Prefetch::start(beneath, jobs, threads);
         let _ = self.prefetch.set(p);
