@@ -27,7 +27,7 @@ use super::{ImageError, LayerError, LayerErrorKind};
 use crate::digest::{Algo, Digest};
 use crate::format::tar::{self, EntryType, TarError};
 use crate::limits::{MAX_INPUT_FILE, MAX_PYC_FILE, MAX_SOURCE_FILE, MAX_ZSTD_WINDOW_LOG};
-use crate::tree::HEAD_LEN;
+use crate::tree::Head;
 
 /// One layer as the image describes it.
 #[derive(Debug, Clone)]
@@ -68,36 +68,11 @@ pub enum Content {
     Hashed {
         data_offset: u64,
         digests: Vec<Digest>,
-        /// The first [`HEAD_LEN`] bytes (fewer in a shorter file): what the
+        /// The first [`crate::tree::HEAD_LEN`] bytes (fewer in a shorter file): what the
         /// checks that only look at a file's magic read, so that they never
         /// decompress the layer again to reach it.
         head: Head,
     },
-}
-
-/// A file's first bytes and how many there are.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Head {
-    bytes: [u8; HEAD_LEN],
-    len: u8,
-}
-
-impl Head {
-    fn of(data: &[u8]) -> Head {
-        let len = data.len().min(HEAD_LEN);
-        let mut bytes = [0u8; HEAD_LEN];
-        bytes[..len].copy_from_slice(&data[..len]);
-        Head {
-            bytes,
-            len: len as u8,
-        }
-    }
-
-    /// The first `n` bytes, or `None` when more were asked than are kept.
-    pub fn get(&self, n: usize) -> Option<&[u8]> {
-        let len = usize::from(self.len);
-        (n <= HEAD_LEN).then(|| &self.bytes[..n.min(len)])
-    }
 }
 
 /// One tar entry of a layer, its path normalised (relative, no `.`/`..`).

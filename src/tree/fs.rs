@@ -26,7 +26,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use super::beneath::Beneath;
 use super::prefetch::{Prefetch, PrefetchJob};
-use super::{Entry, Kind, Meta, Tree, TreeError, TreeResult};
+use super::{Entry, Head, Kind, Meta, Tree, TreeError, TreeResult};
 
 /// A directory on disk seen as a root filesystem.
 pub struct FsTree {
@@ -64,7 +64,7 @@ const MAX_CACHED_PATH: usize = libc::PATH_MAX as usize;
 struct Listed {
     meta: Meta,
     /// The first bytes, once the file was read whole to hash it.
-    head: OnceLock<([u8; HEAD_LEN], u8)>,
+    head: OnceLock<Head>,
 }
 
 impl FsTree {
@@ -355,16 +355,13 @@ impl Tree for FsTree {
 
     fn head(&self, path: &Path, n: usize) -> TreeResult<Vec<u8>> {
         if let Some(l) = self.listed.read().expect("lock").get(path.as_os_str()) {
-            if let Some((bytes, len)) = l.head.get() {
-                if n <= HEAD_LEN {
-                    return Ok(bytes[..n.min(*len as usize)].to_vec());
-                }
+            if let Some(bytes) = l.head.get().and_then(|h| h.get(n)) {
+                return Ok(bytes.to_vec());
             }
         }
-        if let Some(h) = self.prefetch.get().and_then(|p| p.hashed(path)) {
-            if n <= HEAD_LEN {
-                return Ok(h.head[..n.min(h.head_len as usize)].to_vec());
-            }
+        let prefetched = self.prefetch.get().and_then(|p| p.hashed(path));
+        if let Some(bytes) = prefetched.and_then(|h| h.head.get(n)) {
+            return Ok(bytes.to_vec());
         }
         let (file, _) = self.open_file(path)?;
         super::read_head(file, n, path)
@@ -402,7 +399,7 @@ impl Tree for FsTree {
         if let Some(l) = self.listed.read().expect("lock").get(path.as_os_str()) {
             // Kept as this read saw the file, which is what reading the
             // head again would see (a file replaced since keeps the first).
-            let _ = l.head.set((head, n as u8));
+            let _ = l.head.set(Head::of(&head[..n]));
         }
         Ok((d, meta))
     }

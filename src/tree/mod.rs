@@ -212,6 +212,34 @@ pub fn resolve_with(
     Ok(current)
 }
 
+/// A file's first bytes (at most [`HEAD_LEN`], the longest pyc header) and
+/// how many there are: what a tree that read a file whole keeps for the
+/// checks that look only at a file's magic or header ([`Tree::head`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Head {
+    bytes: [u8; HEAD_LEN],
+    len: u8,
+}
+
+impl Head {
+    /// The first bytes of `data` (of a file that starts with `data`).
+    pub fn of(data: &[u8]) -> Head {
+        let len = data.len().min(HEAD_LEN);
+        let mut bytes = [0u8; HEAD_LEN];
+        bytes[..len].copy_from_slice(&data[..len]);
+        Head {
+            bytes,
+            len: len as u8,
+        }
+    }
+
+    /// The first `n` bytes, or `None` when more were asked than are kept.
+    pub fn get(&self, n: usize) -> Option<&[u8]> {
+        let len = usize::from(self.len);
+        (n <= HEAD_LEN).then(|| &self.bytes[..n.min(len)])
+    }
+}
+
 /// A read-only view of a root filesystem. Paths are absolute and inside
 /// the tree (`/usr/lib/...`); `..` never climbs above its `/`.
 pub trait Tree: Sync {

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::beneath::Beneath;
 use super::fs::{lstat_at, meta_from, HEAD_LEN};
-use super::{Kind, Meta};
+use super::{Head, Kind, Meta};
 use crate::digest::{Algo, Digest};
 
 /// At most this many files are hashed ahead: past it (a hostile manifest
@@ -61,8 +61,7 @@ pub struct Hashed {
     pub digest: Digest,
     /// `fstat` of the open file.
     pub meta: Meta,
-    pub head: [u8; HEAD_LEN],
-    pub head_len: u8,
+    pub head: Head,
     /// `security.capability`, read from the open file.
     pub caps: Option<Vec<u8>>,
 }
@@ -292,8 +291,7 @@ impl Prefetch {
         Some(Hashed {
             digest,
             meta,
-            head,
-            head_len: n as u8,
+            head: Head::of(&head[..n]),
             caps: fgetxattr(&file, c"security.capability"),
         })
     }
